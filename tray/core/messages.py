@@ -1,0 +1,164 @@
+"""What flows into the supervisor (events from the user and the adapters) and out (effects).
+
+Events from the process and the stream carry the generation they belong to, so that a late
+event from a process or connection that has already been replaced is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tray.core.causes import Cause
+
+# -- events: the user ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartRequested:
+    pass
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    pass
+
+
+@dataclass(frozen=True)
+class RestartRequested:
+    pass
+
+
+# -- events: the server process -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpawnFailed:
+    gen: int
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class Spawned:
+    gen: int
+    pid: int
+
+
+@dataclass(frozen=True)
+class Listening:
+    gen: int
+    url: str
+
+
+@dataclass(frozen=True)
+class Healthy:
+    gen: int
+    version: str
+
+
+@dataclass(frozen=True)
+class HealthFailed:
+    gen: int
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class Exited:
+    gen: int
+    returncode: int
+    stderr_tail: tuple[str, ...] = ()
+
+
+# -- events: the event stream -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamOpened:
+    gen: int
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    gen: int
+    type: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    directory: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamClosed:
+    gen: int
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class Resynced:
+    """What REST said after a reconnect: the sessions that are busy now."""
+
+    gap_s: float | None
+    busy_sessions: tuple[str, ...]
+    changed_sessions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time has passed; the supervisor checks its deadlines."""
+
+
+Event = (
+    StartRequested
+    | StopRequested
+    | RestartRequested
+    | SpawnFailed
+    | Spawned
+    | Listening
+    | Healthy
+    | HealthFailed
+    | Exited
+    | StreamOpened
+    | StreamEvent
+    | StreamClosed
+    | Resynced
+    | Tick
+)
+
+# -- effects: what the adapters must do ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spawn:
+    gen: int
+
+
+@dataclass(frozen=True)
+class CheckHealth:
+    gen: int
+
+
+@dataclass(frozen=True)
+class Terminate:
+    """SIGTERM, then SIGKILL after `grace_s`; an `Exited` event follows."""
+
+    gen: int
+    grace_s: float
+
+
+@dataclass(frozen=True)
+class OpenStream:
+    gen: int
+
+
+@dataclass(frozen=True)
+class CloseStream:
+    gen: int
+
+
+@dataclass(frozen=True)
+class Resync:
+    """Recover over REST what the stream missed; `gap_s` is None on the first connection."""
+
+    gap_s: float | None
+
+
+Effect = Spawn | CheckHealth | Terminate | OpenStream | CloseStream | Resync

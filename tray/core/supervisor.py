@@ -1,0 +1,464 @@
+"""The supervisor: a pure state machine that decides what to do with the server and its stream.
+
+`handle(event, now)` takes an event and the current monotonic time and returns the effects the
+adapters must carry out; `next_deadline()` says when to call it again with a `Tick`. Nothing
+here sleeps, reads a clock or touches a process or socket, so a day of idle, a crash loop or a
+heartbeat gap is a fast test.
+
+Two lifecycles run side by side and the public `State` is derived from both: the process
+(absent, spawning, listening, ready, stopping) and the event stream (down, connecting, up).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import Enum, auto
+
+from tray.core import causes, versions
+from tray.core.backoff import Backoff, CrashLoopBreaker
+from tray.core.causes import Cause, CauseKind
+from tray.core.messages import (
+    CheckHealth,
+    CloseStream,
+    Effect,
+    Event,
+    Exited,
+    HealthFailed,
+    Healthy,
+    Listening,
+    OpenStream,
+    RestartRequested,
+    Resync,
+    Resynced,
+    Spawn,
+    Spawned,
+    SpawnFailed,
+    StartRequested,
+    StopRequested,
+    StreamClosed,
+    StreamEvent,
+    StreamOpened,
+    Terminate,
+    Tick,
+)
+from tray.core.sessions import SessionActivity
+from tray.core.status import Incident, State, Status
+
+HISTORY = 50
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The timing rules; all durations in seconds."""
+
+    startup_timeout_s: float = 60.0
+    heartbeat_timeout_s: float = 25.0
+    reconnect_base_s: float = 0.2
+    reconnect_max_s: float = 30.0
+    restart_min_s: float = 1.0
+    restart_max_s: float = 60.0
+    crash_loop_limit: int = 5
+    crash_loop_window_s: float = 300.0
+    stable_after_s: float = 60.0
+    hung_restart_after_s: float = 60.0
+    health_retry_s: float = 0.5
+    stop_grace_s: float = 5.0
+
+
+class Proc(Enum):
+    ABSENT = auto()
+    SPAWNING = auto()
+    LISTENING = auto()
+    READY = auto()
+    STOPPING = auto()
+
+
+class Stream(Enum):
+    DOWN = auto()
+    CONNECTING = auto()
+    UP = auto()
+
+
+class Supervisor:
+    def __init__(self, policy: Policy, rng: Callable[[], float]) -> None:
+        self.policy = policy
+        self._rng = rng
+        self._restart_backoff = Backoff(policy.restart_min_s, policy.restart_max_s)
+        self._reconnect_backoff = Backoff(policy.reconnect_base_s, policy.reconnect_max_s)
+        self._breaker = CrashLoopBreaker(policy.crash_loop_limit, policy.crash_loop_window_s)
+        self.sessions = SessionActivity()
+
+        self._want = False
+        self._failed: Cause | None = None
+
+        self._proc = Proc.ABSENT
+        self._proc_gen = 0
+        self._respawn_after_exit = False
+        self._pid: int | None = None
+        self._spawned_at = 0.0
+        self._url: str | None = None
+        self._version: str | None = None
+        self._ready_at: float | None = None
+        self._health_retry_at: float | None = None
+        self._restart_attempt = 0
+        self._restart_at: float | None = None
+        self._restarts = 0
+
+        self._stream = Stream.DOWN
+        self._stream_gen = 0
+        self._activity_at = 0.0
+        self._last_event_at: float | None = None
+        self._connected_at: float | None = None
+        self._down_since: float | None = None
+        self._reconnect_attempt = 0
+        self._reconnect_at: float | None = None
+        self._stalled_since: float | None = None
+        self._last_gap_s: float | None = None
+
+        self._incident: Incident | None = None
+        self._history: deque[Incident] = deque(maxlen=HISTORY)
+
+    # -- the public face -------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        match event:
+            case StartRequested():
+                return self._on_start(now)
+            case StopRequested():
+                return self._on_stop(now)
+            case RestartRequested():
+                return self._on_restart(now)
+            case Tick():
+                return self._on_tick(now)
+            case Resynced():
+                self._last_gap_s = event.gap_s
+                self.sessions.replace_busy(event.busy_sessions)
+                return []
+        if not self._current(event):
+            return []
+        match event:
+            case SpawnFailed():
+                self._proc = Proc.ABSENT
+                return self._crashed(event.cause, now, terminate=False)
+            case Spawned():
+                self._pid = event.pid
+                return []
+            case Listening():
+                return self._on_listening(event.url)
+            case Healthy():
+                return self._on_healthy(event.version, now)
+            case HealthFailed():
+                if self._proc is Proc.LISTENING:
+                    self._health_retry_at = now + self.policy.health_retry_s
+                return []
+            case Exited():
+                return self._on_exited(event, now)
+            case StreamOpened():
+                return self._on_stream_opened(now)
+            case StreamEvent():
+                return self._on_stream_event(event, now)
+            case StreamClosed():
+                return self._on_stream_closed(event.cause, now)
+        return []
+
+    def state(self) -> State:
+        if not self._want:
+            return State.STOPPED
+        if self._failed is not None:
+            return State.FAILED
+        if self._proc is Proc.READY:
+            if self._stream is Stream.UP:
+                return State.CONNECTED
+            if self._stalled_since is not None:
+                return State.STALLED
+            return State.RECONNECTING if self._reconnect_attempt else State.STARTING
+        if self._proc in (Proc.SPAWNING, Proc.LISTENING):
+            return State.STARTING
+        return State.CRASHED if self._restart_at is not None else State.STARTING
+
+    def next_deadline(self) -> float | None:
+        """When the supervisor next needs a `Tick`, or None when only an event can change things."""
+        p = self.policy
+        deadlines = [self._restart_at, self._health_retry_at]
+        if self._proc in (Proc.SPAWNING, Proc.LISTENING):
+            deadlines.append(self._spawned_at + p.startup_timeout_s)
+        if self._proc is Proc.READY:
+            deadlines.append(self._reconnect_at)
+            if self._stalled_since is not None:
+                deadlines.append(self._stalled_since + p.hung_restart_after_s)
+        if self._stream is not Stream.DOWN:
+            deadlines.append(self._activity_at + p.heartbeat_timeout_s)
+        if self._stream is Stream.UP and self._restart_attempt and self._connected_at is not None:
+            deadlines.append(self._connected_at + p.stable_after_s)
+        present = [d for d in deadlines if d is not None]
+        return min(present) if present else None
+
+    def status(self, now: float) -> Status:
+        state = self.state()
+        incidents = (*self._history, self._incident) if self._incident else tuple(self._history)
+        if state is State.FAILED:
+            cause = self._failed
+        else:
+            cause = self._incident.cause if self._incident else None
+        if state is State.CRASHED:
+            attempt, retry_at = self._restart_attempt, self._restart_at
+        elif state in (State.RECONNECTING, State.STALLED):
+            attempt, retry_at = self._reconnect_attempt, self._reconnect_at
+        else:
+            attempt, retry_at = 0, None
+        return Status(
+            now=now,
+            state=state,
+            cause=cause,
+            attempt=attempt,
+            next_retry_at=retry_at,
+            pid=self._pid,
+            url=self._url,
+            version=self._version,
+            ready_at=self._ready_at,
+            stream_connected=self._stream is Stream.UP,
+            last_event_at=self._last_event_at,
+            restarts=self._restarts,
+            incidents=incidents,
+            busy_sessions=self.sessions.busy,
+            active_session=self.sessions.active,
+            last_gap_s=self._last_gap_s,
+        )
+
+    # -- user requests ---------------------------------------------------------------------------
+
+    def _on_start(self, now: float) -> list[Effect]:
+        if self._want and self._failed is None:
+            return []
+        self._want = True
+        self._reset_retries()
+        if self._proc is Proc.ABSENT:
+            return self._spawn(now)
+        self._respawn_after_exit = self._proc is Proc.STOPPING
+        return []
+
+    def _on_stop(self, now: float) -> list[Effect]:
+        self._want = False
+        self._reset_retries()
+        if self._incident is not None:
+            self._close_incident(now, recovered=False)
+        return self._close_stream(now) + self._terminate(respawn=False)
+
+    def _on_restart(self, now: float) -> list[Effect]:
+        self._want = True
+        self._reset_retries()
+        effects = self._close_stream(now)
+        if self._proc is Proc.ABSENT:
+            return effects + self._spawn(now)
+        return effects + self._terminate(respawn=True)
+
+    def _reset_retries(self) -> None:
+        self._failed = None
+        self._breaker.reset()
+        self._restart_attempt = 0
+        self._restart_at = None
+        self._reconnect_attempt = 0
+        self._reconnect_at = None
+        self._health_retry_at = None
+        self._stalled_since = None
+
+    # -- the process -----------------------------------------------------------------------------
+
+    def _current(self, event: Event) -> bool:
+        """Whether an adapter event belongs to the process or connection we have now."""
+        if isinstance(event, StreamOpened | StreamEvent | StreamClosed):
+            return event.gen == self._stream_gen and self._stream is not Stream.DOWN
+        if isinstance(event, SpawnFailed | Spawned | Listening | Healthy | HealthFailed | Exited):
+            return event.gen == self._proc_gen and self._proc is not Proc.ABSENT
+        return False
+
+    def _spawn(self, now: float) -> list[Effect]:
+        self._proc_gen += 1
+        self._proc = Proc.SPAWNING
+        self._spawned_at = now
+        self._respawn_after_exit = False
+        self._pid = self._url = self._version = self._ready_at = None
+        self._health_retry_at = self._restart_at = None
+        self._reconnect_attempt = 0
+        self._reconnect_at = None
+        self._stalled_since = None
+        return [Spawn(self._proc_gen)]
+
+    def _terminate(self, respawn: bool) -> list[Effect]:
+        if self._proc is Proc.ABSENT:
+            return []
+        self._respawn_after_exit = respawn
+        if self._proc is Proc.STOPPING:
+            return []
+        self._proc = Proc.STOPPING
+        self._health_retry_at = None
+        return [Terminate(self._proc_gen, self.policy.stop_grace_s)]
+
+    def _on_listening(self, url: str) -> list[Effect]:
+        if self._proc is not Proc.SPAWNING:
+            return []
+        self._proc = Proc.LISTENING
+        self._url = url
+        return [CheckHealth(self._proc_gen)]
+
+    def _on_healthy(self, version: str, now: float) -> list[Effect]:
+        if self._proc is not Proc.LISTENING:
+            return []
+        self._version = version
+        if not versions.is_supported(version):
+            return self._give_up(causes.unsupported_version(version, versions.SUPPORTED), now)
+        self._proc = Proc.READY
+        self._ready_at = now
+        self._health_retry_at = None
+        return self._open_stream(now)
+
+    def _on_exited(self, event: Exited, now: float) -> list[Effect]:
+        was = self._proc
+        self._proc = Proc.ABSENT
+        self._pid = self._url = self._ready_at = None
+        if was is Proc.STOPPING:
+            if self._respawn_after_exit and self._want and self._failed is None:
+                return self._spawn(now)
+            return []
+        cause = causes.process_exited(event.returncode, event.stderr_tail)
+        return self._crashed(cause, now, terminate=False)
+
+    def _crashed(self, cause: Cause, now: float, terminate: bool) -> list[Effect]:
+        """The server died or must die: restart it after a backoff, or give up."""
+        effects = self._close_stream(now)
+        self._open_incident(cause, now)
+        self._stalled_since = None
+        self._reconnect_at = None
+        if cause.is_fatal:
+            return effects + self._give_up(cause, now)
+        if self._breaker.record(now):
+            last = causes.crash_loop(self._breaker.count(), self._breaker.window_s, cause)
+            return effects + self._give_up(last, now)
+        self._restart_attempt += 1
+        self._restart_at = now + self._restart_backoff.delay(self._restart_attempt, self._rng)
+        if terminate:
+            effects += self._terminate(respawn=False)
+        return effects
+
+    def _give_up(self, cause: Cause, now: float) -> list[Effect]:
+        self._failed = cause
+        self._open_incident(cause, now)
+        self._restart_at = self._reconnect_at = self._health_retry_at = None
+        self._stalled_since = None
+        return self._close_stream(now) + self._terminate(respawn=False)
+
+    # -- the stream ------------------------------------------------------------------------------
+
+    def _open_stream(self, now: float) -> list[Effect]:
+        self._stream_gen += 1
+        self._stream = Stream.CONNECTING
+        self._activity_at = now
+        self._reconnect_at = None
+        return [OpenStream(self._stream_gen)]
+
+    def _close_stream(self, now: float) -> list[Effect]:
+        if self._stream is Stream.DOWN:
+            return []
+        self._mark_down(now)
+        return [CloseStream(self._stream_gen)]
+
+    def _mark_down(self, now: float) -> None:
+        self._stream = Stream.DOWN
+        self._connected_at = None
+        if self._down_since is None:
+            self._down_since = now
+
+    def _schedule_reconnect(self, now: float) -> None:
+        self._reconnect_attempt += 1
+        delay = self._reconnect_backoff.delay(self._reconnect_attempt, self._rng)
+        self._reconnect_at = now + delay
+
+    def _on_stream_opened(self, now: float) -> list[Effect]:
+        if self._stream is Stream.UP:
+            self._activity_at = self._last_event_at = now
+            return []
+        self._stream = Stream.UP
+        self._activity_at = self._last_event_at = self._connected_at = now
+        self._reconnect_attempt = 0
+        self._reconnect_at = None
+        self._stalled_since = None
+        gap = None if self._down_since is None else now - self._down_since
+        self._down_since = None
+        if self._incident is not None:
+            self._close_incident(now, recovered=True)
+        return [Resync(gap)]
+
+    def _on_stream_event(self, event: StreamEvent, now: float) -> list[Effect]:
+        effects = self._on_stream_opened(now) if self._stream is Stream.CONNECTING else []
+        self._activity_at = self._last_event_at = now
+        self.sessions.observe(event.type, event.properties, event.directory)
+        return effects
+
+    def _on_stream_closed(self, cause: Cause, now: float) -> list[Effect]:
+        self._mark_down(now)
+        if cause.kind is CauseKind.WRONG_PASSWORD:
+            return self._crashed(cause, now, terminate=True)
+        self._open_incident(cause, now)
+        self._schedule_reconnect(now)
+        return []
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def _on_tick(self, now: float) -> list[Effect]:
+        p = self.policy
+        effects: list[Effect] = []
+        if self._restart_at is not None and now >= self._restart_at:
+            self._restart_at = None
+            self._restarts += 1
+            if self._proc is Proc.ABSENT:
+                effects += self._spawn(now)
+            else:
+                self._respawn_after_exit = True
+        if self._proc in (Proc.SPAWNING, Proc.LISTENING):
+            if now - self._spawned_at >= p.startup_timeout_s:
+                cause = causes.startup_timeout(p.startup_timeout_s)
+                effects += self._crashed(cause, now, terminate=True)
+            elif self._health_retry_at is not None and now >= self._health_retry_at:
+                self._health_retry_at = None
+                effects.append(CheckHealth(self._proc_gen))
+        if self._stream is not Stream.DOWN and now - self._activity_at >= p.heartbeat_timeout_s:
+            silent = now - self._activity_at
+            if self._stalled_since is None:
+                self._stalled_since = self._activity_at
+            effects += self._close_stream(now)
+            self._open_incident(causes.heartbeat_missed(silent), now)
+            self._schedule_reconnect(now)
+        if self._proc is Proc.READY:
+            if self._stalled_since is not None and now - self._stalled_since >= (
+                p.hung_restart_after_s
+            ):
+                hung = causes.server_hung(now - self._stalled_since)
+                effects += self._crashed(hung, now, terminate=True)
+            elif (
+                self._stream is Stream.DOWN
+                and self._reconnect_at is not None
+                and now >= self._reconnect_at
+            ):
+                effects += self._open_stream(now)
+        if (
+            self._stream is Stream.UP
+            and self._connected_at is not None
+            and now - self._connected_at >= p.stable_after_s
+        ):
+            self._restart_attempt = 0
+        return effects
+
+    # -- incidents -------------------------------------------------------------------------------
+
+    def _open_incident(self, cause: Cause, now: float) -> None:
+        if self._incident is None:
+            self._incident = Incident(opened_at=now, cause=cause)
+        elif cause.weight >= self._incident.cause.weight:
+            self._incident = replace(self._incident, cause=cause)
+
+    def _close_incident(self, now: float, recovered: bool) -> None:
+        assert self._incident is not None
+        self._history.append(replace(self._incident, closed_at=now, recovered=recovered))
+        self._incident = None

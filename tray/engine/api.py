@@ -1,0 +1,85 @@
+"""The server's REST API, as far as the app uses it; every failure becomes a `Cause`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tray.core import causes
+from tray.core.causes import Cause
+from tray.engine.password import USERNAME
+
+REQUEST_TIMEOUT_S = 5.0
+
+
+class ApiError(Exception):
+    def __init__(self, cause: Cause) -> None:
+        super().__init__(cause.text)
+        self.cause = cause
+
+
+def make_client(base_url: str, password: str, username: str = USERNAME) -> httpx.AsyncClient:
+    """A client for one server; stream reads have no timeout (the heartbeat watchdog rules)."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        auth=httpx.BasicAuth(username, password),
+        timeout=httpx.Timeout(REQUEST_TIMEOUT_S),
+        trust_env=False,  # loopback only: never through a proxy from the environment
+    )
+
+
+def error_cause(error: Exception, url: str) -> Cause:
+    """What a transport error means for the user."""
+    if isinstance(error, httpx.ConnectError):
+        return causes.connection_refused(url)
+    if isinstance(error, httpx.TimeoutException):
+        return causes.stream_broken(f"no answer within {REQUEST_TIMEOUT_S:.0f} s")
+    return causes.stream_broken(
+        f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    )
+
+
+def status_cause(response: httpx.Response) -> Cause | None:
+    if response.status_code == 401:
+        return causes.wrong_password()
+    if response.status_code >= 400:
+        return causes.http_error(response.status_code, response.reason_phrase)
+    return None
+
+
+class ServerApi:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def _get_json(self, path: str) -> Any:
+        try:
+            response = await self.client.get(path)
+        except httpx.HTTPError as error:
+            raise ApiError(error_cause(error, str(self.client.base_url))) from error
+        cause = status_cause(response)
+        if cause is not None:
+            raise ApiError(cause)
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            kind = response.headers.get("content-type", "no content type")
+            raise ApiError(causes.http_error(response.status_code, f"not JSON ({kind})")) from error
+
+    async def health(self) -> str:
+        """The server's version, from GET /global/health."""
+        body = await self._get_json("/global/health")
+        if not isinstance(body, dict) or not body.get("healthy") or "version" not in body:
+            raise ApiError(causes.http_error(200, f"unexpected health answer {str(body)[:80]}"))
+        return str(body["version"])
+
+    async def busy_sessions(self) -> dict[str, Any]:
+        """GET /session/status: only sessions that are not idle."""
+        body = await self._get_json("/session/status")
+        return body if isinstance(body, dict) else {}
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        """GET /session, newest first."""
+        body = await self._get_json("/session")
+        return [s for s in body if isinstance(s, dict)] if isinstance(body, list) else []

@@ -1,0 +1,297 @@
+"""The engine: runs the supervisor on asyncio and carries out its effects.
+
+Data flows one way: the process and stream adapters report events, the supervisor decides, the
+engine executes the effects and publishes a `Status` to its subscribers (the UI, the command
+line). Nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tray.core import causes
+from tray.core.causes import Cause
+from tray.core.messages import (
+    CheckHealth,
+    CloseStream,
+    Effect,
+    Event,
+    Exited,
+    HealthFailed,
+    Healthy,
+    Listening,
+    OpenStream,
+    RestartRequested,
+    Resync,
+    Resynced,
+    Spawn,
+    Spawned,
+    SpawnFailed,
+    StartRequested,
+    StopRequested,
+    Terminate,
+    Tick,
+)
+from tray.core.status import Status
+from tray.core.supervisor import Supervisor
+from tray.engine import binary, ports
+from tray.engine.api import ApiError, ServerApi, make_client
+from tray.engine.leftover import RecordFile, stop_leftover
+from tray.engine.password import USERNAME, ServerPassword
+from tray.engine.process import ServerProcess
+from tray.engine.stream import read_events
+from tray.settings import Settings
+
+RESYNC_TRIES = 3
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerLaunch:
+    """Where and how the server runs; fixed for one engine."""
+
+    settings: Settings
+    password: ServerPassword
+    state_dir: Path
+    binary_override: str | None = None
+    base_env: Mapping[str, str] | None = None  # default: this process's environment
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ if self.base_env is None else self.base_env)
+        env.update(self.settings.extra_env)
+        env["OPENCODE_SERVER_PASSWORD"] = self.password.value
+        return env
+
+    def cwd(self) -> Path:
+        return Path(self.settings.working_directory or Path.home()).expanduser()
+
+    def username(self) -> str:
+        return self.env().get("OPENCODE_SERVER_USERNAME") or USERNAME
+
+
+class Engine:
+    def __init__(self, launch: ServerLaunch, rng: Callable[[], float] = random.random) -> None:
+        self.launch = launch
+        self._loop = asyncio.get_running_loop()
+        self._supervisor = Supervisor(launch.settings.policy(), rng)
+        self._records = RecordFile(launch.state_dir / "server.json")
+        self._subscribers: list[Callable[[Status], None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._process_tasks: dict[int, asyncio.Task[None]] = {}
+        self._processes: dict[int, ServerProcess] = {}
+        self._stream_tasks: dict[int, asyncio.Task[None]] = {}
+        self._api: ServerApi | None = None
+        self._published: Status | None = None
+        self._closed = False
+
+    # -- what the UI and the command line use ---------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Status], None]) -> None:
+        self._subscribers.append(callback)
+
+    def status(self) -> Status:
+        return self._supervisor.status(self._loop.time())
+
+    def wall_time(self, monotonic: float) -> float:
+        """A monotonic time from a `Status` as seconds since the epoch."""
+        return time.time() - (self._loop.time() - monotonic)
+
+    def output_tail(self, lines: int = 200) -> tuple[str, ...]:
+        """The running (or last) server's last output lines."""
+        newest = max(self._processes, default=None)
+        return () if newest is None else self._processes[newest].output_tail(lines)
+
+    def start(self) -> None:
+        self.dispatch(StartRequested())
+
+    def stop(self) -> None:
+        self.dispatch(StopRequested())
+
+    def restart(self) -> None:
+        self.dispatch(RestartRequested())
+
+    async def shutdown(self) -> None:
+        """Stop the server, wait until it is gone, and end every task."""
+        self.dispatch(StopRequested())
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        grace = self.launch.settings.stop_grace_s
+        running = list(self._process_tasks.values())
+        if running:
+            await asyncio.wait(running, timeout=grace + 5)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._api is not None:
+            await self._api.client.aclose()
+
+    # -- the loop: event -> supervisor -> effects ------------------------------------------------
+
+    def dispatch(self, event: Event) -> None:
+        if self._closed:
+            return
+        effects = self._supervisor.handle(event, self._loop.time())
+        for effect in effects:
+            self._execute(effect)
+        self._schedule_tick()
+        self._publish()
+
+    def _schedule_tick(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self._supervisor.next_deadline()
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self.dispatch, Tick())
+
+    def _publish(self) -> None:
+        status = self.status()
+        # Stream traffic alone (a new last-event time) is not news for the subscribers.
+        quiet = replace(status, now=0.0, last_event_at=None)
+        if self._published is not None and quiet == self._published:
+            return
+        self._published = quiet
+        for callback in self._subscribers:
+            callback(status)
+
+    def _execute(self, effect: Effect) -> None:
+        match effect:
+            case Spawn(gen):
+                self._process_tasks[gen] = self._run(self._run_process(gen), f"server {gen}")
+            case Terminate(gen, grace_s):
+                self._run(self._terminate(gen, grace_s), f"terminate {gen}")
+            case CheckHealth(gen):
+                self._run(self._check_health(gen), f"health {gen}")
+            case OpenStream(gen):
+                if self._api is not None:
+                    coro = read_events(self._api.client, gen, self.dispatch)
+                    self._stream_tasks[gen] = self._run(coro, f"stream {gen}")
+            case CloseStream(gen):
+                task = self._stream_tasks.pop(gen, None)
+                if task is not None:
+                    task.cancel()
+            case Resync(gap_s):
+                self._run(self._resync(gap_s), "resync")
+
+    def _run(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = self._loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine task %s failed", task.get_name(), exc_info=task.exception())
+
+    # -- the effects ----------------------------------------------------------------------------
+
+    async def _run_process(self, gen: int) -> None:
+        try:
+            process = await self._spawn(gen)
+        except asyncio.CancelledError:  # stopped before the server was started
+            self.dispatch(Exited(gen, 0))
+            raise
+        if process is None:
+            return
+        self._processes = {gen: process}
+        try:
+            self._records.write(process.pid)
+            self.dispatch(Spawned(gen, process.pid))
+            code = await process.wait()
+        finally:
+            self._records.clear()
+        log.info("server (pid %d) exited with %d", process.pid, code)
+        self._process_tasks.pop(gen, None)
+        self.dispatch(Exited(gen, code, process.stderr_tail()))
+
+    async def _spawn(self, gen: int) -> ServerProcess | None:
+        launch = self.launch
+        found = binary.locate(launch.binary_override or launch.settings.opencode_path)
+        if isinstance(found, Cause):
+            self.dispatch(SpawnFailed(gen, found))
+            return None
+        await stop_leftover(self._records, launch.settings.stop_grace_s)
+        port = launch.settings.port
+        if port and not ports.is_free(port):
+            self.dispatch(SpawnFailed(gen, causes.port_in_use(port, ports.owner(port))))
+            return None
+        try:
+            return await ServerProcess.spawn(
+                found, port, launch.cwd(), launch.env(), lambda url: self._listening(gen, url)
+            )
+        except OSError as error:
+            self.dispatch(SpawnFailed(gen, causes.spawn_failed(found, str(error))))
+            return None
+
+    def _listening(self, gen: int, url: str) -> None:
+        if self._api is None or str(self._api.client.base_url).rstrip("/") != url.rstrip("/"):
+            if self._api is not None:
+                self._run(self._api.client.aclose(), "close client")
+            client = make_client(url, self.launch.password.value, self.launch.username())
+            self._api = ServerApi(client)
+        self.dispatch(Listening(gen, url))
+
+    async def _terminate(self, gen: int, grace_s: float) -> None:
+        process = self._processes.get(gen)
+        if process is not None:
+            await process.terminate(grace_s)
+            return
+        task = self._process_tasks.get(gen)
+        if task is not None:  # still looking for the binary or the port
+            task.cancel()
+
+    async def _check_health(self, gen: int) -> None:
+        if self._api is None:
+            return
+        try:
+            version = await self._api.health()
+        except ApiError as error:
+            self.dispatch(HealthFailed(gen, error.cause))
+            return
+        self.dispatch(Healthy(gen, version))
+
+    async def _resync(self, gap_s: float | None) -> None:
+        """Ask REST what the stream may have missed; retry a few times through errors."""
+        api = self._api
+        if api is None:
+            return
+        since_ms = (time.time() - gap_s) * 1000 if gap_s is not None else None
+        for attempt in range(1, RESYNC_TRIES + 1):
+            try:
+                busy = await api.busy_sessions()
+                listed = await api.sessions()
+                break
+            except ApiError as error:
+                log.warning("resync attempt %d failed: %s", attempt, error.cause.text)
+                await asyncio.sleep(0.5 * 2**attempt)
+        else:
+            log.error("resync gave up after %d attempts; session state may be stale", RESYNC_TRIES)
+            return
+        changed = tuple(
+            str(s["id"])
+            for s in listed
+            if since_ms is not None and _updated_ms(s) >= since_ms and "id" in s
+        )
+        if gap_s is not None:
+            log.info(
+                "resynced after a %.1f s gap: %d busy, %d changed", gap_s, len(busy), len(changed)
+            )
+        self.dispatch(Resynced(gap_s, tuple(sorted(busy)), changed))
+
+
+def _updated_ms(session: Mapping[str, Any]) -> float:
+    times = session.get("time")
+    updated = times.get("updated") if isinstance(times, dict) else None
+    return float(updated) if isinstance(updated, int | float) else 0.0

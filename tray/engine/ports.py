@@ -1,0 +1,59 @@
+"""Is a loopback port free, and if not, which process holds it (where the OS tells)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+
+import psutil
+
+HOST = "127.0.0.1"
+
+
+def is_free(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sys.platform != "win32":  # on Windows SO_REUSEADDR would let us steal a bound port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def owner(port: int) -> str | None:
+    """'name (pid N): command line' of the process listening on `port`, or None if unknown."""
+    pid = _listening_pid(port)
+    if pid is None:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        name = proc.name()
+        cmdline = " ".join(proc.cmdline())
+    except psutil.Error:
+        return f"pid {pid}"
+    if len(cmdline) > 120:
+        cmdline = cmdline[:117] + "..."
+    return f"{name} (pid {pid}): {cmdline}" if cmdline else f"{name} (pid {pid})"
+
+
+def _listening_pid(port: int) -> int | None:
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:  # macOS: only our own processes can be asked, one by one
+        return _listening_pid_per_process(port)
+    for conn in connections:
+        listening = conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
+        if listening and conn.pid is not None:
+            return conn.pid
+    return _listening_pid_per_process(port)
+
+
+def _listening_pid_per_process(port: int) -> int | None:
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            for conn in proc.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                    return proc.pid
+    return None
