@@ -43,6 +43,10 @@ class Settings:
     resume_target: ResumeTarget = ResumeTarget.BROWSER
     terminal_command: str = ""  # empty: the platform's terminal
 
+    def needs_restart(self, previous: Settings) -> bool:
+        """Whether going from `previous` to these settings only takes effect after a restart."""
+        return any(getattr(self, name) != getattr(previous, name) for name in _LAUNCH_FIELDS)
+
     def policy(self) -> Policy:
         return Policy(
             startup_timeout_s=self.startup_timeout_s,
@@ -55,3 +59,7 @@ class Settings:
             hung_restart_after_s=self.hung_restart_after_s,
             stop_grace_s=self.stop_grace_s,
         )
+
+
+# What the server process is started with; the rest applies at once.
+_LAUNCH_FIELDS = ("opencode_path", "port", "working_directory", "extra_env")

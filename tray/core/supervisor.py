@@ -83,11 +83,9 @@ class Stream(Enum):
 
 class Supervisor:
     def __init__(self, policy: Policy, rng: Callable[[], float]) -> None:
-        self.policy = policy
         self._rng = rng
-        self._restart_backoff = Backoff(policy.restart_min_s, policy.restart_max_s)
-        self._reconnect_backoff = Backoff(policy.reconnect_base_s, policy.reconnect_max_s)
         self._breaker = CrashLoopBreaker(policy.crash_loop_limit, policy.crash_loop_window_s)
+        self.set_policy(policy)
         self.sessions = SessionActivity()
 
         self._want = False
@@ -121,6 +119,14 @@ class Supervisor:
         self._history: deque[Incident] = deque(maxlen=HISTORY)
 
     # -- the public face -------------------------------------------------------------------------
+
+    def set_policy(self, policy: Policy) -> None:
+        """New timing rules take effect at the next deadline; crashes counted so far still count."""
+        self.policy = policy
+        self._restart_backoff = Backoff(policy.restart_min_s, policy.restart_max_s)
+        self._reconnect_backoff = Backoff(policy.reconnect_base_s, policy.reconnect_max_s)
+        self._breaker.limit = policy.crash_loop_limit
+        self._breaker.window_s = policy.crash_loop_window_s
 
     def handle(self, event: Event, now: float) -> list[Effect]:
         match event:

@@ -111,6 +111,14 @@ class Engine:
         newest = max(self._processes, default=None)
         return () if newest is None else self._processes[newest].output_tail(lines)
 
+    def apply_settings(self, settings: Settings) -> bool:
+        """Take new settings; True when they need a server restart to take full effect."""
+        needs_restart = settings.needs_restart(self.launch.settings)
+        self.launch = replace(self.launch, settings=settings)
+        self._supervisor.set_policy(settings.policy())
+        self._schedule_tick()
+        return needs_restart
+
     def start(self) -> None:
         self.dispatch(StartRequested())
 
