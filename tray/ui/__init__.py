@@ -1,0 +1,1 @@
+"""The Qt shell: tray icon, menus, windows, notifications. Reads `Status`, sends commands."""
