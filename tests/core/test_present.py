@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import crashed_status, make_status
+from tray.core import causes, present
+from tray.core.status import State
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.42, "0.4 s"),
+        (12.4, "12 s"),
+        (60, "1 min"),
+        (185, "3 min 5 s"),
+        (7200, "2 h"),
+        (7500, "2 h 5 min"),
+        (86400 * 3 + 3600 * 4, "3 d 4 h"),
+        (86400, "1 d"),
+    ],
+)
+def test_duration(seconds: float, text: str) -> None:
+    assert present.duration(seconds) == text
+
+
+def test_crashed_line_says_what_happens_next() -> None:
+    status = crashed_status()
+    assert present.state_line(status) == "Crashed, restarting in 4 s (attempt 2)"
+    assert present.status_line(status) == (
+        "Crashed, restarting in 4 s (attempt 2): server killed by SIGKILL: boom"
+    )
+
+
+def test_reconnecting_line() -> None:
+    status = make_status(
+        State.RECONNECTING,
+        attempt=3,
+        next_retry_at=1000.5,
+        cause=causes.heartbeat_missed(25),
+    )
+    assert present.status_line(status) == (
+        "Reconnecting, next try in 0.5 s (attempt 3): no heartbeat for 25 s: the event stream "
+        "stalled"
+    )
+
+
+def test_stopped_line() -> None:
+    assert present.state_line(make_status(State.STOPPED)) == "Stopped by you"
+
+
+def test_tooltip_connected() -> None:
+    status = make_status(busy_sessions=("ses_a", "ses_b"))
+    assert present.tooltip(status) == (
+        "opencode: Connected\nhttp://127.0.0.1:4096 (opencode 1.18.33)\nUp 2 min\n2 active sessions"
+    )
+
+
+def test_tooltip_failed_carries_the_cause() -> None:
+    cause = causes.binary_not_found(["/nope/opencode"])
+    status = make_status(State.FAILED, cause=cause, url=None, version=None, ready_at=None)
+    assert present.tooltip(status) == f"opencode: Failed\n{cause.text}"

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+
+from tests.factories import crashed_status, make_status
+from tray.core import report
+from tray.core.status import State
+
+
+def _wall(monotonic: float) -> float:
+    return 1_700_000_000.0 + monotonic
+
+
+def test_connected_report_has_every_documented_field() -> None:
+    status = make_status(busy_sessions=("ses_1",), active_session="ses_1", restarts=2)
+    data = report.status_json(status, _wall, "0.1.0", 77)
+    assert data == {
+        "schema": 1,
+        "app": {"version": "0.1.0", "pid": 77},
+        "state": "connected",
+        "cause": None,
+        "attempt": 0,
+        "next_retry_in_s": None,
+        "server": {
+            "pid": 4242,
+            "url": "http://127.0.0.1:4096",
+            "version": "1.18.33",
+            "uptime_s": 120.0,
+            "restarts": 2,
+        },
+        "stream": {"connected": True, "seconds_since_last_event": 5.0},
+        "sessions": {"active": ["ses_1"], "last_active": "ses_1"},
+        "incidents": [],
+    }
+    json.dumps(data)
+    assert report.exit_code(status) == report.EXIT_CONNECTED
+
+
+def test_crashed_report_carries_cause_and_incident() -> None:
+    data = report.status_json(crashed_status(), _wall, "0.1.0", 77)
+    assert data["state"] == "crashed"
+    assert data["cause"]["kind"] == "killed_by_signal"
+    assert data["cause"]["facts"]["signal"] == "SIGKILL"
+    assert data["next_retry_in_s"] == 4.0
+    assert data["incidents"] == [
+        {
+            "opened_at": "2023-11-14T22:29:50+00:00",
+            "cause": data["cause"],
+            "ongoing": True,
+            "recovered": False,
+            "duration_s": 10.0,
+        }
+    ]
+    assert report.exit_code(make_status(State.STARTING)) == report.EXIT_NOT_CONNECTED

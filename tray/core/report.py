@@ -1,0 +1,72 @@
+"""`opencode-tray status --json`: a public contract, documented in README. Add fields; never
+rename or remove one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from tray.core.status import Incident, State, Status
+
+SCHEMA_VERSION = 1
+INCIDENTS_REPORTED = 10
+
+# Exit codes of `opencode-tray status`.
+EXIT_CONNECTED = 0
+EXIT_NOT_CONNECTED = 1
+EXIT_NOT_RUNNING = 3
+
+
+def exit_code(status: Status) -> int:
+    return EXIT_CONNECTED if status.state is State.CONNECTED else EXIT_NOT_CONNECTED
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="seconds")
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _incident(incident: Incident, now: float, wall: Callable[[float], float]) -> dict[str, Any]:
+    return {
+        "opened_at": _iso(wall(incident.opened_at)),
+        "cause": incident.cause.to_json(),
+        "ongoing": incident.is_open,
+        "recovered": incident.recovered,
+        "duration_s": _rounded(incident.duration(now)),
+    }
+
+
+def status_json(
+    status: Status, wall: Callable[[float], float], app_version: str, app_pid: int
+) -> dict[str, Any]:
+    """The status as JSON-ready data; `wall` turns a monotonic time into epoch seconds."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "app": {"version": app_version, "pid": app_pid},
+        "state": status.state.value,
+        "cause": status.cause.to_json() if status.cause else None,
+        "attempt": status.attempt,
+        "next_retry_in_s": _rounded(status.next_retry_in_s),
+        "server": {
+            "pid": status.pid,
+            "url": status.url,
+            "version": status.version,
+            "uptime_s": _rounded(status.uptime_s),
+            "restarts": status.restarts,
+        },
+        "stream": {
+            "connected": status.stream_connected,
+            "seconds_since_last_event": _rounded(status.since_last_event_s),
+        },
+        "sessions": {
+            "active": list(status.busy_sessions),
+            "last_active": status.active_session,
+        },
+        "incidents": [
+            _incident(i, status.now, wall) for i in status.incidents[-INCIDENTS_REPORTED:]
+        ],
+    }

@@ -1,0 +1,72 @@
+"""The app's menu, built anew from a `ViewModel` each time it is about to show."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
+
+from tray.core import present
+from tray.ui.view_model import Commands, RecentSession, ViewModel
+
+STATUS_CHARS = 90
+RECENT_SHOWN = 10
+
+
+def _elide(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _recent_label(session: RecentSession, now_wall: float) -> str:
+    project = Path(session.directory).name or session.directory
+    ago = present.duration(max(0.0, now_wall - session.updated_wall))
+    return f"{_elide(session.title or session.id, 50)} — {project}, {ago} ago"
+
+
+def fill(menu: QMenu, model: ViewModel, commands: Commands) -> None:
+    """Replace the menu's entries with ones that match `model`."""
+    menu.clear()
+
+    def add(text: str, slot: Callable[[], None], enabled: bool = True) -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(slot)
+        action.setEnabled(enabled)
+        return action
+
+    status = menu.addAction(_elide(present.status_line(model.status), STATUS_CHARS))
+    status.setEnabled(False)
+    status.setToolTip(present.status_line(model.status))
+    menu.addSeparator()
+    add("Restart server", commands.restart_server)
+    if model.server_running:
+        add("Stop server", commands.stop_server)
+    else:
+        add("Start server", commands.start_server)
+    add("Resume last session", commands.resume_last, model.can_resume)
+    recent = menu.addMenu("Recent sessions")
+    now_wall = time.time()
+    for session in model.recent_sessions[:RECENT_SHOWN]:
+        action = recent.addAction(_recent_label(session, now_wall))
+        action.triggered.connect(lambda _=False, sid=session.id: commands.resume(sid))
+        action.setEnabled(model.can_resume)
+    if not model.recent_sessions:
+        recent.addAction("No sessions yet").setEnabled(False)
+    menu.addSeparator()
+    connected = model.can_resume
+    add("Open in browser", commands.open_in_browser, connected)
+    add("Copy server URL", commands.copy_url, model.status.url is not None)
+    add("Copy password", commands.copy_password)
+    menu.addSeparator()
+    add("Open log folder", commands.open_log_folder)
+    add("Copy diagnostics", commands.copy_diagnostics)
+    menu.addSeparator()
+    add("Settings…", commands.open_settings)
+    login = menu.addAction("Start at login")
+    login.setCheckable(True)
+    login.setChecked(model.start_at_login)
+    login.toggled.connect(commands.set_start_at_login)
+    menu.addSeparator()
+    add("Quit", commands.quit)

@@ -1,0 +1,92 @@
+"""A small window with the same status and controls as the tray: shown when there is no system
+tray (plain GNOME, offscreen), and on a left click on the tray icon."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tray.core import present
+from tray.identity import DISPLAY_NAME
+from tray.ui import menu
+from tray.ui.tray_icon import state_icon
+from tray.ui.view_model import Commands, ViewModel
+
+ICON_PX = 48
+
+
+class StatusWindow(QWidget):
+    def __init__(
+        self, commands: Commands, model: Callable[[], ViewModel], no_tray: bool = False
+    ) -> None:
+        super().__init__()
+        self._commands = commands
+        self._model = model
+        self.setWindowTitle(DISPLAY_NAME)
+        self.setMinimumWidth(460)
+        self._icon = QLabel()
+        self._state = QLabel()
+        self._state.setStyleSheet("font-size: 15px; font-weight: 600")
+        self._details = QLabel()
+        self._details.setWordWrap(True)
+        self._details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._notice = QLabel(
+            "No system tray was found: this window stands in for the tray icon. Closing it "
+            "keeps opencode running; use Quit to stop everything."
+        )
+        self._notice.setWordWrap(True)
+        self._notice.setStyleSheet("color: palette(mid)")
+        self._notice.setVisible(no_tray)
+
+        self.restart_button = QPushButton("Restart server")
+        self.restart_button.clicked.connect(commands.restart_server)
+        self.start_stop_button = QPushButton()
+        self.start_stop_button.clicked.connect(self._start_or_stop)
+        self._more = QMenu(self)
+        self._more.aboutToShow.connect(lambda: menu.fill(self._more, model(), commands))
+        more_button = QPushButton("More")
+        more_button.setMenu(self._more)
+
+        head = QHBoxLayout()
+        head.addWidget(self._icon)
+        head.addWidget(self._state, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.restart_button)
+        buttons.addWidget(self.start_stop_button)
+        buttons.addStretch(1)
+        buttons.addWidget(more_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addWidget(self._details)
+        layout.addWidget(self._notice)
+        layout.addLayout(buttons)
+        self.refresh()
+
+    def refresh(self) -> None:
+        model = self._model()
+        status = model.status
+        self._icon.setPixmap(state_icon(status.state).pixmap(ICON_PX, ICON_PX))
+        self._state.setText(present.state_line(status))
+        details = present.tooltip(status).split("\n")[1:]
+        self._details.setText("\n".join(details) or "No server details yet.")
+        self.start_stop_button.setText("Stop server" if model.server_running else "Start server")
+
+    def _start_or_stop(self) -> None:
+        if self._model().server_running:
+            self._commands.stop_server()
+        else:
+            self._commands.start_server()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        event.ignore()
+        self.hide()
