@@ -1,0 +1,148 @@
+"""Session resume, the pure part: what state a session was left in, and how to reopen it.
+
+After a reconnect or restart the app fetches the session, its messages, the busy list and the
+pending permissions and questions (as the official clients do) and `classify` says what that
+means for the user.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+from urllib.parse import quote
+
+
+class Condition(Enum):
+    RUNNING = "running"  # the server is still working on it
+    IDLE = "idle"  # the last turn completed
+    INTERRUPTED = "interrupted"  # the server died mid-turn
+    GONE = "gone"  # deleted
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    Condition.RUNNING: "still running",
+    Condition.IDLE: "idle",
+    Condition.INTERRUPTED: "interrupted",
+    Condition.GONE: "deleted",
+}
+_UNFINISHED_TOOL = ("running", "pending")
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    """A session as found at resync."""
+
+    id: str
+    title: str
+    directory: str
+    condition: Condition
+    messages: int = 0
+    pending_permissions: int = 0
+    pending_questions: int = 0
+    updated_ms: float = 0.0
+
+    @property
+    def needs_answer(self) -> bool:
+        return bool(self.pending_permissions or self.pending_questions)
+
+
+def _interrupted(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """The last assistant message never completed, or a tool part was left running."""
+    assistant = [m for m in messages if _info(m).get("role") == "assistant"]
+    if not assistant:
+        return False
+    last = assistant[-1]
+    times = _info(last).get("time")
+    if not isinstance(times, Mapping) or not times.get("completed"):
+        return True
+    for part in last.get("parts") or ():
+        state = part.get("state") if isinstance(part, Mapping) else None
+        if isinstance(state, Mapping) and state.get("status") in _UNFINISHED_TOOL:
+            return True
+    return False
+
+
+def _info(message: Mapping[str, Any]) -> Mapping[str, Any]:
+    info = message.get("info")
+    return info if isinstance(info, Mapping) else {}
+
+
+def _belongs(item: Mapping[str, Any], session_id: str) -> bool:
+    return item.get("sessionID") == session_id
+
+
+def classify(
+    session_id: str,
+    info: Mapping[str, Any] | None,
+    messages: Sequence[Mapping[str, Any]],
+    busy: Mapping[str, Any],
+    *,
+    permissions: Sequence[Mapping[str, Any]] = (),
+    questions: Sequence[Mapping[str, Any]] = (),
+) -> SessionReport:
+    """What a session's REST view says; `info` is None when the server answered 404."""
+    if info is None:
+        return SessionReport(session_id, "", "", Condition.GONE)
+    if session_id in busy:
+        condition = Condition.RUNNING
+    elif _interrupted(messages):
+        condition = Condition.INTERRUPTED
+    else:
+        condition = Condition.IDLE
+    times = info.get("time")
+    updated = times.get("updated") if isinstance(times, Mapping) else None
+    return SessionReport(
+        id=session_id,
+        title=str(info.get("title") or ""),
+        directory=str(info.get("directory") or ""),
+        condition=condition,
+        messages=len(messages),
+        pending_permissions=sum(_belongs(p, session_id) for p in permissions),
+        pending_questions=sum(_belongs(q, session_id) for q in questions),
+        updated_ms=float(updated) if isinstance(updated, int | float) else 0.0,
+    )
+
+
+def auth_token(username: str, password: str) -> str:
+    """The web app's `?auth_token=`: base64 of 'user:password'."""
+    return base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def web_url(
+    base: str, username: str, password: str, directory: str = "", session_id: str = ""
+) -> str:
+    """The web app's page for a session (or its home), carrying auth so the browser won't ask.
+
+    The web app routes `/<base64url(directory), unpadded>/session/<id>` and drops auth_token
+    from the address bar once it has read it.
+    """
+    path = ""
+    if directory and session_id:
+        encoded = base64.urlsafe_b64encode(directory.encode()).decode().rstrip("=")
+        path = f"{encoded}/session/{session_id}"
+    return f"{base.rstrip('/')}/{path}?auth_token={quote(auth_token(username, password))}"
+
+
+def attach_command(
+    template: str, binary: str, url: str, session_id: str, directory: str
+) -> list[str]:
+    """The terminal command for `opencode attach`; `{command}` in the template stands for it.
+
+    The password travels in the environment (OPENCODE_SERVER_PASSWORD), never in argv.
+    """
+    attach = [binary, "attach", url, "--session", session_id]
+    if directory:
+        attach += ["--dir", directory]
+    words = shlex.split(template)
+    if "{command}" not in words:
+        return [*words, *attach]
+    at = words.index("{command}")
+    return [*words[:at], *attach, *words[at + 1 :]]
