@@ -159,12 +159,16 @@ def _recognise_output(tail: Sequence[str]) -> str | None:
     return None
 
 
-def startup_timeout(seconds: float) -> Cause:
+def startup_timeout(seconds: float, last_health: Cause | None = None) -> Cause:
+    """`last_health`: what the last health check got, if the server listened but never answered."""
+    if last_health is None:
+        advice = "raise the startup timeout in Settings if your MCP or LSP servers are slow"
+    else:
+        advice = f"the last health check got: {last_health.text}"
     return Cause(
         CauseKind.STARTUP_TIMEOUT,
-        f"startup timed out after {seconds:.0f} s: raise the startup timeout in Settings if your "
-        "MCP or LSP servers are slow",
-        {"seconds": seconds},
+        f"startup timed out after {seconds:.0f} s: {advice}",
+        {"seconds": seconds, "last_health": last_health.text if last_health else None},
     )
 
 
@@ -185,11 +189,13 @@ def heartbeat_missed(seconds: float) -> Cause:
     )
 
 
-def server_hung(seconds: float) -> Cause:
+def server_hung(seconds: float, last: Cause | None = None) -> Cause:
+    """The server runs but its event stream has been unusable for `seconds`; `last` says how."""
+    how = f" ({last.text})" if last else ""
     return Cause(
         CauseKind.SERVER_HUNG,
-        f"server unresponsive for {seconds:.0f} s: restarting it",
-        {"seconds": round(seconds, 1)},
+        f"server unresponsive for {seconds:.0f} s{how}: restarting it",
+        {"seconds": round(seconds, 1), "last": last.text if last else None},
     )
 
 

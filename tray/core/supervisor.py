@@ -113,6 +113,8 @@ class Supervisor:
         self._reconnect_attempt = 0
         self._reconnect_at: float | None = None
         self._stalled_since: float | None = None
+        self._unreachable_since: float | None = None  # a ready server without a live stream
+        self._last_health: Cause | None = None
         self._last_gap_s: float | None = None
 
         self._incident: Incident | None = None
@@ -146,8 +148,7 @@ class Supervisor:
             return []
         match event:
             case SpawnFailed():
-                self._proc = Proc.ABSENT
-                return self._crashed(event.cause, now, terminate=False)
+                return self._on_exited(event.cause, now)
             case Spawned():
                 self._pid = event.pid
                 return []
@@ -158,9 +159,12 @@ class Supervisor:
             case HealthFailed():
                 if self._proc is Proc.LISTENING:
                     self._health_retry_at = now + self.policy.health_retry_s
+                    self._last_health = event.cause
                 return []
             case Exited():
-                return self._on_exited(event, now)
+                return self._on_exited(
+                    causes.process_exited(event.returncode, event.stderr_tail), now
+                )
             case StreamOpened():
                 return self._on_stream_opened(now)
             case StreamEvent():
@@ -192,8 +196,8 @@ class Supervisor:
             deadlines.append(self._spawned_at + p.startup_timeout_s)
         if self._proc is Proc.READY:
             deadlines.append(self._reconnect_at)
-            if self._stalled_since is not None:
-                deadlines.append(self._stalled_since + p.hung_restart_after_s)
+            if self._unreachable_since is not None:
+                deadlines.append(self._unreachable_since + p.hung_restart_after_s)
         if self._stream is not Stream.DOWN:
             deadlines.append(self._activity_at + p.heartbeat_timeout_s)
         if self._stream is Stream.UP and self._restart_attempt and self._connected_at is not None:
@@ -268,7 +272,7 @@ class Supervisor:
         self._reconnect_attempt = 0
         self._reconnect_at = None
         self._health_retry_at = None
-        self._stalled_since = None
+        self._stalled_since = self._unreachable_since = None
 
     # -- the process -----------------------------------------------------------------------------
 
@@ -289,7 +293,8 @@ class Supervisor:
         self._health_retry_at = self._restart_at = None
         self._reconnect_attempt = 0
         self._reconnect_at = None
-        self._stalled_since = None
+        self._stalled_since = self._unreachable_since = None
+        self._last_health = None
         return [Spawn(self._proc_gen)]
 
     def _terminate(self, respawn: bool) -> list[Effect]:
@@ -320,7 +325,8 @@ class Supervisor:
         self._health_retry_at = None
         return self._open_stream(now)
 
-    def _on_exited(self, event: Exited, now: float) -> list[Effect]:
+    def _on_exited(self, cause: Cause, now: float) -> list[Effect]:
+        """The process is gone: it exited or could not be started; `cause` if unexpected."""
         was = self._proc
         self._proc = Proc.ABSENT
         self._pid = self._url = self._ready_at = None
@@ -328,15 +334,14 @@ class Supervisor:
             if self._respawn_after_exit and self._want and self._failed is None:
                 return self._spawn(now)
             return []
-        cause = causes.process_exited(event.returncode, event.stderr_tail)
         return self._crashed(cause, now, terminate=False)
 
     def _crashed(self, cause: Cause, now: float, terminate: bool) -> list[Effect]:
         """The server died or must die: restart it after a backoff, or give up."""
         effects = self._close_stream(now)
         self._open_incident(cause, now)
-        self._stalled_since = None
-        self._reconnect_at = None
+        self._stalled_since = self._unreachable_since = None
+        self._reconnect_at = self._health_retry_at = None
         if cause.is_fatal:
             return effects + self._give_up(cause, now)
         if self._breaker.record(now):
@@ -352,7 +357,7 @@ class Supervisor:
         self._failed = cause
         self._open_incident(cause, now)
         self._restart_at = self._reconnect_at = self._health_retry_at = None
-        self._stalled_since = None
+        self._stalled_since = self._unreachable_since = None
         return self._close_stream(now) + self._terminate(respawn=False)
 
     # -- the stream ------------------------------------------------------------------------------
@@ -389,7 +394,7 @@ class Supervisor:
         self._activity_at = self._last_event_at = self._connected_at = now
         self._reconnect_attempt = 0
         self._reconnect_at = None
-        self._stalled_since = None
+        self._stalled_since = self._unreachable_since = None
         gap = None if self._down_since is None else now - self._down_since
         self._down_since = None
         if self._incident is not None:
@@ -404,6 +409,8 @@ class Supervisor:
 
     def _on_stream_closed(self, cause: Cause, now: float) -> list[Effect]:
         self._mark_down(now)
+        if self._unreachable_since is None:
+            self._unreachable_since = now
         if cause.kind is CauseKind.WRONG_PASSWORD:
             return self._crashed(cause, now, terminate=True)
         self._open_incident(cause, now)
@@ -424,7 +431,7 @@ class Supervisor:
                 self._respawn_after_exit = True
         if self._proc in (Proc.SPAWNING, Proc.LISTENING):
             if now - self._spawned_at >= p.startup_timeout_s:
-                cause = causes.startup_timeout(p.startup_timeout_s)
+                cause = causes.startup_timeout(p.startup_timeout_s, self._last_health)
                 effects += self._crashed(cause, now, terminate=True)
             elif self._health_retry_at is not None and now >= self._health_retry_at:
                 self._health_retry_at = None
@@ -433,14 +440,18 @@ class Supervisor:
             silent = now - self._activity_at
             if self._stalled_since is None:
                 self._stalled_since = self._activity_at
+            if self._down_since is None:  # events were lost since the last one, not since now
+                self._down_since = self._activity_at
+            if self._unreachable_since is None:
+                self._unreachable_since = self._activity_at
             effects += self._close_stream(now)
             self._open_incident(causes.heartbeat_missed(silent), now)
             self._schedule_reconnect(now)
         if self._proc is Proc.READY:
-            if self._stalled_since is not None and now - self._stalled_since >= (
-                p.hung_restart_after_s
-            ):
-                hung = causes.server_hung(now - self._stalled_since)
+            unreachable = self._unreachable_since
+            if unreachable is not None and now - unreachable >= p.hung_restart_after_s:
+                last = self._incident.cause if self._incident else None
+                hung = causes.server_hung(now - unreachable, last)
                 effects += self._crashed(hung, now, terminate=True)
             elif (
                 self._stream is Stream.DOWN

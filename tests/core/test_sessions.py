@@ -1,0 +1,163 @@
+"""Which sessions are busy and where the user worked last, from stream events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from tray.core.sessions import SessionActivity, session_id_of
+
+A, B = "ses_a", "ses_b"
+HOME, WORK = "/home/u/app", "/home/u/work"
+
+
+def status(session: str, kind: str) -> dict[str, Any]:
+    return {"sessionID": session, "status": {"type": kind}}
+
+
+def feed(*events: tuple[str, Mapping[str, Any]], directory: str | None = HOME) -> SessionActivity:
+    activity = SessionActivity()
+    for type_, properties in events:
+        activity.observe(type_, properties, directory)
+    return activity
+
+
+@pytest.mark.parametrize(
+    ("properties", "session"),
+    [
+        ({"sessionID": A}, A),
+        ({"info": {"sessionID": A, "id": "msg_1"}}, A),
+        ({"part": {"sessionID": A, "messageID": "msg_1"}}, A),
+        ({"sessionID": 7, "info": {"sessionID": A}}, A),
+        ({"info": "ses_x", "part": {"sessionID": A}}, A),
+        ({"info": {"sessionID": None}}, None),
+        ({"info": {"id": A}}, None),
+        ({}, None),
+    ],
+)
+def test_session_id_of(properties: Mapping[str, Any], session: str | None) -> None:
+    assert session_id_of(properties) == session
+
+
+@pytest.mark.parametrize(
+    ("events", "busy"),
+    [
+        pytest.param([("session.status", status(A, "busy"))], (A,), id="busy"),
+        pytest.param([("session.status", status(A, "retry"))], (A,), id="retry"),
+        pytest.param(
+            [("session.status", status(A, "busy")), ("session.status", status(A, "idle"))],
+            (),
+            id="busy-then-idle",
+        ),
+        pytest.param(
+            [("session.status", status(A, "busy")), ("session.idle", {"sessionID": A})],
+            (),
+            id="busy-then-session.idle",
+        ),
+        pytest.param(
+            [("session.status", status(B, "busy")), ("session.status", status(A, "retry"))],
+            (A, B),
+            id="sorted",
+        ),
+        pytest.param(
+            [("session.status", status(A, "busy")), ("session.status", status(A, "weird"))],
+            (A,),
+            id="unknown-status-keeps",
+        ),
+        pytest.param(
+            [("session.status", {"sessionID": A, "status": "busy"})], (), id="status-not-mapping"
+        ),
+        pytest.param(
+            [
+                ("session.status", status(A, "busy")),
+                ("message.updated", {"info": {"sessionID": A}}),
+            ],
+            (A,),
+            id="messages-keep-busy",
+        ),
+        pytest.param(
+            [("session.status", status(A, "busy")), ("session.deleted", {"info": {"id": A}})],
+            (),
+            id="deleted-forgets",
+        ),
+    ],
+)
+def test_busy(events: list[tuple[str, Mapping[str, Any]]], busy: tuple[str, ...]) -> None:
+    assert feed(*events).busy == busy
+
+
+@pytest.mark.parametrize(
+    ("type_", "properties"),
+    [
+        ("session.status", status(A, "idle")),
+        ("session.idle", {"sessionID": A}),
+        ("message.updated", {"info": {"sessionID": A, "role": "user"}}),
+        ("message.part.updated", {"part": {"sessionID": A}}),
+        ("message.part.delta", {"sessionID": A, "delta": "hi"}),
+        ("permission.asked", {"sessionID": A, "id": "per_1"}),
+        ("question.asked", {"sessionID": A, "id": "que_1"}),
+    ],
+)
+def test_activity_marks_the_active_session(type_: str, properties: Mapping[str, Any]) -> None:
+    activity = feed((type_, properties))
+    assert activity.active == A
+    assert activity.last_by_directory == {HOME: A}
+
+
+@pytest.mark.parametrize(
+    ("type_", "properties"),
+    [
+        ("server.heartbeat", {}),
+        ("server.connected", {}),
+        ("session.created", {"info": {"id": B, "sessionID": B}}),
+        ("session.updated", {"info": {"id": B, "sessionID": B}}),
+        ("session.error", {"sessionID": B}),
+        ("message.updated", {"info": {"id": "msg_1"}}),
+        ("session.deleted", {"info": "not a mapping"}),
+        ("session.deleted", {"info": {"id": 5}}),
+    ],
+)
+def test_other_events_change_nothing(type_: str, properties: Mapping[str, Any]) -> None:
+    activity = feed(("session.status", status(A, "busy")), (type_, properties))
+    assert (activity.active, activity.busy, activity.last_by_directory) == (A, (A,), {HOME: A})
+
+
+def test_last_session_per_directory() -> None:
+    activity = SessionActivity()
+    activity.observe("message.updated", {"info": {"sessionID": A}}, HOME)
+    activity.observe("message.updated", {"info": {"sessionID": B}}, WORK)
+    activity.observe("message.part.delta", {"sessionID": A}, None)
+    assert activity.active == A
+    assert activity.last_by_directory == {HOME: A, WORK: B}
+    activity.observe("message.part.delta", {"sessionID": B}, "")
+    assert activity.active == B
+    assert activity.last_by_directory == {HOME: A, WORK: B}
+
+
+def test_deleting_a_session_forgets_it_everywhere() -> None:
+    activity = SessionActivity()
+    activity.observe("session.status", status(A, "busy"), HOME)
+    activity.observe("session.status", status(B, "busy"), WORK)
+    activity.observe("session.deleted", {"info": {"id": A}}, HOME)
+    assert (activity.active, activity.busy, activity.last_by_directory) == (B, (B,), {WORK: B})
+    activity.observe("session.deleted", {"info": {"id": B}}, None)
+    assert (activity.active, activity.busy, activity.last_by_directory) == (None, (), {})
+
+
+def test_last_by_directory_is_a_copy() -> None:
+    activity = feed(("message.part.delta", {"sessionID": A}))
+    copy = activity.last_by_directory
+    assert isinstance(copy, dict)
+    copy[WORK] = B
+    assert activity.last_by_directory == {HOME: A}
+
+
+def test_replace_busy() -> None:
+    activity = feed(("session.status", status(A, "busy")))
+    activity.replace_busy([B, "ses_c", B])
+    assert activity.busy == (B, "ses_c")
+    assert activity.active == A
+    activity.replace_busy(())
+    assert len(activity.busy) == 0
