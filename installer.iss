@@ -1,0 +1,119 @@
+; Inno Setup 6.3+ script: a per-user installer for the PyInstaller build in dist\opencode-tray\.
+;
+;     ISCC /DAppVersion=<version from pyproject.toml> installer.iss
+;
+; packaging\build-windows.ps1 builds the app and runs this. The names below must equal
+; tray\identity.py (tests\test_packaging.py checks them).
+
+#ifndef AppVersion
+  #error Pass the version: ISCC /DAppVersion=1.2.3 installer.iss (packaging\build-windows.ps1 does)
+#endif
+
+#define AppName "opencode tray"
+#define AppExe "opencode-tray.exe"
+; Never change: Windows knows the installed app by it, and upgrades find it through it.
+#define AppGuid "6B6267C2-B7AF-4B9B-A05D-1EA77FE4B343"
+; tray.identity.WINDOWS_MUTEX: held by the app while it runs.
+#define AppMutex "opencode-tray-running"
+; tray.identity.RUN_VALUE_NAME: the same value the app's own "Start at login" toggle writes.
+#define RunValueName "opencode-tray"
+#define RunKey "Software\Microsoft\Windows\CurrentVersion\Run"
+#define StartupApprovedKey "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
+#define UninstallKey "Software\Microsoft\Windows\CurrentVersion\Uninstall\{" + AppGuid + "}_is1"
+
+[Setup]
+AppId={{{#AppGuid}}
+AppName={#AppName}
+AppVersion={#AppVersion}
+AppVerName={#AppName} {#AppVersion}
+AppPublisher=opencode-tray developers
+AppMutex={#AppMutex}
+PrivilegesRequired=lowest
+DefaultDirName={autopf}\opencode-tray
+DisableProgramGroupPage=yes
+UsePreviousTasks=no
+ArchitecturesAllowed=x64compatible
+ArchitecturesInstallIn64BitMode=x64compatible
+; The [Code] below asks the app to quit; Restart Manager would not ask it nicely.
+CloseApplications=no
+SetupIconFile=packaging\opencode-tray.ico
+UninstallDisplayIcon={app}\{#AppExe}
+UninstallDisplayName={#AppName}
+WizardStyle=modern
+Compression=lzma2
+SolidCompression=yes
+OutputDir=dist
+OutputBaseFilename=opencode-tray-{#AppVersion}-setup
+
+[Tasks]
+Name: "startatlogin"; Description: "Start {#AppName} when I sign in"; Flags: unchecked
+
+[InstallDelete]
+; Files of the previous version that this one no longer has.
+Type: filesandordirs; Name: "{app}\_internal"
+
+[Files]
+Source: "dist\opencode-tray\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+
+[Icons]
+Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#AppExe}"
+
+[Registry]
+Root: HKCU; Subkey: "{#RunKey}"; ValueType: string; ValueName: "{#RunValueName}"; ValueData: """{app}\{#AppExe}"" --background"; Tasks: startatlogin; Flags: uninsdeletevalue
+; Uninstall removes the value even when the app's own toggle wrote it, and Task Manager's record.
+Root: HKCU; Subkey: "{#RunKey}"; ValueType: none; ValueName: "{#RunValueName}"; Flags: dontcreatekey uninsdeletevalue
+Root: HKCU; Subkey: "{#StartupApprovedKey}"; ValueType: none; ValueName: "{#RunValueName}"; Flags: dontcreatekey uninsdeletevalue
+
+[Run]
+Filename: "{app}\{#AppExe}"; Description: "Start {#AppName} now"; Flags: nowait postinstall skipifsilent
+
+; Settings and logs live outside {app} (in %LOCALAPPDATA%\opencode-tray) and stay on uninstall.
+
+[Code]
+const
+  QuitTimeoutMs = 30000;
+
+function AppRunning: Boolean;
+begin
+  Result := CheckForMutexes('{#AppMutex}');
+end;
+
+{ Asks a running app to quit the way its menu does (it stops the server first), then waits for it
+  to exit. Anything still running then meets Setup's own AppMutex prompt. }
+procedure QuitRunningApp(const Exe: String);
+var
+  ResultCode, Waited: Integer;
+begin
+  if not AppRunning or (Exe = '') or not FileExists(Exe) then
+    Exit;
+  Log('Asking the running app to quit: ' + Exe);
+  Exec(Exe, 'quit', '', SW_HIDE, ewWaitUntilTerminated, ResultCode);
+  Waited := 0;
+  while AppRunning and (Waited < QuitTimeoutMs) do begin
+    Sleep(250);
+    Waited := Waited + 250;
+  end;
+end;
+
+function InstalledExe: String;
+var
+  Dir: String;
+begin
+  Result := '';
+  if RegQueryStringValue(HKCU, '{#UninstallKey}', 'InstallLocation', Dir) then
+    Result := AddBackslash(Dir) + '{#AppExe}';
+end;
+
+{ Runs before Setup checks AppMutex. }
+function InitializeSetup: Boolean;
+begin
+  QuitRunningApp(InstalledExe);
+  Result := True;
+end;
+
+{ Runs before Uninstall checks AppMutex. }
+function InitializeUninstall: Boolean;
+begin
+  QuitRunningApp(ExpandConstant('{app}\{#AppExe}'));
+  Result := True;
+end;

@@ -1,0 +1,29 @@
+"""Where the app's bundled files (icons, launcher entry) are, from a checkout or a frozen build."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tray.identity import APP_NAME
+
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent / "resources"
+
+
+def resources_root() -> Path:
+    """`resources/` next to the `tray` package, or inside a PyInstaller bundle when frozen."""
+    bundle: str | None = getattr(sys, "_MEIPASS", None)
+    return Path(bundle) / "resources" if bundle is not None else _SOURCE_ROOT
+
+
+def resource_path(*parts: str) -> Path:
+    return resources_root().joinpath(*parts)
+
+
+def icon_path(state_value: str) -> Path:
+    """The tray icon for a `tray.core.status.State` value, such as "connected"."""
+    return resource_path("icons", f"{state_value}.svg")
+
+
+def app_icon_path() -> Path:
+    return resource_path("icons", f"{APP_NAME}.svg")

@@ -1,0 +1,206 @@
+"""Shows the notification policy's notices as desktop notifications.
+
+desktop-notifier does the work (D-Bus via dbus-fast on Linux, so it runs on the qasync loop;
+WinRT on Windows; UserNotifications on macOS): a click on a notice and its buttons come back as
+the app's plain callbacks. It cannot replace a notification in place, so a notice with a key
+already shown closes the old notification and sends the new one.
+
+When desktop-notifier fails (no session bus, no notification daemon, an unbundled macOS app)
+the notifier says so once in the log and from then on uses the tray icon's own messages, whose
+click comes back through `messageClicked` (for the newest notice; there are no buttons there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+
+from desktop_notifier import Button, DesktopNotifier, Icon, Notification, Urgency
+from PySide6.QtWidgets import QSystemTrayIcon
+
+from tray.core.notify_policy import CloseNotice, Notice, NoticeAction, NoticeButton, ShowNotice
+from tray.core.status import State
+from tray.identity import DISPLAY_NAME
+from tray.resources import app_icon_path, icon_path
+
+log = logging.getLogger(__name__)
+
+# A notification daemon that does not answer within this long counts as absent.
+SEND_TIMEOUT_S = 5.0
+BALLOON_MS = 10_000
+
+
+class Notifier:
+    """Shows notices; `on_clicked(notice)` and `on_button(notice, button)` run on the loop when
+    the user clicks one (the app resumes `notice.session`, restarts the server, shows the log).
+
+    The D-Bus connection opens at the first notice and reads DBUS_SESSION_BUS_ADDRESS then.
+    """
+
+    def __init__(
+        self,
+        on_clicked: Callable[[Notice], None],
+        on_button: Callable[[Notice, NoticeButton], None],
+        tray: QSystemTrayIcon | None = None,
+    ) -> None:
+        self._on_clicked = on_clicked
+        self._on_button = on_button
+        self._tray = tray
+        self._desktop: DesktopNotifier | None = DesktopNotifier(
+            app_name=DISPLAY_NAME, app_icon=_icon(app_icon_path())
+        )
+        self._sent: dict[str, str] = {}  # notice key -> desktop-notifier identifier
+        self._balloon: Notice | None = None  # the tray icon's newest message
+        self._lock = asyncio.Lock()
+        self._pending: set[asyncio.Task[None]] = set()
+        if tray is not None:
+            tray.messageClicked.connect(self._on_balloon_clicked)
+
+    @property
+    def uses_fallback(self) -> bool:
+        """True once desktop notifications failed and the tray icon's messages took over."""
+        return self._desktop is None
+
+    async def apply(self, actions: Iterable[NoticeAction]) -> None:
+        """Carry out a decision's actions, in order and after any earlier ones."""
+        async with self._lock:
+            for action in actions:
+                if isinstance(action, ShowNotice):
+                    await self._show(action.notice)
+                elif isinstance(action, CloseNotice):
+                    await self._close(action.key)
+
+    def post(self, actions: Iterable[NoticeAction]) -> asyncio.Task[None] | None:
+        """`apply` from synchronous code, such as a Qt slot: runs on the loop, in order. The
+        task is there to await if wanted; failures are logged either way."""
+        todo = tuple(actions)
+        if not todo:
+            return None
+        task = asyncio.ensure_future(self.apply(todo))
+        self._pending.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    async def aclose(self) -> None:
+        """Finish posted work and take down the notifications still shown: their buttons would
+        reach nobody once the app is gone."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.apply(CloseNotice(key) for key in list(self._sent))
+        self._balloon = None
+        if self._desktop is not None:
+            await _disconnect(self._desktop)
+
+    # -- desktop notifications -------------------------------------------------------------------
+
+    async def _show(self, notice: Notice) -> None:
+        desktop = self._desktop
+        if desktop is not None:
+            try:
+                await asyncio.wait_for(self._send(desktop, notice), SEND_TIMEOUT_S)
+            except Exception as error:  # any failure means: no usable notification service
+                self._desktop = None
+                self._sent.clear()
+                await _disconnect(desktop)
+                where = "the tray icon's messages" if self._tray else "the log only"
+                log.warning("Desktop notifications unavailable (%r); using %s", error, where)
+            else:
+                return
+        self._show_balloon(notice)
+
+    async def _send(self, desktop: DesktopNotifier, notice: Notice) -> None:
+        # Connects on first use and raises when there is no bus or daemon; the dummy backend
+        # of an unsupported platform has no capabilities at all.
+        if not await desktop.get_capabilities():
+            raise RuntimeError("no notification service on this platform")
+        await self._clear(desktop, notice.key)
+        dispatched: list[bool] = []
+        notification = Notification(
+            title=notice.title,
+            message=_body(notice.body),
+            urgency=Urgency.Critical if notice.critical else Urgency.Normal,
+            icon=_icon(icon_path(notice.state.value)),
+            buttons=tuple(
+                Button(
+                    title=button.label,
+                    identifier=button.value,
+                    on_pressed=partial(self._call, self._on_button, notice, button),
+                )
+                for button in notice.buttons
+            ),
+            on_clicked=lambda: self._call(self._on_clicked, notice),
+            on_dispatched=lambda: dispatched.append(True),
+        )
+        # send_notification logs and swallows errors: only on_dispatched tells success.
+        await desktop.send_notification(notification)
+        if not dispatched:
+            raise RuntimeError("the notification service did not take the notification")
+        self._sent[notice.key] = notification.identifier
+
+    async def _close(self, key: str) -> None:
+        if self._desktop is not None:
+            await self._clear(self._desktop, key)
+        elif self._balloon is not None and self._balloon.key == key:
+            self._balloon = None
+
+    async def _clear(self, desktop: DesktopNotifier, key: str) -> None:
+        """Close the notification shown for `key`, unless the user or a timeout closed it."""
+        identifier = self._sent.pop(key, None)
+        if identifier is not None and identifier in await desktop.get_current_notifications():
+            await desktop.clear(identifier)
+
+    def _call(self, callback: Callable[..., None], *args: object) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("A notification callback failed")
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Notifying failed", exc_info=task.exception())
+
+    # -- the tray icon's messages ----------------------------------------------------------------
+
+    def _show_balloon(self, notice: Notice) -> None:
+        if self._tray is None:
+            log.info("%s: %s", notice.title, notice.body.replace("\n", " / "))
+            return
+        self._balloon = notice
+        self._tray.showMessage(notice.title, notice.body, _balloon_icon(notice), BALLOON_MS)
+
+    def _on_balloon_clicked(self) -> None:
+        if self._desktop is None and self._balloon is not None:
+            self._call(self._on_clicked, self._balloon)
+
+
+async def _disconnect(desktop: DesktopNotifier) -> None:
+    """Close the D-Bus connection desktop-notifier opened on Linux (it has no API for that)."""
+    bus = getattr(getattr(desktop, "_backend", None), "bus", None)
+    if bus is not None and bus.connected:
+        bus.disconnect()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(bus.wait_for_disconnect(), SEND_TIMEOUT_S)
+
+
+def _icon(path: Path) -> Icon | None:
+    return Icon(path=path) if path.is_file() else None
+
+
+def _body(text: str) -> str:
+    """Linux notification daemons read the body as markup: keep '<' and '&' literal."""
+    return html.escape(text, quote=False) if sys.platform.startswith("linux") else text
+
+
+def _balloon_icon(notice: Notice) -> QSystemTrayIcon.MessageIcon:
+    if notice.critical:
+        return QSystemTrayIcon.MessageIcon.Critical
+    if notice.state is State.CONNECTED:
+        return QSystemTrayIcon.MessageIcon.Information
+    return QSystemTrayIcon.MessageIcon.Warning
