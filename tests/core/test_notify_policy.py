@@ -26,6 +26,7 @@ from tray.core.messages import (
 )
 from tray.core.notify_policy import (
     RECOVERED_TITLE,
+    SESSION_TITLE,
     WAKE_QUIET_S,
     CloseNotice,
     Notice,
@@ -36,6 +37,7 @@ from tray.core.notify_policy import (
     ShowNotice,
     incident_key,
 )
+from tray.core.resume import Condition, SessionReport
 from tray.core.status import Incident, State, Status
 from tray.core.supervisor import Supervisor
 from tray.settings import Settings
@@ -255,7 +257,7 @@ def test_a_fatal_cause_at_startup_shows_at_once() -> None:
 
 
 def test_the_button_labels() -> None:
-    assert [b.label for b in NoticeButton] == ["Restart server", "Show log"]
+    assert [b.label for b in NoticeButton] == ["Restart server", "Show log", "Continue"]
 
 
 # -- one notice per incident, replaced -----------------------------------------------------------
@@ -589,3 +591,82 @@ def test_real_crash_loop_gives_up_loudly_and_a_stop_closes_it() -> None:
     assert last.notice.critical
     run.send(StopRequested())
     assert run.log[-1][1] == CloseNotice(last.notice.key)
+
+
+# -- the active session after a gap ----------------------------------------------------------------
+
+
+def _report(condition: Condition, **counts: int) -> SessionReport:
+    return SessionReport("ses_a", "Fix it", "/p", condition, **counts)
+
+
+def _after_gap(report: SessionReport | None, incident: Incident | None = None) -> Status:
+    """Connected again, the resync found `report`."""
+    incidents = () if incident is None else (incident,)
+    return make_status(
+        State.CONNECTED, now=OPENED + 20, incidents=incidents, last_gap_s=3.0, last_session=report
+    )
+
+
+def _through_a_crash(f: Feed) -> str:
+    """A crash shown and recovered; the key of its notice."""
+    key = past_grace(f, down(session="ses_a")).key
+    f(back(closed()))
+    return key
+
+
+def test_an_interrupted_session_replaces_the_recovered_notice_with_resume_and_continue() -> None:
+    f = feed()
+    key = _through_a_crash(f)
+    notice = shown(f(_after_gap(_report(Condition.INTERRUPTED), closed())))
+    assert (notice.key, notice.title, notice.session) == (key, SESSION_TITLE, "ses_a")
+    assert notice.body == (
+        "“Fix it” was interrupted mid-turn.\nClick to resume it, or Continue the turn."
+    )
+    assert notice.buttons == (NoticeButton.CONTINUE,)
+    assert f(_after_gap(_report(Condition.INTERRUPTED), closed())).actions == ()
+
+
+def test_pending_requests_are_surfaced() -> None:
+    f = feed()
+    report = _report(Condition.RUNNING, pending_permissions=2, pending_questions=1)
+    notice = shown(f(_after_gap(report)))
+    assert notice.key == "session-ses_a"
+    assert notice.body == (
+        "“Fix it” is waiting for your answer (2 permission requests, 1 question).\n"
+        "Click to resume it."
+    )
+
+
+def test_a_deleted_session_is_said_clearly() -> None:
+    notice = shown(feed()(_after_gap(_report(Condition.GONE))))
+    assert notice.body == "The session you were in (ses_a) was deleted."
+    assert notice.session is None
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+def test_a_session_that_finished_while_disconnected(wanted: bool) -> None:
+    f = feed(notify_session_finished=wanted)
+    f(make_status(busy_sessions=("ses_a",)))
+    decision = f(_after_gap(_report(Condition.IDLE)))
+    if wanted:
+        assert "finished while the connection was down" in shown(decision).body
+    else:
+        assert decision.actions == ()
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        replace(_after_gap(_report(Condition.INTERRUPTED)), last_gap_s=None),  # first sync
+        _after_gap(_report(Condition.RUNNING)),
+        _after_gap(_report(Condition.IDLE)),
+        _after_gap(None),
+    ],
+)
+def test_nothing_to_say_about_the_session(status: Status) -> None:
+    assert feed()(status).actions == ()
+
+
+def test_session_news_respects_the_incident_toggle() -> None:
+    assert feed(notify_incidents=False)(_after_gap(_report(Condition.INTERRUPTED))).actions == ()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tray.core.causes import Cause
+from tray.core.resume import SessionReport
 
 # -- events: the user ---------------------------------------------------------------------------
 
@@ -94,11 +95,13 @@ class StreamClosed:
 
 @dataclass(frozen=True)
 class Resynced:
-    """What REST said after a reconnect: the sessions that are busy now."""
+    """What REST said after a reconnect: the sessions busy now, those that changed during the
+    gap, and the state the active session was found in."""
 
     gap_s: float | None
     busy_sessions: tuple[str, ...]
     changed_sessions: tuple[str, ...] = ()
+    session: SessionReport | None = None
 
 
 @dataclass(frozen=True)

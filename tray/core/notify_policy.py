@@ -17,6 +17,7 @@ from typing import Protocol
 
 from tray.core.causes import Cause, CauseKind
 from tray.core.present import duration
+from tray.core.resume import Condition, SessionReport
 from tray.core.status import Incident, State, Status
 
 # Incidents that start this long after a wake from sleep are the sleep's doing: never shown.
@@ -39,10 +40,14 @@ _TITLES = {
     State.FAILED: "opencode server gave up",
 }
 RECOVERED_TITLE = "opencode server back"
+SESSION_TITLE = "opencode session"
 
 
 class NotifySettings(Protocol):
     """The part of `tray.settings.Settings` that this policy reads."""
+
+    @property
+    def notify_session_finished(self) -> bool: ...
 
     @property
     def notification_grace_s(self) -> float: ...
@@ -55,10 +60,18 @@ class NotifySettings(Protocol):
 class NoticeButton(Enum):
     RESTART_SERVER = "restart-server"
     SHOW_LOG = "show-log"
+    CONTINUE = "continue"  # send "continue" to the interrupted session
 
     @property
     def label(self) -> str:
-        return "Restart server" if self is NoticeButton.RESTART_SERVER else "Show log"
+        return _BUTTON_LABELS[self]
+
+
+_BUTTON_LABELS = {
+    NoticeButton.RESTART_SERVER: "Restart server",
+    NoticeButton.SHOW_LOG: "Show log",
+    NoticeButton.CONTINUE: "Continue",
+}
 
 
 @dataclass(frozen=True)
@@ -159,13 +172,67 @@ def _recovered_notice(tracked: _Tracked, closed: Incident, now: float) -> Notice
     )
 
 
+def _session_notice(key: str, report: SessionReport, finished: bool) -> Notice | None:
+    """What the user should hear about the active session after a gap, if anything."""
+    name = f"“{report.title or report.id}”"
+    if report.condition is Condition.INTERRUPTED:
+        body = f"{name} was interrupted mid-turn.\nClick to resume it, or Continue the turn."
+        buttons: tuple[NoticeButton, ...] = (NoticeButton.CONTINUE,)
+    elif report.needs_answer:
+        waiting = [
+            f"{n} {word}{'s' if n > 1 else ''}"
+            for n, word in (
+                (report.pending_permissions, "permission request"),
+                (report.pending_questions, "question"),
+            )
+            if n
+        ]
+        body = f"{name} is waiting for your answer ({', '.join(waiting)}).\nClick to resume it."
+        buttons = ()
+    elif finished and report.condition is Condition.IDLE:
+        body = f"{name} finished while the connection was down.\nClick to resume it."
+        buttons = ()
+    elif report.condition is Condition.GONE:
+        body = f"The session you were in ({report.id}) was deleted."
+        return Notice(key, SESSION_TITLE, body, State.CONNECTED)
+    else:
+        return None
+    return Notice(key, SESSION_TITLE, body, State.CONNECTED, buttons, session=report.id)
+
+
 class NotifyPolicy:
     """Follows the incidents in successive statuses and decides what the user sees of them."""
 
     def __init__(self) -> None:
         self._tracked: _Tracked | None = None
+        self._last_key: str | None = None  # the last incident's notice, for session news
+        self._session_seen: SessionReport | None = None
+        self._busy_before: frozenset[str] = frozenset()
 
     def decide(
+        self, status: Status, settings: NotifySettings, now: float, woke_at: float | None
+    ) -> NotifyDecision:
+        decision = self._decide_incident(status, settings, now, woke_at)
+        news = self._session_news(status, settings)
+        if news is None:
+            return decision
+        return NotifyDecision((*decision.actions, ShowNotice(news)), decision.next_check_at)
+
+    def _session_news(self, status: Status, settings: NotifySettings) -> Notice | None:
+        """After a resync that followed a gap: the active session's state, once per report.
+
+        It replaces the incident's notice where there was one, so nothing stacks."""
+        report, busy_before = status.last_session, self._busy_before
+        self._busy_before = frozenset(status.busy_sessions)
+        if report is None or report == self._session_seen or status.last_gap_s is None:
+            return None
+        self._session_seen = report
+        if not settings.notify_incidents or status.state is not State.CONNECTED:
+            return None
+        finished = settings.notify_session_finished and report.id in busy_before
+        return _session_notice(self._last_key or f"session-{report.id}", report, finished)
+
+    def _decide_incident(
         self, status: Status, settings: NotifySettings, now: float, woke_at: float | None
     ) -> NotifyDecision:
         actions: list[NoticeAction] = []
@@ -215,6 +282,7 @@ class NotifyPolicy:
     ) -> list[NoticeAction]:
         if tracked.shown is None:
             return []
+        self._last_key = tracked.key
         closed = next(
             (i for i in status.incidents if i.opened_at == tracked.incident.opened_at), None
         )

@@ -37,6 +37,31 @@ _UNFINISHED_TOOL = ("running", "pending")
 
 
 @dataclass(frozen=True)
+class SessionSummary:
+    """A session as the session list shows it."""
+
+    id: str
+    title: str
+    directory: str
+    updated_ms: float
+
+    @classmethod
+    def from_info(cls, info: Mapping[str, Any]) -> SessionSummary | None:
+        """From an item of GET /session; None when it has no id."""
+        session_id = info.get("id")
+        if not isinstance(session_id, str):
+            return None
+        times = info.get("time")
+        updated = times.get("updated") if isinstance(times, Mapping) else None
+        return cls(
+            id=session_id,
+            title=str(info.get("title") or ""),
+            directory=str(info.get("directory") or ""),
+            updated_ms=float(updated) if isinstance(updated, int | float) else 0.0,
+        )
+
+
+@dataclass(frozen=True)
 class SessionReport:
     """A session as found at resync."""
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tray.core.causes import Cause
+from tray.core.resume import SessionReport
 
 
 class State(Enum):
@@ -70,6 +71,7 @@ class Status:
     busy_sessions: tuple[str, ...]
     active_session: str | None
     last_gap_s: float | None
+    last_session: SessionReport | None = None  # the active session as the last resync found it
 
     @property
     def next_retry_in_s(self) -> float | None:

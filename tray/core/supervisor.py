@@ -43,6 +43,7 @@ from tray.core.messages import (
     Terminate,
     Tick,
 )
+from tray.core.resume import SessionReport
 from tray.core.sessions import SessionActivity
 from tray.core.status import Incident, State, Status
 
@@ -116,6 +117,7 @@ class Supervisor:
         self._unreachable_since: float | None = None  # a ready server without a live stream
         self._last_health: Cause | None = None
         self._last_gap_s: float | None = None
+        self._last_session: SessionReport | None = None
 
         self._incident: Incident | None = None
         self._history: deque[Incident] = deque(maxlen=HISTORY)
@@ -142,6 +144,7 @@ class Supervisor:
                 return self._on_tick(now)
             case Resynced():
                 self._last_gap_s = event.gap_s
+                self._last_session = event.session
                 self.sessions.replace_busy(event.busy_sessions)
                 return []
         if not self._current(event):
@@ -235,6 +238,7 @@ class Supervisor:
             busy_sessions=self.sessions.busy,
             active_session=self.sessions.active,
             last_gap_s=self._last_gap_s,
+            last_session=self._last_session,
         )
 
     # -- user requests ---------------------------------------------------------------------------

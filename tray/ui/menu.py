@@ -10,7 +10,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from tray.core import present
-from tray.ui.view_model import Commands, RecentSession, ViewModel
+from tray.core.resume import SessionSummary
+from tray.ui.view_model import Commands, ViewModel
 
 STATUS_CHARS = 90
 RECENT_SHOWN = 10
@@ -20,9 +21,9 @@ def _elide(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _recent_label(session: RecentSession, now_wall: float) -> str:
+def _recent_label(session: SessionSummary, now_wall: float) -> str:
     project = Path(session.directory).name or session.directory
-    ago = present.duration(max(0.0, now_wall - session.updated_wall))
+    ago = present.duration(max(0.0, now_wall - session.updated_ms / 1000))
     return f"{_elide(session.title or session.id, 50)} — {project}, {ago} ago"
 
 
@@ -45,7 +46,18 @@ def fill(menu: QMenu, model: ViewModel, commands: Commands) -> None:
         add("Stop server", commands.stop_server)
     else:
         add("Start server", commands.start_server)
-    add("Resume last session", commands.resume_last, model.can_resume)
+    last = model.status.last_session
+    resume_text = "Resume last session"
+    if last is not None:
+        resume_text += f": {_elide(last.title or last.id, 40)} ({last.condition.label})"
+    add(resume_text, commands.resume_last, model.can_resume)
+    interrupted = model.interrupted
+    if interrupted is not None:
+        add(
+            "Continue the interrupted turn",
+            lambda: commands.continue_session(interrupted.id),
+            model.can_resume,
+        )
     recent = menu.addMenu("Recent sessions")
     now_wall = time.time()
     for session in model.recent_sessions[:RECENT_SHOWN]:

@@ -9,21 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from tray.core.resume import Condition, SessionReport, SessionSummary
 from tray.core.status import State, Status
-
-
-@dataclass(frozen=True)
-class RecentSession:
-    id: str
-    title: str
-    directory: str
-    updated_wall: float  # epoch seconds
 
 
 @dataclass(frozen=True)
 class ViewModel:
     status: Status
-    recent_sessions: tuple[RecentSession, ...] = ()
+    recent_sessions: tuple[SessionSummary, ...] = ()
     start_at_login: bool = False
 
     @property
@@ -34,6 +27,12 @@ class ViewModel:
     def can_resume(self) -> bool:
         return self.status.state is State.CONNECTED
 
+    @property
+    def interrupted(self) -> SessionReport | None:
+        """The last session, when the server died in the middle of its turn."""
+        last = self.status.last_session
+        return last if last is not None and last.condition is Condition.INTERRUPTED else None
+
 
 class Commands(Protocol):
     def restart_server(self) -> None: ...
@@ -41,6 +40,7 @@ class Commands(Protocol):
     def start_server(self) -> None: ...
     def resume_last(self) -> None: ...
     def resume(self, session_id: str) -> None: ...
+    def continue_session(self, session_id: str) -> None: ...
     def open_in_browser(self) -> None: ...
     def copy_url(self) -> None: ...
     def copy_password(self) -> None: ...
