@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Generator
 from typing import Any
 
 import httpx
 
 from tray.core import causes
 from tray.core.causes import Cause
-from tray.engine.password import USERNAME
 
 REQUEST_TIMEOUT_S = 5.0
 
@@ -20,11 +20,23 @@ class ApiError(Exception):
         self.cause = cause
 
 
-def make_client(base_url: str, password: str, username: str = USERNAME) -> httpx.AsyncClient:
+class CurrentCredentials(httpx.Auth):
+    """HTTP Basic auth with the (username, password) that `current` gives at each request, so a
+    new password applies at once to every request, event streams included."""
+
+    def __init__(self, current: Callable[[], tuple[str, str]]) -> None:
+        self._current = current
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        username, password = self._current()
+        yield from httpx.BasicAuth(username, password).auth_flow(request)
+
+
+def make_client(base_url: str, auth: httpx.Auth) -> httpx.AsyncClient:
     """A client for one server; stream reads have no timeout (the heartbeat watchdog rules)."""
     return httpx.AsyncClient(
         base_url=base_url,
-        auth=httpx.BasicAuth(username, password),
+        auth=auth,
         timeout=httpx.Timeout(REQUEST_TIMEOUT_S),
         trust_env=False,  # loopback only: never through a proxy from the environment
     )

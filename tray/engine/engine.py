@@ -40,10 +40,10 @@ from tray.core.messages import (
     Terminate,
     Tick,
 )
-from tray.core.status import Status
+from tray.core.status import State, Status
 from tray.core.supervisor import Supervisor
 from tray.engine import binary, ports
-from tray.engine.api import ApiError, ServerApi, make_client
+from tray.engine.api import ApiError, CurrentCredentials, ServerApi, make_client
 from tray.engine.leftover import RecordFile, stop_leftover
 from tray.engine.password import USERNAME, ServerPassword
 from tray.engine.process import ServerProcess
@@ -51,6 +51,9 @@ from tray.engine.stream import read_events
 from tray.settings import Settings
 
 RESYNC_TRIES = 3
+# A server that just died (a leftover, or ours killed from outside) can hold its port a moment
+# longer than it looks alive: its threads are still exiting.
+PORT_RELEASE_S = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,9 @@ class ServerLaunch:
 
     def username(self) -> str:
         return self.env().get("OPENCODE_SERVER_USERNAME") or USERNAME
+
+    def credentials(self) -> tuple[str, str]:
+        return self.username(), self.password.value
 
 
 class Engine:
@@ -118,6 +124,13 @@ class Engine:
         self._supervisor.set_policy(settings.policy())
         self._schedule_tick()
         return needs_restart
+
+    def set_password(self, password: ServerPassword) -> None:
+        """Use a new server password (say, after `password.rotate()`): every request sends it from
+        now on, and a running server is restarted so that it expects it (and forgets the old)."""
+        self.launch = replace(self.launch, password=password)
+        if self._supervisor.state() not in (State.STOPPED, State.FAILED):
+            self.restart()
 
     def start(self) -> None:
         self.dispatch(StartRequested())
@@ -232,7 +245,7 @@ class Engine:
             return None
         await stop_leftover(self._records, launch.settings.stop_grace_s)
         port = launch.settings.port
-        if port and not ports.is_free(port):
+        if port and not await ports.wait_free(port, PORT_RELEASE_S):
             self.dispatch(SpawnFailed(gen, causes.port_in_use(port, ports.owner(port))))
             return None
         try:
@@ -247,9 +260,13 @@ class Engine:
         if self._api is None or str(self._api.client.base_url).rstrip("/") != url.rstrip("/"):
             if self._api is not None:
                 self._run(self._api.client.aclose(), "close client")
-            client = make_client(url, self.launch.password.value, self.launch.username())
+            client = make_client(url, CurrentCredentials(self._credentials))
             self._api = ServerApi(client)
         self.dispatch(Listening(gen, url))
+
+    def _credentials(self) -> tuple[str, str]:
+        """Read at each request, so a new password needs no new client."""
+        return self.launch.credentials()
 
     async def _terminate(self, gen: int, grace_s: float) -> None:
         process = self._processes.get(gen)

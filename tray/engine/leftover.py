@@ -60,10 +60,19 @@ class RecordFile:
 
 
 def leftover_processes(record: ServerRecord) -> list[psutil.Process]:
-    """The processes of the recorded server still alive: the server and its process group."""
+    """The processes of the recorded server still alive: the server and its process group.
+
+    A pid is not reused while a process group of that number exists, so when another program
+    has the recorded pid now, the group of that number is that program's, not the server's.
+    """
+    with contextlib.suppress(psutil.NoSuchProcess):
+        if abs(psutil.Process(record.pid).create_time() - record.create_time) >= 0.01:
+            return []
     found: list[psutil.Process] = []
-    for proc in psutil.process_iter(["create_time"]):
+    for proc in psutil.process_iter(["create_time", "status"]):
         with contextlib.suppress(psutil.Error):
+            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue  # dead already, only not yet reaped
             if proc.info["create_time"] < record.create_time - 0.01:
                 continue
             if proc.pid == record.pid:

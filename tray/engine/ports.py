@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import sys
@@ -9,6 +10,7 @@ import sys
 import psutil
 
 HOST = "127.0.0.1"
+POLL_S = 0.05
 
 
 def is_free(port: int, host: str = HOST) -> bool:
@@ -20,6 +22,15 @@ def is_free(port: int, host: str = HOST) -> bool:
         except OSError:
             return False
     return True
+
+
+async def wait_free(port: int, timeout_s: float, host: str = HOST) -> bool:
+    """Wait until `port` is free; False if it is still taken after `timeout_s`."""
+    for _ in range(max(1, round(timeout_s / POLL_S))):
+        if is_free(port, host):
+            return True
+        await asyncio.sleep(POLL_S)
+    return is_free(port, host)
 
 
 def owner(port: int) -> str | None:

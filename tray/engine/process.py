@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import re
@@ -29,11 +30,23 @@ _LISTENING = re.compile(r"listening on (https?://\S+)")
 log = logging.getLogger(__name__)
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec (Linux): SIGKILL this process when the app dies."""
+def _die_with_parent(prctl: Callable[..., int], app_pid: int) -> None:
+    """In the child, before exec (Linux): SIGKILL this process when the app dies.
+
+    `prctl` is looked up before the fork (no dlopen in a forked child of a threaded app). An app
+    that died between the fork and the prctl call sends no signal: exit at once then.
+    """
     pr_set_pdeathsig = 1
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != app_pid:
+        os._exit(1)
+
+
+def _linux_preexec() -> Callable[[], None] | None:
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    return functools.partial(_die_with_parent, prctl, os.getpid())
 
 
 class ServerProcess:
@@ -80,7 +93,7 @@ class ServerProcess:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=_linux_preexec(),
             )
         return cls(proc, on_listening)
 

@@ -1,0 +1,118 @@
+"""What the benchmarks share: an isolated, offline server environment, engines to drive, and a
+table of timings. The benchmarks print numbers; they assert nothing about them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tray.core.status import State, Status
+from tray.engine.binary import PROJECT_LOCAL
+from tray.engine.engine import Engine, ServerLaunch
+from tray.engine.password import ServerPassword, generate
+from tray.settings import Settings
+
+START_TIMEOUT_S = 60.0
+XDG_DIRS = {
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_STATE_HOME": ".local/state",
+    "XDG_CACHE_HOME": ".cache",
+}
+
+
+def parser(description: str, runs: int) -> argparse.ArgumentParser:
+    args = argparse.ArgumentParser(description=description)
+    args.add_argument("--runs", type=int, default=runs, help=f"measured runs (default {runs})")
+    args.add_argument(
+        "--binary",
+        default=os.environ.get("OPENCODE_TRAY_TEST_BINARY") or str(PROJECT_LOCAL),
+        help="the opencode binary (default: the project-local pinned one)",
+    )
+    return args
+
+
+def quiet_logs() -> None:
+    """Only errors: a resync cut short by a kill is expected here, not news."""
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """This environment with HOME and the XDG dirs under `home`, offline, without opencode's own
+    variables (so no user config or autoupdate gets in the way)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCODE_", "XDG_"))}
+    env |= {name: str(home / sub) for name, sub in XDG_DIRS.items()}
+    env |= {
+        "HOME": str(home),
+        "npm_config_offline": "true",
+        "OPENCODE_DISABLE_AUTOUPDATE": "1",
+        "OPENCODE_DISABLE_MODELS_FETCH": "1",
+    }
+    home.mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def free_port() -> int:
+    """A loopback port that the OS just found free."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
+def launch(binary: str, root: Path, env: dict[str, str], **settings: Any) -> ServerLaunch:
+    """A launch on a fresh free port, working and keeping its state under `root`."""
+    chosen = Settings(
+        opencode_path=binary, port=free_port(), working_directory=str(root), **settings
+    )
+    password = ServerPassword(generate(), persistent=False)
+    return ServerLaunch(chosen, password, root / "state", base_env=env)
+
+
+def connected(status: Status) -> bool:
+    """Connected, with the pid of the server behind the stream."""
+    return status.state is State.CONNECTED and status.pid is not None
+
+
+class Statuses:
+    """The statuses an engine publishes, queued, so that a benchmark can await the next match."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._queue: asyncio.Queue[Status] = asyncio.Queue()
+        engine.subscribe(self._queue.put_nowait)
+
+    def forget(self) -> None:
+        """Drop what was published so far: the next match must be news."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+    async def next(self, what: Callable[[Status], bool]) -> Status:
+        """The next status that is `what`; the caller bounds the wait (`asyncio.timeout`)."""
+        while not what(status := await self._queue.get()):
+            pass
+        return status
+
+
+def table(title: str, rows: Sequence[tuple[str, Sequence[float]]]) -> None:
+    """Median, p90, min and max of each row's samples, in seconds."""
+    print(f"\n{title}")
+    print(f"{'':34} {'n':>3} {'median':>8} {'p90':>8} {'min':>8} {'max':>8}")
+    for name, samples in rows:
+        if not samples:
+            print(f"{name:34} {0:>3} {'-':>8}")
+            continue
+        print(
+            f"{name:34} {len(samples):>3} {statistics.median(samples):>8.3f} "
+            f"{p90(samples):>8.3f} {min(samples):>8.3f} {max(samples):>8.3f}"
+        )
+
+
+def p90(samples: Sequence[float]) -> float:
+    if len(samples) < 2:
+        return samples[0]
+    return statistics.quantiles(samples, n=10, method="inclusive")[-1]

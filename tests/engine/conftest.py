@@ -1,0 +1,39 @@
+"""Fixtures for the engine tests: a launch factory for the real server on a test port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.helpers import FAST, LaunchFactory
+from tray.engine.engine import ServerLaunch
+from tray.engine.password import ServerPassword, generate
+from tray.settings import Settings
+
+
+@pytest.fixture
+def make_launch(
+    opencode_binary: str, free_port: int, server_env: dict[str, str], tmp_path: Path
+) -> LaunchFactory:
+    """Launches of the pinned server on this test's port, in this test's directories."""
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def make(**settings: Any) -> ServerLaunch:
+        chosen: dict[str, Any] = {
+            "opencode_path": opencode_binary,
+            "port": free_port,
+            "working_directory": str(work),
+            **FAST,
+            **settings,
+        }
+        return ServerLaunch(
+            settings=Settings(**chosen),
+            password=ServerPassword(generate(), persistent=False),
+            state_dir=tmp_path / "state",
+            base_env=server_env,
+        )
+
+    return make

@@ -1,0 +1,175 @@
+"""The engine test harness: an engine on a test port, waits on the states it publishes, and
+what the tests need to find, freeze and clean up the real server's processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import psutil
+import pytest
+
+from tray.core.status import State, Status
+from tray.engine.engine import Engine, ServerLaunch
+
+# A start takes 1-3 s here; the budget covers a loaded 2-core machine.
+START_S = 30.0
+SHUTDOWN_S = 20.0
+DEATH_S = 10.0
+POLL_S = 0.05
+# Fast retries and stops (the launches' defaults here), so a fault and its recovery fit a test.
+FAST: dict[str, Any] = {
+    "restart_backoff_min_s": 0.5,
+    "restart_backoff_max_s": 2.0,
+    "reconnect_max_s": 2.0,
+    "stop_grace_s": 3.0,
+}
+
+
+class LaunchFactory(Protocol):
+    def __call__(self, **settings: Any) -> ServerLaunch: ...
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One published status, with the loop time it was published at."""
+
+    at: float
+    status: Status
+
+    def __str__(self) -> str:
+        cause = self.status.cause.text if self.status.cause else "-"
+        return f"{self.at:.2f} {self.status.state.value} ({cause})"
+
+
+class Harness:
+    """Records every status an engine publishes and lets a test await the one it expects."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen: list[Seen] = []
+        self._loop = asyncio.get_running_loop()
+        self._waiters: list[tuple[Callable[[Status], bool], asyncio.Future[Status]]] = []
+        engine.subscribe(self._on_status)
+
+    def _on_status(self, status: Status) -> None:
+        self.seen.append(Seen(self._loop.time(), status))
+        for predicate, future in self._waiters:
+            if not future.done() and predicate(status):
+                future.set_result(status)
+
+    def trail(self) -> str:
+        return "; ".join(str(seen) for seen in self.seen[-12:])
+
+    async def wait_for(
+        self, what: str, predicate: Callable[[Status], bool], within: float = START_S
+    ) -> Status:
+        """The first status (the current one included) that satisfies `predicate`."""
+        current = self.engine.status()
+        if predicate(current):
+            return current
+        entry = (predicate, self._loop.create_future())
+        self._waiters.append(entry)
+        try:
+            return await asyncio.wait_for(entry[1], within)
+        except TimeoutError:
+            pytest.fail(f"no {what} within {within:.0f} s; last states: {self.trail()}")
+        finally:
+            self._waiters.remove(entry)
+
+    async def wait_state(
+        self,
+        state: State,
+        within: float = START_S,
+        where: Callable[[Status], bool] = lambda _: True,
+    ) -> Status:
+        return await self.wait_for(state.value, lambda s: s.state is state and where(s), within)
+
+    async def connected(self, within: float = START_S) -> Status:
+        """Connected, with the pid of the server behind the stream."""
+        return await self.wait_state(State.CONNECTED, within, lambda s: s.pid is not None)
+
+    async def connected_to_a_new_server(self, old: Status, within: float = START_S) -> Status:
+        """Connected to a server other than the one `old` was connected to."""
+        return await self.wait_state(
+            State.CONNECTED, within, lambda s: s.pid not in (None, old.pid)
+        )
+
+
+@contextlib.asynccontextmanager
+async def running(launch: ServerLaunch, start: bool = True) -> AsyncIterator[Harness]:
+    """An engine for one test; afterwards its server must be gone (strays are killed)."""
+    harness = Harness(Engine(launch))
+    if start:
+        harness.engine.start()
+    try:
+        yield harness
+    finally:
+        await asyncio.wait_for(harness.engine.shutdown(), SHUTDOWN_S)
+        strays = kill_servers(launch)
+    assert not strays, f"the engine left server processes running: {strays}"
+
+
+def server_processes(launch: ServerLaunch) -> list[psutil.Process]:
+    """Live processes whose command line names this launch's binary and port."""
+    binary = launch.binary_override or launch.settings.opencode_path
+    port = str(launch.settings.port)
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if binary in cmdline and port in cmdline:
+            found.append(proc)
+    return found
+
+
+def kill_servers(launch: ServerLaunch) -> list[int]:
+    """SIGKILL (after SIGCONT) what `server_processes` finds; the pids it killed."""
+    procs = server_processes(launch)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.resume()
+            proc.kill()
+    return [proc.pid for proc in procs]
+
+
+def is_dead(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def wait_dead(pid: int, within: float = DEATH_S) -> float:
+    """Seconds until `pid` is gone (a zombie counts as gone); fails the test after `within`."""
+    started = time.monotonic()
+    await poll(lambda: is_dead(pid), within, f"process {pid} to die")
+    return time.monotonic() - started
+
+
+async def poll(check: Callable[[], bool], within: float, what: str) -> None:
+    """For what no event announces (another process's state): look every POLL_S seconds."""
+    for _ in range(round(within / POLL_S)):
+        if check():
+            return
+        await asyncio.sleep(POLL_S)
+    if not check():
+        pytest.fail(f"no {what} within {within:.0f} s")
+
+
+@contextlib.contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """SIGSTOP `pid` for the block; SIGCONT whatever happens (a no-op once it is dead)."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)

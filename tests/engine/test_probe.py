@@ -1,0 +1,126 @@
+"""`opencode --version` for the settings' live check: the real binary, and every way it can fail."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tray.core.versions import is_supported
+from tray.engine.probe import ProbeError, check_binary, probe_version
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="shell scripts stand in")
+
+
+def script(tmp_path: Path, body: str, name: str = "opencode") -> str:
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+async def eventually(check: Callable[[], bool], timeout_s: float = 5) -> bool:
+    for _ in range(int(timeout_s / 0.02)):
+        if check():
+            return True
+        await asyncio.sleep(0.02)
+    return check()
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
+async def test_the_real_binary_says_its_version(opencode_binary: str) -> None:
+    version = await probe_version(opencode_binary)
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", version)
+    assert is_supported(version)
+
+
+async def test_an_empty_setting_finds_the_binary_as_the_engine_does() -> None:
+    assert is_supported(await check_binary(""))
+
+
+async def test_a_set_path_is_probed_itself(opencode_binary: str, tmp_path: Path) -> None:
+    assert await check_binary(opencode_binary) == await probe_version(opencode_binary)
+    with pytest.raises(ProbeError, match="not found"):
+        await check_binary(str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize(
+    ("output", "version"),
+    [
+        ("1.18.33", "1.18.33"),
+        ("v2.0.0-beta.1\n", "2.0.0-beta.1"),
+        ("opencode 1.2.3 (abc)", "1.2.3"),
+    ],
+)
+async def test_the_version_is_picked_from_the_output(
+    tmp_path: Path, output: str, version: str
+) -> None:
+    assert await probe_version(script(tmp_path, f"printf '{output}'\n")) == version
+
+
+async def test_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ProbeError, match=r"/missing/opencode: not found$"):
+        await probe_version(str(tmp_path / "missing" / "opencode"))
+
+
+async def test_a_folder_or_a_plain_file_is_not_executable(tmp_path: Path) -> None:
+    with pytest.raises(ProbeError, match="not executable"):
+        await probe_version(str(tmp_path))
+    plain = tmp_path / "opencode"
+    plain.write_text("not a program")
+    with pytest.raises(ProbeError, match="not executable"):
+        await probe_version(str(plain))
+
+
+async def test_a_file_that_cannot_run(tmp_path: Path) -> None:
+    broken = tmp_path / "opencode"
+    broken.write_text("#!/no/such/interpreter\n")
+    broken.chmod(0o755)
+    with pytest.raises(ProbeError, match="cannot be run"):
+        await probe_version(str(broken))
+
+
+async def test_an_error_exit_says_the_code_and_stderr(tmp_path: Path) -> None:
+    path = script(tmp_path, "echo starting\necho 'error: bun is missing' >&2\nexit 3\n")
+    with pytest.raises(ProbeError) as raised:
+        await probe_version(path)
+    assert str(raised.value) == f"{path} --version exited with code 3: error: bun is missing"
+
+
+async def test_no_version_in_the_output(tmp_path: Path) -> None:
+    with pytest.raises(ProbeError, match="printed no version: 'hello'"):
+        await probe_version(script(tmp_path, "echo hello\n"))
+
+
+async def test_a_binary_that_hangs_is_killed_with_what_it_started(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    path = script(tmp_path, f"sleep 60 &\necho $! $$ > {pids}\nsleep 60\n")
+    started = time.monotonic()
+    with pytest.raises(ProbeError, match=r"did not answer within 0.5 s"):
+        await probe_version(path, timeout_s=0.5)
+    assert time.monotonic() - started < 5
+    started_pids = [int(pid) for pid in pids.read_text().split()]
+    assert await eventually(lambda: all(gone(pid) for pid in started_pids))
+
+
+async def test_a_cancelled_probe_leaves_nothing_running(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    path = script(tmp_path, f"echo $$ > {pids}\nsleep 60\n")
+    task = asyncio.ensure_future(probe_version(path))
+    assert await eventually(lambda: pids.exists() and pids.read_text().strip() != "")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert gone(int(pids.read_text()))
