@@ -6,7 +6,7 @@ import json
 import sys
 
 from tray import cli, instance
-from tray.app import run_app
+from tray.app import print_reply, run_app
 from tray.core.report import EXIT_NOT_RUNNING
 
 
@@ -17,12 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     except cli.UsageError as error:
         print(error, file=sys.stderr)
         return 2
-    reply = instance.send(argv)
-    if reply is not None:  # an instance runs: it does the work, we print its answer
-        print(reply.output, file=sys.stdout if reply.code in (0, 1) else sys.stderr)
-        return reply.code
     if args.command is None:
-        return run_app(args)
+        return run_app(args, argv)
+    reply = instance.send(argv)
+    if reply is not None:
+        return print_reply(reply)
     if args.command == "status" and args.json:
         print(json.dumps({"schema": 1, "state": "not_running"}))
     else:

@@ -154,6 +154,13 @@ CONSTRUCTED = [
         id="http_error",
     ),
     pytest.param(
+        causes.request_failed("ReadError"),
+        CauseKind.REQUEST_FAILED,
+        "request to the server failed: ReadError",
+        {"error": "ReadError"},
+        id="request_failed",
+    ),
+    pytest.param(
         causes.http_error(502),
         CauseKind.HTTP_ERROR,
         "HTTP error 502",
@@ -347,6 +354,7 @@ WEIGHTS = {
     CauseKind.INSTANCE_DISPOSED: 1,
     CauseKind.CONNECTION_REFUSED: 1,
     CauseKind.HTTP_ERROR: 1,
+    CauseKind.REQUEST_FAILED: 1,
 }
 
 

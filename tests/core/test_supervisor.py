@@ -863,3 +863,10 @@ def test_status_times() -> None:
     assert (late.uptime_s, late.since_last_event_s) == (None, late.now)
     incident = open_incident(d)
     assert (incident.is_open, incident.duration(7.0)) == (True, 7.0)
+
+
+def test_a_wrong_password_on_the_health_check_restarts_the_server() -> None:
+    d = in_phase("listening")
+    effects = d.send(HealthFailed(d.proc_gen, causes.wrong_password()))
+    assert effects == [TERMINATE_1]
+    assert (d.state(), d.cause) == (State.CRASHED, causes.wrong_password())

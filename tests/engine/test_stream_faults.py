@@ -112,7 +112,7 @@ async def test_stream_to_a_closed_port_is_refused(free_port: int) -> None:
             "unexpected health answer",
             id="unhealthy",
         ),
-        pytest.param(fake_server.silent, CauseKind.STREAM_BROKEN, "no answer", id="silent"),
+        pytest.param(fake_server.silent, CauseKind.REQUEST_FAILED, "no answer", id="silent"),
     ],
 )
 async def test_health_answers_become_causes(reply: Reply, kind: CauseKind, text: str) -> None:

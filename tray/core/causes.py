@@ -37,6 +37,7 @@ class CauseKind(Enum):
     CONNECTION_REFUSED = "connection_refused"
     WRONG_PASSWORD = "wrong_password"
     HTTP_ERROR = "http_error"
+    REQUEST_FAILED = "request_failed"
     CRASH_LOOP = "crash_loop"
 
 
@@ -50,6 +51,7 @@ _STREAM_LEVEL = {
     CauseKind.INSTANCE_DISPOSED,
     CauseKind.CONNECTION_REFUSED,
     CauseKind.HTTP_ERROR,
+    CauseKind.REQUEST_FAILED,
 }
 # Causes that retrying cannot fix: the user has to change something.
 _FATAL = {
@@ -205,6 +207,12 @@ def stream_closed() -> Cause:
 
 def stream_broken(error: str) -> Cause:
     return Cause(CauseKind.STREAM_BROKEN, f"event stream broke: {error}", {"error": error})
+
+
+def request_failed(error: str) -> Cause:
+    return Cause(
+        CauseKind.REQUEST_FAILED, f"request to the server failed: {error}", {"error": error}
+    )
 
 
 def stream_garbage(detail: str) -> Cause:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -59,6 +59,27 @@ class SessionSummary:
             directory=str(info.get("directory") or ""),
             updated_ms=float(updated) if isinstance(updated, int | float) else 0.0,
         )
+
+
+RECENT_KEPT = 50
+
+
+def newest_first(sessions: Iterable[SessionSummary]) -> tuple[SessionSummary, ...]:
+    return tuple(sorted(sessions, key=lambda s: s.updated_ms, reverse=True)[:RECENT_KEPT])
+
+
+def apply_session_event(
+    recent: tuple[SessionSummary, ...], type_: str, properties: Mapping[str, Any]
+) -> tuple[SessionSummary, ...]:
+    """The session list after a `session.created|updated|deleted` event; others change nothing."""
+    if type_ not in ("session.created", "session.updated", "session.deleted"):
+        return recent
+    info = properties.get("info")
+    summary = SessionSummary.from_info(info) if isinstance(info, Mapping) else None
+    if summary is None:
+        return recent
+    others = (s for s in recent if s.id != summary.id)
+    return newest_first(others if type_ == "session.deleted" else (*others, summary))
 
 
 @dataclass(frozen=True)

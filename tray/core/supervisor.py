@@ -160,6 +160,8 @@ class Supervisor:
             case Healthy():
                 return self._on_healthy(event.version, now)
             case HealthFailed():
+                if self._proc is Proc.LISTENING and event.cause.kind is CauseKind.WRONG_PASSWORD:
+                    return self._crashed(event.cause, now, terminate=True)
                 if self._proc is Proc.LISTENING:
                     self._health_retry_at = now + self.policy.health_retry_s
                     self._last_health = event.cause

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Generator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from tray.core import causes
 from tray.core.causes import Cause
+from tray.core.resume import SessionReport, classify
 
 REQUEST_TIMEOUT_S = 5.0
 
@@ -42,15 +44,15 @@ def make_client(base_url: str, auth: httpx.Auth) -> httpx.AsyncClient:
     )
 
 
-def error_cause(error: Exception, url: str) -> Cause:
-    """What a transport error means for the user."""
+def error_cause(
+    error: Exception, url: str, broken: Callable[[str], Cause] = causes.request_failed
+) -> Cause:
+    """What a transport error means for the user; `broken` words a lost connection."""
     if isinstance(error, httpx.ConnectError):
         return causes.connection_refused(url)
     if isinstance(error, httpx.TimeoutException):
-        return causes.stream_broken(f"no answer within {REQUEST_TIMEOUT_S:.0f} s")
-    return causes.stream_broken(
-        f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    )
+        return broken(f"no answer within {REQUEST_TIMEOUT_S:.0f} s")
+    return broken(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
 
 
 def status_cause(response: httpx.Response) -> Cause | None:
@@ -66,13 +68,18 @@ class ServerApi:
         self.client = client
 
     async def _get_json(self, path: str) -> Any:
+        return await self._request("GET", path)
+
+    async def _request(self, method: str, path: str, body: Any = None) -> Any:
         try:
-            response = await self.client.get(path)
+            response = await self.client.request(method, path, json=body)
         except httpx.HTTPError as error:
             raise ApiError(error_cause(error, str(self.client.base_url))) from error
         cause = status_cause(response)
         if cause is not None:
             raise ApiError(cause)
+        if response.status_code == 204:
+            return None
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -95,3 +102,44 @@ class ServerApi:
         """GET /session, newest first."""
         body = await self._get_json("/session")
         return [s for s in body if isinstance(s, dict)] if isinstance(body, list) else []
+
+    async def session(self, session_id: str) -> dict[str, Any] | None:
+        """GET /session/{id}; None when the server says it does not exist (404)."""
+        try:
+            body = await self._get_json(f"/session/{quote(session_id, safe='')}")
+        except ApiError as error:
+            if error.cause.facts.get("status") == 404:
+                return None
+            raise
+        return body if isinstance(body, dict) else None
+
+    async def messages(self, session_id: str) -> list[dict[str, Any]]:
+        """GET /session/{id}/message: `[{info, parts}]`, oldest first."""
+        body = await self._get_json(f"/session/{quote(session_id, safe='')}/message")
+        return [m for m in body if isinstance(m, dict)] if isinstance(body, list) else []
+
+    async def pending(self, kind: str) -> list[dict[str, Any]]:
+        """GET /permission or /question: requests waiting for the user."""
+        body = await self._get_json(f"/{kind}")
+        return [p for p in body if isinstance(p, dict)] if isinstance(body, list) else []
+
+    async def session_report(
+        self, session_id: str, busy: dict[str, Any] | None = None
+    ) -> SessionReport:
+        """Resync one session as the official clients do, and say what state it is in."""
+        info = await self.session(session_id)
+        if info is None:
+            return classify(session_id, None, [], {})
+        return classify(
+            session_id,
+            info,
+            await self.messages(session_id),
+            busy if busy is not None else await self.busy_sessions(),
+            permissions=await self.pending("permission"),
+            questions=await self.pending("question"),
+        )
+
+    async def prompt_async(self, session_id: str, text: str) -> None:
+        """POST /session/{id}/prompt_async: the server starts the turn and answers at once."""
+        path = f"/session/{quote(session_id, safe='')}/prompt_async"
+        await self._request("POST", path, {"parts": [{"type": "text", "text": text}]})

@@ -37,9 +37,11 @@ from tray.core.messages import (
     SpawnFailed,
     StartRequested,
     StopRequested,
+    StreamEvent,
     Terminate,
     Tick,
 )
+from tray.core.resume import SessionReport, SessionSummary, apply_session_event, newest_first
 from tray.core.status import State, Status
 from tray.core.supervisor import Supervisor
 from tray.engine import binary, ports
@@ -98,6 +100,8 @@ class Engine:
         self._stream_tasks: dict[int, asyncio.Task[None]] = {}
         self._api: ServerApi | None = None
         self._published: Status | None = None
+        self._recent: tuple[SessionSummary, ...] = ()
+        self._resync_task: asyncio.Task[None] | None = None
         self._closed = False
 
     # -- what the UI and the command line use ---------------------------------------------------
@@ -116,6 +120,29 @@ class Engine:
         """The running (or last) server's last output lines."""
         newest = max(self._processes, default=None)
         return () if newest is None else self._processes[newest].output_tail(lines)
+
+    def recent_sessions(self) -> tuple[SessionSummary, ...]:
+        """The server's sessions, newest first, as of the last resync and the events since."""
+        return self._recent
+
+    def binary(self) -> str | Cause:
+        """The opencode binary this engine runs, or why there is none."""
+        return binary.locate(self.launch.binary_override or self.launch.settings.opencode_path)
+
+    async def session_report(self, session_id: str) -> SessionReport:
+        """What state a session is in now; raises ApiError when the server cannot say."""
+        return await self._require_api().session_report(session_id)
+
+    async def continue_session(self, session_id: str, text: str = "continue") -> None:
+        """Send `text` to a session (the user clicked Continue on an interrupted one)."""
+        log.info("continuing session %s", session_id)
+        await self._require_api().prompt_async(session_id, text)
+
+    def _require_api(self) -> ServerApi:
+        status = self.status()
+        if self._api is None or status.state not in (State.CONNECTED, State.RECONNECTING):
+            raise ApiError(causes.connection_refused(status.url or "the server (not running)"))
+        return self._api
 
     def apply_settings(self, settings: Settings) -> bool:
         """Take new settings; True when they need a server restart to take full effect."""
@@ -144,13 +171,13 @@ class Engine:
     async def shutdown(self) -> None:
         """Stop the server, wait until it is gone, and end every task."""
         self.dispatch(StopRequested())
+        grace = self.launch.settings.stop_grace_s
+        running = list(self._process_tasks.values())
+        if running:  # their Exited events still reach the supervisor
+            await asyncio.wait(running, timeout=grace + 5)
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
-        grace = self.launch.settings.stop_grace_s
-        running = list(self._process_tasks.values())
-        if running:
-            await asyncio.wait(running, timeout=grace + 5)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -162,6 +189,8 @@ class Engine:
     def dispatch(self, event: Event) -> None:
         if self._closed:
             return
+        if isinstance(event, StreamEvent):
+            self._recent = apply_session_event(self._recent, event.type, event.properties)
         effects = self._supervisor.handle(event, self._loop.time())
         for effect in effects:
             self._execute(effect)
@@ -199,11 +228,11 @@ class Engine:
                     coro = read_events(self._api.client, gen, self.dispatch)
                     self._stream_tasks[gen] = self._run(coro, f"stream {gen}")
             case CloseStream(gen):
-                task = self._stream_tasks.pop(gen, None)
-                if task is not None:
-                    task.cancel()
+                for task in (self._stream_tasks.pop(gen, None), self._resync_task):
+                    if task is not None:
+                        task.cancel()  # a resync belongs to the connection that asked for it
             case Resync(gap_s):
-                self._run(self._resync(gap_s), "resync")
+                self._resync_task = self._run(self._resync(gap_s), "resync")
 
     def _run(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = self._loop.create_task(coro, name=name)
@@ -239,7 +268,7 @@ class Engine:
 
     async def _spawn(self, gen: int) -> ServerProcess | None:
         launch = self.launch
-        found = binary.locate(launch.binary_override or launch.settings.opencode_path)
+        found = self.binary()
         if isinstance(found, Cause):
             self.dispatch(SpawnFailed(gen, found))
             return None
@@ -304,19 +333,29 @@ class Engine:
         else:
             log.error("resync gave up after %d attempts; session state may be stale", RESYNC_TRIES)
             return
+        summaries = [s for s in map(SessionSummary.from_info, listed) if s is not None]
+        self._recent = newest_first(summaries)
         changed = tuple(
-            str(s["id"])
-            for s in listed
-            if since_ms is not None and _updated_ms(s) >= since_ms and "id" in s
+            s.id for s in summaries if since_ms is not None and s.updated_ms >= since_ms
         )
+        report = await self._active_report(api, busy)
         if gap_s is not None:
             log.info(
-                "resynced after a %.1f s gap: %d busy, %d changed", gap_s, len(busy), len(changed)
+                "resynced after a %.1f s gap: %d busy, %d changed; active session %s",
+                gap_s,
+                len(busy),
+                len(changed),
+                f"{report.id} {report.condition.value}" if report else "none",
             )
-        self.dispatch(Resynced(gap_s, tuple(sorted(busy)), changed))
+        self.dispatch(Resynced(gap_s, tuple(sorted(busy)), changed, report))
 
-
-def _updated_ms(session: Mapping[str, Any]) -> float:
-    times = session.get("time")
-    updated = times.get("updated") if isinstance(times, dict) else None
-    return float(updated) if isinstance(updated, int | float) else 0.0
+    async def _active_report(self, api: ServerApi, busy: dict[str, Any]) -> SessionReport | None:
+        """The session the user worked in last (the newest one if the stream has not said)."""
+        active = self._supervisor.sessions.active or (self._recent[0].id if self._recent else None)
+        if active is None:
+            return None
+        try:
+            return await api.session_report(active, busy)
+        except ApiError as error:
+            log.warning("could not resync session %s: %s", active, error.cause.text)
+            return None

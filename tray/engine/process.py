@@ -157,7 +157,7 @@ class ServerProcess:
 
     def _line(self, line: str, name: str) -> None:
         self.output.append(line)
-        log.debug("server %s: %s", name, line)
+        log.info("server %s: %s", name, line)
         if name == "stderr":
             self.stderr.append(line)
         else:

@@ -79,4 +79,4 @@ async def read_events(client: httpx.AsyncClient, gen: int, emit: Callable[[Event
     except SSEError as error:  # 200 but not an event stream: the web app's HTML, say
         emit(StreamClosed(gen, causes.stream_garbage(str(error))))
     except httpx.HTTPError as error:
-        emit(StreamClosed(gen, error_cause(error, url)))
+        emit(StreamClosed(gen, error_cause(error, url, causes.stream_broken)))

@@ -40,13 +40,13 @@ class StatusWindow(QWidget):
         self._details = QLabel()
         self._details.setWordWrap(True)
         self._details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._notice = QLabel(
+        self.notice = QLabel(
             "No system tray was found: this window stands in for the tray icon. Closing it "
             "keeps opencode running; use Quit to stop everything."
         )
-        self._notice.setWordWrap(True)
-        self._notice.setStyleSheet("color: palette(mid)")
-        self._notice.setVisible(no_tray)
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: palette(mid)")
+        self.notice.setVisible(no_tray)
 
         self.restart_button = QPushButton("Restart server")
         self.restart_button.clicked.connect(commands.restart_server)
@@ -68,7 +68,7 @@ class StatusWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addWidget(self._details)
-        layout.addWidget(self._notice)
+        layout.addWidget(self.notice)
         layout.addLayout(buttons)
         self.refresh()
 

@@ -1,0 +1,144 @@
+"""Drives the real app in a child process on a `VirtualDesktop`: its command line, its tray
+menu (over the StatusNotifierItem's D-Bus menu, as the panel does) and its notifications."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.desktop import VirtualDesktop
+from tray import settings_file
+from tray.settings import Settings
+
+WATCHER = ("org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher")
+_MENU_ITEM = re.compile(r"\((\d+), \{[^{}]*'label': <'([^']*)'>")
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class AppDriver:
+    def __init__(self, desk: VirtualDesktop, workdir: Path, settings: Settings) -> None:
+        self.desk = desk
+        self.opened = workdir / "opened.txt"
+        bin_dir = workdir / "bin"
+        bin_dir.mkdir()
+        # Qt opens URLs with xdg-open: this one writes down what the app asked for.
+        fake_open = bin_dir / "xdg-open"
+        fake_open.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{self.opened}"\n')
+        fake_open.chmod(0o755)
+        self.env = desk.env | {
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "npm_config_offline": "true",
+            "OPENCODE_DISABLE_AUTOUPDATE": "1",
+            "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        }
+        config = desk.home / ".config" / "opencode-tray" / "settings.toml"
+        settings_file.save(config, settings)
+        self.log = workdir / "app.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tray"], env=self.env, stdout=log, stderr=log
+            )
+
+    def cli(self, *args: str, timeout: float = 20.0) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "tray", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return done.returncode, done.stdout
+
+    def status(self) -> dict[str, Any]:
+        _code, out = self.cli("status", "--json")
+        data: dict[str, Any] = json.loads(out)
+        return data
+
+    def wait_state(self, state: str, timeout: float = 30.0) -> dict[str, Any]:
+        found: dict[str, Any] = wait_until(
+            lambda: (s := self.status())["state"] == state and s, f"state {state}", timeout
+        )
+        return found
+
+    def quit(self, timeout: float = 20.0) -> int:
+        assert self.proc is not None
+        self.cli("quit")
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    # -- the tray menu, as the panel sees it -------------------------------------------------------
+
+    def tray_item(self) -> tuple[str, str]:
+        """The app's StatusNotifierItem: its bus name and object path."""
+        out = self.desk.run(
+            "gdbus", "call", "--session", "--dest", WATCHER[0], "--object-path", WATCHER[1],
+            "--method", "org.freedesktop.DBus.Properties.Get",
+            "org.kde.StatusNotifierWatcher", "RegisteredStatusNotifierItems",
+        )  # fmt: skip
+        items = re.findall(r"'([^']+)'", out)
+        assert items, f"no tray item registered: {out}"
+        service, _, path = items[-1].partition("/")
+        return service, "/" + path if path else "/StatusNotifierItem"
+
+    def _menu_path(self) -> tuple[str, str]:
+        service, path = self.tray_item()
+        out = self.desk.run(
+            "gdbus", "call", "--session", "--dest", service, "--object-path", path,
+            "--method", "org.freedesktop.DBus.Properties.Get",
+            "org.kde.StatusNotifierItem", "Menu",
+        )  # fmt: skip
+        menu = re.search(r"objectpath '([^']+)'", out)
+        assert menu, out
+        return service, menu.group(1)
+
+    def menu_labels(self) -> dict[str, int]:
+        service, menu = self._menu_path()
+        self.desk.run(
+            "gdbus", "call", "--session", "--dest", service, "--object-path", menu,
+            "--method", "com.canonical.dbusmenu.AboutToShow", "0",
+        )  # fmt: skip
+        layout = self.desk.run(
+            "gdbus", "call", "--session", "--dest", service, "--object-path", menu,
+            "--method", "com.canonical.dbusmenu.GetLayout", "0", "-1", "[]",
+        )  # fmt: skip
+        return {label: int(item) for item, label in _MENU_ITEM.findall(layout)}
+
+    def click_menu(self, label: str) -> None:
+        service, menu = self._menu_path()
+        item = self.menu_labels()[label]
+        self.desk.run(
+            "gdbus", "call", "--session", "--dest", service, "--object-path", menu,
+            "--method", "com.canonical.dbusmenu.Event", str(item), "clicked", "<0>", "0",
+        )  # fmt: skip
+
+    def window_titles(self) -> list[str]:
+        try:
+            ids = self.desk.run("xdotool", "search", "--onlyvisible", "--name", ".").split()
+        except Exception:
+            return []
+        return [self.desk.run("xdotool", "getwindowname", wid).strip() for wid in ids]

@@ -1,0 +1,86 @@
+"""The app in this process, offscreen (no system tray), with the real server and no keyring:
+the status window stands in for the tray, the command line answers, Quit stops the server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tray import cli, settings_file
+from tray.app import App
+from tray.core.status import State
+from tray.settings import Settings
+
+pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def make_app(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server_env: dict[str, str],
+    opencode_binary: str,
+    free_port: int,
+) -> Callable[[], App]:
+    """The app's constructor, with everything it touches in tmp_path (it needs a running loop)."""
+    for key, value in server_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    settings_path = tmp_path / "settings.toml"
+    settings_file.save(settings_path, Settings(opencode_path=opencode_binary, port=free_port))
+    return lambda: App(cli.parse([]), settings_path, tmp_path / "logs" / "opencode-tray.log")
+
+
+async def test_without_a_tray_the_status_window_supervises(
+    make_app: Callable[[], App], free_port: int
+) -> None:
+    app = make_app()
+    running = asyncio.ensure_future(app.run())
+    await _until(lambda: app.engine.status().state is State.CONNECTED, "connected")
+    assert app.tray is None
+    assert app.window.isVisible()
+    assert app.window.notice.isVisible()
+    assert app.window.notice.text().startswith("No system tray was found")
+
+    reply = await app.handle_command(["status", "--json"])
+    data = json.loads(reply.output)
+    assert (reply.code, data["state"], data["server"]["url"]) == (
+        0,
+        "connected",
+        f"http://127.0.0.1:{free_port}",
+    )
+    reply = await app.handle_command(["frobnicate"])
+    assert reply.code == 2
+    assert "invalid choice" in reply.output
+
+    # No keyring: a per-run password and a clear warning, and the app still works.
+    password = app.engine.launch.password
+    assert not password.persistent
+    assert password.warning is not None
+    assert password.warning.startswith("No keyring available")
+    assert password.value not in app.diagnostics()
+
+    await app.handle_command(["stop"])
+    await _until(lambda: app.engine.status().pid is None, "the server stopped")
+    assert app.engine.status().state is State.STOPPED
+    app.window.start_stop_button.click()
+    await _until(lambda: app.engine.status().state is State.CONNECTED, "connected again")
+
+    reply = await app.handle_command(["quit"])
+    assert reply.code == 0
+    assert await asyncio.wait_for(running, 20) == 0
+    assert app.engine.status().pid is None

@@ -1,0 +1,445 @@
+"""The app: wires the engine, the views, notifications and the command line together.
+
+Data flows one way: engine -> `Status` -> `_on_status` -> views and notifications. Views, the
+notifications' buttons and the command line send user intents back through the `Commands`
+methods here, which ask the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import qasync
+from PySide6.QtCore import QSocketNotifier, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+
+from tray import __version__, autostart, cli, diagnostics, launcher, logs, paths, settings_file
+from tray.core import present, report
+from tray.core.causes import Cause
+from tray.core.notify_policy import Notice, NoticeButton, NotifyPolicy
+from tray.core.resume import Condition, SessionReport, attach_command, web_url
+from tray.core.status import Status
+from tray.core.wake import WakeDetector
+from tray.engine import password as passwords
+from tray.engine.api import ApiError
+from tray.engine.engine import Engine, ServerLaunch
+from tray.identity import DISPLAY_NAME
+from tray.instance import InstanceServer, Reply, hold_windows_mutex, send
+from tray.resources import app_icon_path
+from tray.settings import ResumeTarget, Settings
+from tray.ui.notifier import Notifier
+from tray.ui.settings_dialog import SettingsDialog
+from tray.ui.status_window import StatusWindow
+from tray.ui.tray_icon import TrayIcon
+from tray.ui.view_model import ViewModel
+
+TRAY_WAIT_S = 60.0
+TRAY_POLL_S = 0.5
+WAKE_CHECK_S = 10.0
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(self, args: argparse.Namespace, settings_path: Path, log_path: Path) -> None:
+        self._args = args
+        self._settings_path = settings_path
+        self._log_path = log_path
+        self._loop = asyncio.get_running_loop()
+        self._quit = self._loop.create_future()
+        self._tasks: set[asyncio.Task[None]] = set()
+        loaded = settings_file.load(settings_path)
+        # Whether the app starts at login is the OS's to say, not the file's.
+        self.settings = replace(loaded.settings, start_at_login=autostart.is_enabled())
+        self._server_settings = self.settings
+        self._warnings = list(loaded.warnings)
+        self._password = passwords.load_or_create()
+        logs.secret_filter.secrets.add(self._password.value)
+        if self._password.warning:
+            self._warnings.append(self._password.warning)
+        self.engine = Engine(
+            ServerLaunch(
+                self.settings, self._password, paths.state_dir(), binary_override=args.opencode
+            )
+        )
+        self.tray: TrayIcon | None = None
+        self.window = StatusWindow(self, self.view_model)
+        self.dialog: SettingsDialog | None = None
+        self.notifier: Notifier | None = None  # once the views exist: it may use the tray
+        self._policy = NotifyPolicy()
+        self._notify_timer: asyncio.TimerHandle | None = None
+        self._wake = WakeDetector(time.monotonic(), time.time())
+        self._wake_timer: asyncio.TimerHandle | None = None
+        self.instance = InstanceServer(self.handle_command)
+        self.errors = logs.ErrorReporter(self._show_message)
+
+    # -- life -------------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until Quit; returns the process exit code."""
+        if not self.instance.listen():
+            log.error("another opencode-tray started at the same moment: leaving it the field")
+            return 1
+        hold_windows_mutex()
+        autostart.refresh(autostart.launch_command())  # the app may have moved
+        await self._show_views()
+        self.notifier = Notifier(
+            self._notice_clicked, self._notice_button, self.tray.icon if self.tray else None
+        )
+        self.engine.subscribe(self._on_status)
+        self._check_wake()
+        for warning in self._warnings:
+            self._show_message(warning)
+        if self.settings.start_server_with_app:
+            self.engine.start()
+        await self._quit
+        log.info("quitting: stopping the server")
+        for timer in (self._notify_timer, self._wake_timer):
+            if timer is not None:
+                timer.cancel()
+        self.instance.close()
+        await self.engine.shutdown()
+        if self.notifier is not None:
+            await self.notifier.aclose()
+        if self.tray is not None:
+            self.tray.hide()
+        return 0
+
+    async def _show_views(self) -> None:
+        # At login the panel may come up after us.
+        waits = self._args.wait_for_tray or self._args.background
+        wait = TRAY_WAIT_S if waits else 0.0
+        while not QSystemTrayIcon.isSystemTrayAvailable() and wait > 0:
+            await asyncio.sleep(TRAY_POLL_S)
+            wait -= TRAY_POLL_S
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = TrayIcon(self, self.view_model)
+            self.tray.activated.connect(self.show_window)
+            self.tray.show()
+            log.info("tray icon shown")
+        else:
+            log.warning("no system tray available: showing the status window instead")
+            self.window = StatusWindow(self, self.view_model, no_tray=True)
+            self.show_window()
+
+    def show_window(self) -> None:
+        self.window.refresh()
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def view_model(self) -> ViewModel:
+        return ViewModel(
+            status=self.engine.status(),
+            recent_sessions=self.engine.recent_sessions(),
+            start_at_login=autostart.is_enabled(),
+        )
+
+    def _on_status(self, status: Status) -> None:
+        if self.tray is not None:
+            self.tray.refresh()
+        if self.window.isVisible():
+            self.window.refresh()
+        self._notify(status)
+
+    # -- notifications ----------------------------------------------------------------------------
+
+    def _notify(self, status: Status | None = None) -> None:
+        """Ask the policy what to show now; it may ask again later (the grace period)."""
+        if self._notify_timer is not None:
+            self._notify_timer.cancel()
+            self._notify_timer = None
+        status = status or self.engine.status()
+        decision = self._policy.decide(status, self.settings, status.now, self._wake.woke_at)
+        if decision.actions and self.notifier is not None:
+            self.notifier.post(decision.actions)
+        if decision.next_check_at is not None:
+            self._notify_timer = self._loop.call_at(decision.next_check_at, self._notify)
+
+    def _check_wake(self) -> None:
+        if self._wake.check(time.monotonic(), time.time()):
+            log.info("the machine woke from sleep")
+        self._wake_timer = self._loop.call_later(WAKE_CHECK_S, self._check_wake)
+
+    def _notice_clicked(self, notice: Notice) -> None:
+        if notice.session:
+            self.resume(notice.session)
+        else:
+            self.open_in_browser()
+
+    def _notice_button(self, notice: Notice, button: NoticeButton) -> None:
+        match button:
+            case NoticeButton.RESTART_SERVER:
+                self.restart_server()
+            case NoticeButton.SHOW_LOG:
+                self.open_log_folder()
+            case NoticeButton.CONTINUE if notice.session:
+                self.continue_session(notice.session)
+
+    def _show_message(self, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, DISPLAY_NAME, text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- commands (the menu, the status window, notifications, the command line) -----------------
+
+    def restart_server(self) -> None:
+        self._server_settings = self.settings
+        self.engine.restart()
+
+    def stop_server(self) -> None:
+        self.engine.stop()
+
+    def start_server(self) -> None:
+        self._server_settings = self.settings
+        self.engine.start()
+
+    def resume_last(self) -> None:
+        last = self.engine.status().active_session
+        if last is None:
+            self.open_in_browser()
+        else:
+            self.resume(last)
+
+    def resume(self, session_id: str) -> None:
+        self._background(self._resume(session_id), "resume")
+
+    async def _resume(self, session_id: str) -> None:
+        url = self.engine.status().url
+        if url is None:
+            self._show_message("The server is not running: start it first.")
+            return
+        try:
+            found = await self.engine.session_report(session_id)
+        except ApiError as error:
+            self._show_message(f"Could not look up the session: {error.cause.text}")
+            return
+        if found.condition is Condition.GONE:
+            self._show_message(
+                f"Session {session_id} no longer exists (it was deleted). "
+                "Opening the session list instead."
+            )
+            self.open_in_browser()
+            return
+        await self._open_session(url, found)
+        if found.condition is Condition.INTERRUPTED:
+            self._offer_continue(found)
+
+    async def _open_session(self, url: str, found: SessionReport) -> None:
+        username = self.engine.launch.username()
+        if self.settings.resume_target is ResumeTarget.BROWSER:
+            web = web_url(url, username, self._password.value, found.directory, found.id)
+            self._launch(lambda: launcher.open_url(web))
+            return
+        binary = self.engine.binary()
+        template = self.settings.terminal_command or launcher.default_terminal_template()
+        if isinstance(binary, Cause) or template is None:
+            why = binary.text if isinstance(binary, Cause) else "no terminal program was found"
+            self._show_message(f"Cannot open a terminal: {why}. Set one in Settings.")
+            return
+        argv = attach_command(template, binary, url, found.id, found.directory)
+        try:
+            await launcher.open_terminal(argv, self.engine.launch.env())
+        except launcher.LaunchError as error:
+            self._show_message(str(error))
+
+    def _launch(self, open_it: Callable[[], None]) -> None:
+        try:
+            open_it()
+        except launcher.LaunchError as error:
+            self._show_message(str(error))
+
+    def _offer_continue(self, found: SessionReport) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            DISPLAY_NAME,
+            f"“{found.title or found.id}” was interrupted: the server stopped in the middle of "
+            "a turn. Continue the turn?",
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        go = box.addButton("Continue", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        go.clicked.connect(lambda: self.continue_session(found.id))
+        box.open()
+
+    def continue_session(self, session_id: str) -> None:
+        self._background(self._continue(session_id), "continue")
+
+    async def _continue(self, session_id: str) -> None:
+        try:
+            await self.engine.continue_session(session_id)
+        except ApiError as error:
+            self._show_message(f"Could not continue the session: {error.cause.text}")
+
+    def open_in_browser(self) -> None:
+        url = self.engine.status().url
+        if url is not None:
+            username = self.engine.launch.username()
+            web = web_url(url, username, self._password.value)
+            self._launch(lambda: launcher.open_url(web))
+
+    def copy_url(self) -> None:
+        url = self.engine.status().url
+        if url:
+            QGuiApplication.clipboard().setText(url)
+
+    def copy_password(self) -> None:
+        QGuiApplication.clipboard().setText(self._password.value)
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._log_path.parent)))
+
+    def copy_diagnostics(self) -> None:
+        QGuiApplication.clipboard().setText(self.diagnostics())
+
+    def diagnostics(self) -> str:
+        return diagnostics.build(
+            self.engine.status(),
+            self.settings,
+            self.engine.output_tail(),
+            self.engine.wall_time,
+            [self._password.value],
+        )
+
+    def open_settings(self) -> None:
+        if self.dialog is None:
+            self.dialog = SettingsDialog(self.settings, server_settings=self._server_settings)
+            self.dialog.applied.connect(self.apply_settings)
+            self.dialog.restart_requested.connect(self.restart_server)
+            self.dialog.finished.connect(self._settings_closed)
+            self.dialog.open()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+
+    def _settings_closed(self) -> None:
+        if self.dialog is not None:
+            self.dialog.deleteLater()
+            self.dialog = None
+
+    def apply_settings(self, settings: Settings) -> None:
+        previous, self.settings = self.settings, settings
+        try:
+            settings_file.save(self._settings_path, settings)
+        except OSError as error:
+            self._show_message(f"Could not save the settings to {self._settings_path}: {error}")
+        if settings.start_at_login != previous.start_at_login:
+            self._write_autostart(settings.start_at_login)
+        if self.engine.apply_settings(settings):
+            log.info("settings applied; launch settings take effect at the next server restart")
+        self._notify()
+
+    def set_start_at_login(self, enabled: bool) -> None:
+        self.apply_settings(replace(self.settings, start_at_login=enabled))
+
+    def _write_autostart(self, enabled: bool) -> None:
+        try:
+            if enabled:
+                autostart.enable(autostart.launch_command())
+            else:
+                autostart.disable()
+        except OSError as error:
+            self._show_message(f"Could not change start at login: {error}")
+
+    def quit(self) -> None:
+        if not self._quit.done():
+            self._quit.set_result(None)
+
+    def _background(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = self._loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the command line -------------------------------------------------------------------------
+
+    async def handle_command(self, argv: list[str]) -> Reply:
+        try:
+            args = cli.parse(argv)
+        except (cli.UsageError, SystemExit) as error:
+            return Reply(2, str(error))
+        match args.command:
+            case None:
+                self.show_window()
+                return Reply(0, "opencode-tray is already running: showing its window")
+            case "status":
+                return self._status_reply(json_output=args.json)
+            case "restart":
+                self.restart_server()
+            case "stop":
+                self.stop_server()
+            case "start":
+                self.start_server()
+            case "resume":
+                self.resume_last()
+            case "quit":
+                self._loop.call_soon(self.quit)
+        return Reply(0, f"{args.command}: done")
+
+    def _status_reply(self, json_output: bool) -> Reply:
+        status = self.engine.status()
+        code = report.exit_code(status)
+        if json_output:
+            data = report.status_json(status, self.engine.wall_time, __version__, os.getpid())
+            return Reply(code, json.dumps(data, indent=2))
+        return Reply(code, present.tooltip(status))
+
+
+def _quit_on_signals(quit_app: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT quit cleanly (stopping the server), even while Qt's loop runs."""
+    if sys.platform == "win32":
+        return
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
+    notifier.activated.connect(lambda: reader.recv(64))
+    _keep.extend([reader, writer, notifier])
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: quit_app())
+
+
+_keep: list[object] = []
+
+
+def print_reply(reply: Reply) -> int:
+    """Print what the running instance answered; its code is ours."""
+    print(reply.output, file=sys.stdout if reply.code in (0, 1) else sys.stderr)
+    return reply.code
+
+
+def run_app(args: argparse.Namespace, argv: list[str]) -> int:
+    """Become the instance, or hand `argv` to the one that runs."""
+    qapp = QApplication(sys.argv[:1])  # before anything else Qt: the probe below needs one
+    reply = send(argv)
+    if reply is not None:
+        return print_reply(reply)
+    log_path = logs.setup(paths.log_dir())
+    log.info("opencode-tray %s starting (pid %d)", __version__, os.getpid())
+    qapp.setQuitOnLastWindowClosed(False)
+    qapp.setApplicationName(DISPLAY_NAME)
+    qapp.setWindowIcon(QIcon(str(app_icon_path())))
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+
+    async def main() -> int:
+        app = App(args, paths.settings_file(), log_path)
+        app.errors.install(asyncio.get_running_loop())
+        _quit_on_signals(app.quit)
+        return await app.run()
+
+    with loop:
+        code: int = loop.run_until_complete(main())
+    return code
