@@ -124,7 +124,7 @@ class AppDriver:
         )  # fmt: skip
         layout = self.desk.run(
             "gdbus", "call", "--session", "--dest", service, "--object-path", menu,
-            "--method", "com.canonical.dbusmenu.GetLayout", "0", "-1", "[]",
+            "--method", "com.canonical.dbusmenu.GetLayout", "--", "0", "-1", "[]",
         )  # fmt: skip
         return {label: int(item) for item, label in _MENU_ITEM.findall(layout)}
 
