@@ -10,21 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.helpers import poll
 from tray import cli, settings_file
 from tray.app import App
 from tray.core.status import State
 from tray.settings import Settings
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
-
-
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -50,7 +42,7 @@ async def test_without_a_tray_the_status_window_supervises(
 ) -> None:
     app = make_app()
     running = asyncio.ensure_future(app.run())
-    await _until(lambda: app.engine.status().state is State.CONNECTED, "connected")
+    await poll(lambda: app.engine.status().state is State.CONNECTED, 30, "connected")
     assert app.tray is None
     assert app.window.isVisible()
     assert app.window.notice.isVisible()
@@ -75,10 +67,10 @@ async def test_without_a_tray_the_status_window_supervises(
     assert password.value not in app.diagnostics()
 
     await app.handle_command(["stop"])
-    await _until(lambda: app.engine.status().pid is None, "the server stopped")
+    await poll(lambda: app.engine.status().pid is None, 30, "the server stopped")
     assert app.engine.status().state is State.STOPPED
     app.window.start_stop_button.click()
-    await _until(lambda: app.engine.status().state is State.CONNECTED, "connected again")
+    await poll(lambda: app.engine.status().state is State.CONNECTED, 30, "connected again")
 
     reply = await app.handle_command(["quit"])
     assert reply.code == 0
