@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import qasync
-from PySide6.QtCore import QSocketNotifier, Qt, QUrl
+from PySide6.QtCore import QSocketNotifier, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
@@ -61,6 +61,7 @@ class App:
         self._loop = asyncio.get_running_loop()
         self._quit = self._loop.create_future()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._boxes: set[QMessageBox] = set()
         loaded = settings_file.load(settings_path)
         # Whether the app starts at login is the OS's to say, not the file's.
         self.settings = replace(loaded.settings, start_at_login=autostart.is_enabled())
@@ -190,8 +191,13 @@ class App:
                 self.continue_session(notice.session)
 
     def _show_message(self, text: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, DISPLAY_NAME, text)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        log.warning("told the user: %s", text)
+        self._open_box(QMessageBox(QMessageBox.Icon.Warning, DISPLAY_NAME, text))
+
+    def _open_box(self, box: QMessageBox) -> None:
+        """Show `box` without blocking; it has no parent, so hold it until it closes."""
+        self._boxes.add(box)
+        box.finished.connect(lambda _result: self._boxes.discard(box))
         box.open()
 
     # -- commands (the menu, the status window, notifications, the command line) -----------------
@@ -208,53 +214,67 @@ class App:
         self.engine.start()
 
     def resume_last(self) -> None:
-        last = self.engine.status().active_session
-        if last is None:
-            self.open_in_browser()
-        else:
-            self.resume(last)
+        self._background(self._resume_reported(None), "resume")
 
     def resume(self, session_id: str) -> None:
-        self._background(self._resume(session_id), "resume")
+        self._background(self._resume_reported(session_id), "resume")
 
-    async def _resume(self, session_id: str) -> None:
-        url = self.engine.status().url
-        if url is None:
-            self._show_message("The server is not running: start it first.")
-            return
+    async def _resume_reported(self, session_id: str | None) -> None:
+        reply = await self._resume(session_id)
+        if reply.code:
+            self._show_message(reply.output)
+
+    async def _resume(self, session_id: str | None) -> Reply:
+        """Reopen `session_id` (None: the last active one) where the user works.
+
+        An interrupted session also gets the offer to continue its turn; only the user's click
+        on Continue sends anything to the session."""
+        status = self.engine.status()
+        session_id = session_id or status.active_session
+        if status.url is None:
+            return Reply(1, "The server is not running: start it first.")
+        if session_id is None:
+            self.open_in_browser()
+            return Reply(0, "No session yet: opened the session list.")
         try:
             found = await self.engine.session_report(session_id)
         except ApiError as error:
-            self._show_message(f"Could not look up the session: {error.cause.text}")
-            return
+            return Reply(1, f"Could not look up session {session_id}: {error.cause.text}")
         if found.condition is Condition.GONE:
-            self._show_message(
-                f"Session {session_id} no longer exists (it was deleted). "
-                "Opening the session list instead."
-            )
             self.open_in_browser()
-            return
-        await self._open_session(url, found)
+            return Reply(
+                1,
+                f"Session {session_id} no longer exists (it was deleted): "
+                "opened the session list instead.",
+            )
+        problem = await self._open_session(status.url, found)
+        if problem:
+            return Reply(1, problem)
         if found.condition is Condition.INTERRUPTED:
             self._offer_continue(found)
+        where = self.settings.resume_target.value
+        return Reply(0, f"Resumed {found.id} ({found.condition.label}) in the {where}.")
 
-    async def _open_session(self, url: str, found: SessionReport) -> None:
+    async def _open_session(self, url: str, found: SessionReport) -> str | None:
+        """Open the configured target at `found`; what went wrong, if anything."""
         username = self.engine.launch.username()
-        if self.settings.resume_target is ResumeTarget.BROWSER:
-            web = web_url(url, username, self._password.value, found.directory, found.id)
-            self._launch(lambda: launcher.open_url(web))
-            return
-        binary = self.engine.binary()
-        template = self.settings.terminal_command or launcher.default_terminal_template()
-        if isinstance(binary, Cause) or template is None:
-            why = binary.text if isinstance(binary, Cause) else "no terminal program was found"
-            self._show_message(f"Cannot open a terminal: {why}. Set one in Settings.")
-            return
-        argv = attach_command(template, binary, url, found.id, found.directory)
         try:
+            if self.settings.resume_target is ResumeTarget.BROWSER:
+                launcher.open_url(
+                    web_url(url, username, self._password.value, found.directory, found.id)
+                )
+                return None
+            binary = self.engine.binary()
+            template = self.settings.terminal_command or launcher.default_terminal_template()
+            if isinstance(binary, Cause):
+                return f"Cannot open a terminal: {binary.text}"
+            if template is None:
+                return "Cannot open a terminal: none was found. Set a terminal command in Settings."
+            argv = attach_command(template, binary, url, found.id, found.directory)
             await launcher.open_terminal(argv, self.engine.launch.env())
         except launcher.LaunchError as error:
-            self._show_message(str(error))
+            return str(error)
+        return None
 
     def _launch(self, open_it: Callable[[], None]) -> None:
         try:
@@ -269,11 +289,11 @@ class App:
             f"“{found.title or found.id}” was interrupted: the server stopped in the middle of "
             "a turn. Continue the turn?",
         )
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         go = box.addButton("Continue", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(go)
         go.clicked.connect(lambda: self.continue_session(found.id))
-        box.open()
+        self._open_box(box)
 
     def continue_session(self, session_id: str) -> None:
         self._background(self._continue(session_id), "continue")
@@ -360,7 +380,12 @@ class App:
     def _background(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = self._loop.create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.errors.report(error, f"the {task.get_name()} task")
 
     # -- the command line -------------------------------------------------------------------------
 
@@ -382,7 +407,7 @@ class App:
             case "start":
                 self.start_server()
             case "resume":
-                self.resume_last()
+                return await self._resume(args.session)
             case "quit":
                 self._loop.call_soon(self.quit)
         return Reply(0, f"{args.command}: done")

@@ -1,9 +1,10 @@
 """The command line, a public contract (README documents it): keep it stable.
 
 opencode-tray [--background] [--wait-for-tray] [--opencode PATH]   start the app
-opencode-tray status [--json]         the running instance's state (exit 0 connected,
-                                      1 otherwise, 3 when no instance runs)
-opencode-tray restart|stop|start|resume|quit   what the tray menu does
+opencode-tray status [--json]          the running instance's state (exit 0 connected,
+                                       1 otherwise, 3 when no instance runs)
+opencode-tray restart|stop|start|quit  what the tray menu does
+opencode-tray resume [SESSION_ID]      reopen a session (exit 1 when it cannot be)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ COMMANDS = {
     "restart": "restart the opencode server",
     "stop": "stop the opencode server (the app keeps running)",
     "start": "start the opencode server",
-    "resume": "reopen the session that was active last",
+    "resume": "reopen a session (default: the one active last) where you work",
     "quit": "stop the server and quit the app",
 }
 
@@ -47,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text, description=text)
         if name == "status":
             command.add_argument("--json", action="store_true", help="print JSON (see README)")
+        if name == "resume":
+            command.add_argument("session", nargs="?", help="a session id (ses_...)")
     return root
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.engine.helpers import poll
 from tray import cli, settings_file
@@ -60,6 +61,10 @@ async def test_without_a_tray_the_status_window_supervises(
     assert "invalid choice" in reply.output
 
     # No keyring: a per-run password and a clear warning, and the app still works.
+    warnings = [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()
+    ]
+    assert any(w.text().startswith("No keyring available") for w in warnings), "shown, and stays"
     password = app.engine.launch.password
     assert not password.persistent
     assert password.warning is not None

@@ -69,6 +69,9 @@ class ServerLaunch:
     state_dir: Path
     binary_override: str | None = None
     base_env: Mapping[str, str] | None = None  # default: this process's environment
+    # The base URL the app's HTTP client uses instead of the one the server prints (the
+    # fault-injection tests put a proxy there); the status still shows the server's own URL.
+    client_url: str | None = None
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ if self.base_env is None else self.base_env)
@@ -286,10 +289,11 @@ class Engine:
             return None
 
     def _listening(self, gen: int, url: str) -> None:
-        if self._api is None or str(self._api.client.base_url).rstrip("/") != url.rstrip("/"):
+        base = self.launch.client_url or url
+        if self._api is None or str(self._api.client.base_url).rstrip("/") != base.rstrip("/"):
             if self._api is not None:
                 self._run(self._api.client.aclose(), "close client")
-            client = make_client(url, CurrentCredentials(self._credentials))
+            client = make_client(base, CurrentCredentials(self._credentials))
             self._api = ServerApi(client)
         self.dispatch(Listening(gen, url))
 
@@ -329,7 +333,8 @@ class Engine:
                 break
             except ApiError as error:
                 log.warning("resync attempt %d failed: %s", attempt, error.cause.text)
-                await asyncio.sleep(0.5 * 2**attempt)
+                if attempt < RESYNC_TRIES:
+                    await asyncio.sleep(0.5 * 2**attempt)
         else:
             log.error("resync gave up after %d attempts; session state may be stale", RESYNC_TRIES)
             return

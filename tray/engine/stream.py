@@ -3,24 +3,28 @@
 Garbage never ends the stream by itself: a data line that is not JSON, an event of an unknown
 shape or an oversized one is logged and skipped, and only real events count as signs of life,
 so a stream that sends nothing but garbage is caught by the heartbeat watchdog.
+
+The body is split into events here, not by httpx-sse's reader: that one buffers a line until
+its end, however long, so a server that sends an endless line would take all our memory. Here
+an event bigger than `MAX_EVENT_BYTES` is dropped while it arrives and reported as `None`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 import httpx
-from httpx_sse import SSEError, aconnect_sse
+from httpx_sse import aconnect_sse
 
 from tray.core import causes
 from tray.core.messages import Event, StreamClosed, StreamEvent, StreamOpened
 from tray.engine.api import error_cause, status_cause
 
 PATH = "/global/event"
-MAX_EVENT_CHARS = 4 * 1024 * 1024
+MAX_EVENT_BYTES = 4 * 1024 * 1024
 _NO_READ_TIMEOUT = httpx.Timeout(5.0, read=None)
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,74 @@ def parse(data: str) -> tuple[str, dict[str, Any], str | None] | None:
     )
 
 
+class _Event:
+    """The data lines of the event being read, up to `limit` bytes in all."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lines: list[bytes] = []
+        self.size = 0
+        self.oversized = False
+
+    @property
+    def started(self) -> bool:
+        return bool(self.lines) or self.oversized
+
+    def field(self, line: bytes) -> None:
+        """One non-blank line: a data line is kept; a comment and other fields are ignored."""
+        name, _, value = line.partition(b":")
+        if name == b"data":
+            self.add(value[1:] if value.startswith(b" ") else value)
+
+    def add(self, data: bytes | bytearray) -> None:
+        """Keep `data`, or only count it once the event is over the limit."""
+        self.size += len(data) + 1
+        if self.size > self.limit:
+            self.oversized = True
+            self.lines.clear()
+        elif not self.oversized:
+            self.lines.append(bytes(data))
+
+    def finish(self) -> str | None:
+        """The blank line that ends the event: its data, or None if it was oversized."""
+        data = None if self.oversized else b"\n".join(self.lines).decode("utf-8", "replace")
+        self.lines, self.size, self.oversized = [], 0, False
+        return data
+
+
+async def event_data(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[str | None]:
+    """The data of each event in an SSE body, or None for an event bigger than `limit` bytes.
+
+    Lines end with LF or CRLF (a lone CR, allowed by the SSE spec, is not used by opencode).
+    At most about `limit` bytes plus one chunk are held, whatever the server sends.
+    """
+    event = _Event(limit)
+    pending = bytearray()  # the line being read
+    in_long_line = False  # dropping the rest of a line longer than `limit`
+    async for chunk in chunks:
+        start = 0
+        if in_long_line:
+            end = chunk.find(b"\n")
+            if end == -1:
+                continue
+            in_long_line = False
+            start = end + 1
+        pending += memoryview(chunk)[start:]
+        start = 0
+        while (end := pending.find(b"\n", start)) != -1:
+            line = bytes(pending[start:end]).removesuffix(b"\r")
+            start = end + 1
+            if line:
+                event.field(line)
+            elif event.started:
+                yield event.finish()
+        del pending[:start]
+        if len(pending) > limit:
+            event.add(pending)  # marks the event oversized
+            pending.clear()
+            in_long_line = True
+
+
 async def read_events(client: httpx.AsyncClient, gen: int, emit: Callable[[Event], None]) -> None:
     """Read the stream until it ends, emitting events; the last one is always `StreamClosed`.
 
@@ -54,20 +126,26 @@ async def read_events(client: httpx.AsyncClient, gen: int, emit: Callable[[Event
     url = str(client.base_url)
     try:
         async with aconnect_sse(client, "GET", PATH, timeout=_NO_READ_TIMEOUT) as source:
-            cause = status_cause(source.response)
+            response = source.response
+            cause = status_cause(response)
+            if cause is None:
+                kind = response.headers.get("content-type", "").partition(";")[0]
+                if "text/event-stream" not in kind:  # the web app's HTML, say
+                    cause = causes.stream_garbage(f"not an event stream (Content-Type {kind!r})")
             if cause is not None:
                 emit(StreamClosed(gen, cause))
                 return
             skipped = 0
-            async for sse in source.aiter_sse():
-                parsed = parse(sse.data) if len(sse.data) <= MAX_EVENT_CHARS else None
+            async for data in event_data(response.aiter_bytes(), MAX_EVENT_BYTES):
+                parsed = None if data is None else parse(data)
                 if parsed is None:
                     skipped += 1
                     if skipped <= 3 or skipped % 1000 == 0:
+                        shown = "an event over the size limit" if data is None else data
                         log.warning(
                             "skipping garbage on the event stream (%d so far): %.120r",
                             skipped,
-                            sse.data,
+                            shown,
                         )
                     continue
                 type_, properties, directory = parsed
@@ -76,7 +154,5 @@ async def read_events(client: httpx.AsyncClient, gen: int, emit: Callable[[Event
                 else:
                     emit(StreamEvent(gen, type_, properties, directory))
         emit(StreamClosed(gen, causes.stream_closed()))
-    except SSEError as error:  # 200 but not an event stream: the web app's HTML, say
-        emit(StreamClosed(gen, causes.stream_garbage(str(error))))
     except httpx.HTTPError as error:
         emit(StreamClosed(gen, error_cause(error, url, causes.stream_broken)))
