@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from tests.desktop import (
     NOTIFICATIONS,
     SECRETS,
     SNI_WATCHER,
+    DesktopError,
     VirtualDesktop,
 )
 from tray.core.notify_policy import CloseNotice, Notice, NoticeButton, ShowNotice
@@ -200,10 +202,18 @@ async def test_a_click_resumes_the_session(
 async def test_a_button_reaches_the_app(
     notifier: Notifier, desk: VirtualDesktop, calls: Calls, button: NoticeButton
 ) -> None:
-    await notifier.apply([ShowNotice(CRASHED)])
+    every_button = replace(CRASHED, buttons=tuple(NoticeButton))
+    await notifier.apply([ShowNotice(every_button)])
     pressed = calls.next()
     desk.choose_action(button.label)
-    assert await pressed == ("button", CRASHED, button)
+    assert await pressed == ("button", every_button, button)
+
+
+def _dunst_window_shown(desk: VirtualDesktop) -> bool:
+    try:
+        return bool(desk.run("xdotool", "search", "--onlyvisible", "--classname", "dunst").split())
+    except DesktopError:  # xdotool exits 1 when it finds nothing
+        return False
 
 
 @pytest.mark.e2e
@@ -214,6 +224,7 @@ async def test_a_mouse_click_on_the_notification(
         pytest.skip("needs xdotool")
     await notifier.apply([ShowNotice(CRASHED)])
     clicked = calls.next()
+    desk.wait_for(lambda: _dunst_window_shown(desk), "dunst to draw the notification")
     desk.run("xdotool", "mousemove", "800", "80", "click", "1")
     assert await clicked == ("clicked", CRASHED, None)
 
@@ -233,6 +244,7 @@ async def test_the_notification_on_screen(
     notifier: Notifier, desk: VirtualDesktop, tmp_path: Path
 ) -> None:
     await notifier.apply([ShowNotice(CRASHED)])
+    desk.wait_for(lambda: _dunst_window_shown(desk), "dunst to draw the notification")
     shot = QImage(str(desk.screenshot(tmp_path / "notification.png")))
     assert (shot.width(), shot.height()) == (1024, 768)
     inside = shot.pixelColor(800, 60)  # dunst's top-right corner, below the tray bar
