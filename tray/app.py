@@ -133,7 +133,7 @@ class App:
             log.info("tray icon shown")
         else:
             log.warning("no system tray available: showing the status window instead")
-            self.window = StatusWindow(self, self.view_model, no_tray=True)
+            self.window.stand_in_for_the_tray()
             self.show_window()
 
     def show_window(self) -> None:

@@ -160,8 +160,10 @@ def test_the_menu_is_rebuilt_when_it_is_about_to_show(qapp: object) -> None:
 
 def test_the_status_window_stands_in_for_the_tray(qapp: object) -> None:
     recorder = Recorder()
-    window = StatusWindow(recorder, lambda: ViewModel(crashed_status()), no_tray=True)
+    window = StatusWindow(recorder, lambda: ViewModel(crashed_status()))
+    window.stand_in_for_the_tray()
     window.show()
+    assert window.notice.isVisible()
     window.restart_button.click()
     window.start_stop_button.click()
     assert recorder.calls == [("restart_server", None), ("stop_server", None)]

@@ -26,9 +26,7 @@ ICON_PX = 48
 
 
 class StatusWindow(QWidget):
-    def __init__(
-        self, commands: Commands, model: Callable[[], ViewModel], no_tray: bool = False
-    ) -> None:
+    def __init__(self, commands: Commands, model: Callable[[], ViewModel]) -> None:
         super().__init__()
         self._commands = commands
         self._model = model
@@ -46,7 +44,7 @@ class StatusWindow(QWidget):
         )
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color: palette(mid)")
-        self.notice.setVisible(no_tray)
+        self.notice.setVisible(False)
 
         self.restart_button = QPushButton("Restart server")
         self.restart_button.clicked.connect(commands.restart_server)
@@ -71,6 +69,10 @@ class StatusWindow(QWidget):
         layout.addWidget(self.notice)
         layout.addLayout(buttons)
         self.refresh()
+
+    def stand_in_for_the_tray(self) -> None:
+        """There is no system tray: say so, and show the window."""
+        self.notice.setVisible(True)
 
     def refresh(self) -> None:
         model = self._model()
