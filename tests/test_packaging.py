@@ -3,7 +3,9 @@ PyInstaller spec (run against recording fakes), launcher entries and the icon co
 
 from __future__ import annotations
 
+import os
 import re
+import runpy
 import struct
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from tray.identity import APP_ID, APP_NAME, BACKGROUND_ARG, RUN_VALUE_NAME, WIND
 REPO = Path(__file__).resolve().parents[1]
 ISS = REPO / "installer.iss"
 SPEC = REPO / "packaging" / "opencode-tray.spec"
+USER_ENV_HOOK = REPO / "packaging" / "pyi_rth_user_env.py"
 # Windows knows the installed app by this id: it must never change.
 APP_GUID = "6B6267C2-B7AF-4B9B-A05D-1EA77FE4B343"
 QT_KEPT = {"QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtSvg", "QtDBus"}
@@ -285,6 +288,38 @@ def test_spec_collects_resources_keyring_backends_and_notifier(spec: dict[str, T
     assert "<submodules of keyring.backends>" in analysis["hiddenimports"]
     if sys.platform == "linux":
         assert "desktop_notifier.backends.dbus" in analysis["hiddenimports"]
+
+
+def test_spec_runs_the_user_environment_hook(spec: dict[str, Target]) -> None:
+    assert spec["Analysis"].kwargs["runtime_hooks"] == [str(USER_ENV_HOOK)]
+
+
+@pytest.mark.parametrize("user_library_path", ["/usr/local/lib", None])
+def test_runtime_hook_gives_started_programs_the_users_environment(
+    monkeypatch: pytest.MonkeyPatch, user_library_path: str | None
+) -> None:
+    bundle = "/opt/opencode-tray/_internal"
+    if user_library_path is None:
+        monkeypatch.setenv("LD_LIBRARY_PATH", bundle)
+        monkeypatch.delenv("LD_LIBRARY_PATH_ORIG", raising=False)
+    else:  # the bootloader's way: the bundle first, the user's value kept under _ORIG
+        monkeypatch.setenv("LD_LIBRARY_PATH", f"{bundle}:{user_library_path}")
+        monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", user_library_path)
+    monkeypatch.setenv("_PYI_ARCHIVE_FILE", "/opt/opencode-tray/opencode-tray")
+    monkeypatch.setenv("_PYI_PARENT_PROCESS_LEVEL", "1")
+    monkeypatch.setenv("QT_PLUGIN_PATH", "/home/me/qt-plugins")
+    monkeypatch.delenv("QT_PLUGIN_PATH_ORIG", raising=False)
+    monkeypatch.delenv("QML2_IMPORT_PATH", raising=False)
+    monkeypatch.setenv("QML2_IMPORT_PATH_ORIG", "/left/over/by/a/parent")
+
+    runpy.run_path(str(USER_ENV_HOOK))
+
+    assert os.environ.get("LD_LIBRARY_PATH") == user_library_path
+    assert "LD_LIBRARY_PATH_ORIG" not in os.environ
+    assert not [name for name in os.environ if name.startswith("_PYI_")]
+    # For the app to restore once PySide6's hook has pointed them at the bundle.
+    assert os.environ["QT_PLUGIN_PATH_ORIG"] == "/home/me/qt-plugins"
+    assert "QML2_IMPORT_PATH_ORIG" not in os.environ
 
 
 def test_spec_takes_its_version_from_pyproject() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from pathlib import Path
 
@@ -130,3 +131,31 @@ def test_app_icon_renders_match_the_svg(qapp: QApplication) -> None:
             for x in range(0, size, step):
                 a, b = QColor(stored.pixel(x, y)), QColor(fresh.pixel(x, y))
                 assert abs(a.alpha() - b.alpha()) <= 32, f"{png} is stale at {x},{y}: rerender"
+
+
+BUNDLE = "/opt/opencode-tray/_internal"
+
+
+def test_frozen_app_gives_started_programs_the_users_qt_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "_MEIPASS", BUNDLE, raising=False)
+    monkeypatch.setenv("QT_PLUGIN_PATH", f"{BUNDLE}/PySide6/Qt/plugins")
+    monkeypatch.setenv("QT_PLUGIN_PATH_ORIG", "/home/me/qt-plugins")
+    monkeypatch.setenv("QML2_IMPORT_PATH", f"{BUNDLE}/PySide6/Qt/qml")
+    monkeypatch.delenv("QML2_IMPORT_PATH_ORIG", raising=False)
+
+    resources.restore_user_environment()
+
+    assert os.environ["QT_PLUGIN_PATH"] == "/home/me/qt-plugins"
+    assert "QT_PLUGIN_PATH_ORIG" not in os.environ
+    assert "QML2_IMPORT_PATH" not in os.environ
+
+
+def test_a_run_from_source_keeps_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(sys, "_MEIPASS", raising=False)
+    monkeypatch.setenv("QT_PLUGIN_PATH", "/home/me/qt-plugins")
+
+    resources.restore_user_environment()
+
+    assert os.environ["QT_PLUGIN_PATH"] == "/home/me/qt-plugins"

@@ -38,7 +38,7 @@ from tray.engine.api import ApiError
 from tray.engine.engine import Engine, ServerLaunch
 from tray.identity import DISPLAY_NAME
 from tray.instance import InstanceServer, Reply, hold_windows_mutex, send
-from tray.resources import app_icon_path
+from tray.resources import app_icon_path, restore_user_environment
 from tray.settings import ResumeTarget, Settings
 from tray.ui.notifier import Notifier
 from tray.ui.settings_dialog import SettingsDialog
@@ -448,6 +448,7 @@ def print_reply(reply: Reply) -> int:
 def run_app(args: argparse.Namespace, argv: list[str]) -> int:
     """Become the instance, or hand `argv` to the one that runs."""
     qapp = QApplication(sys.argv[:1])  # before anything else Qt: the probe below needs one
+    restore_user_environment()  # Qt has read the bundle's paths: programs we start get the user's
     reply = send(argv)
     if reply is not None:
         return print_reply(reply)

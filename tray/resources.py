@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from tray.identity import APP_NAME
 
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent / "resources"
+# PyInstaller's PySide6 hook points these at the bundle; packaging/pyi_rth_user_env.py keeps the
+# user's values under NAME_ORIG.
+_BUNDLE_QT_PATHS = ("QT_PLUGIN_PATH", "QML2_IMPORT_PATH")
 
 
 def resources_root() -> Path:
@@ -27,3 +31,16 @@ def icon_path(state_value: str) -> Path:
 
 def app_icon_path() -> Path:
     return resource_path("icons", f"{APP_NAME}.svg")
+
+
+def restore_user_environment() -> None:
+    """When frozen, give the programs the app starts the user's Qt paths, not the bundle's.
+    Call it once the QApplication exists: Qt has read them by then."""
+    if getattr(sys, "_MEIPASS", None) is None:
+        return
+    for name in _BUNDLE_QT_PATHS:
+        original = os.environ.pop(f"{name}_ORIG", None)
+        if original is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = original
