@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import statistics
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from tray.core.status import State, Status
 from tray.engine.binary import PROJECT_LOCAL
@@ -20,6 +24,9 @@ from tray.engine.password import ServerPassword, generate
 from tray.settings import Settings
 
 START_TIMEOUT_S = 60.0
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # the benchmarks reuse the tests' virtual desktop and helpers
+    sys.path.append(str(REPO))
 XDG_DIRS = {
     "XDG_DATA_HOME": ".local/share",
     "XDG_CONFIG_HOME": ".config",
@@ -80,11 +87,16 @@ def connected(status: Status) -> bool:
 
 
 class Statuses:
-    """The statuses an engine publishes, queued, so that a benchmark can await the next match."""
+    """The statuses an engine publishes, queued, so that a benchmark can await the next match.
+
+    `at` is the loop time at which the status `next` returned last was published (the
+    subscriber's callback ran), not when the awaiting benchmark woke up."""
 
     def __init__(self, engine: Engine) -> None:
-        self._queue: asyncio.Queue[Status] = asyncio.Queue()
-        engine.subscribe(self._queue.put_nowait)
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[float, Status]] = asyncio.Queue()
+        self.at = 0.0
+        engine.subscribe(lambda status: self._queue.put_nowait((self._loop.time(), status)))
 
     def forget(self) -> None:
         """Drop what was published so far: the next match must be news."""
@@ -93,9 +105,10 @@ class Statuses:
 
     async def next(self, what: Callable[[Status], bool]) -> Status:
         """The next status that is `what`; the caller bounds the wait (`asyncio.timeout`)."""
-        while not what(status := await self._queue.get()):
-            pass
-        return status
+        while True:
+            self.at, status = await self._queue.get()
+            if what(status):
+                return status
 
 
 def table(title: str, rows: Sequence[tuple[str, Sequence[float]]]) -> None:
@@ -110,6 +123,18 @@ def table(title: str, rows: Sequence[tuple[str, Sequence[float]]]) -> None:
             f"{name:34} {len(samples):>3} {statistics.median(samples):>8.3f} "
             f"{p90(samples):>8.3f} {min(samples):>8.3f} {max(samples):>8.3f}"
         )
+
+
+def machine() -> str:
+    """nproc, CPU model and RAM, for the record beside the numbers."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ram = psutil.virtual_memory().total / 2**30
+    return f"{os.cpu_count()} CPUs, {model}, {ram:.0f} GiB RAM, Python {sys.version.split()[0]}"
 
 
 def p90(samples: Sequence[float]) -> float:

@@ -164,6 +164,9 @@ class App:
             self._notify_timer.cancel()
             self._notify_timer = None
         status = status or self.engine.status()
+        # Check for a wake now, not only on the timer: the wake must be known before the grace
+        # period of the incident it caused runs out.
+        self._wake.check(time.monotonic(), time.time())
         decision = self._policy.decide(status, self.settings, status.now, self._wake.woke_at)
         if decision.actions and self.notifier is not None:
             self.notifier.post(decision.actions)

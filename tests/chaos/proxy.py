@@ -2,7 +2,7 @@
 
     async with ChaosProxy(server_port) as proxy:      # the engine's client_url = proxy.url
         proxy.cut_stream(Cut.RESET)                    # at the next event on /global/event
-        proxy.fail({"/session/status"}, times=2)       # the next 2 such requests get a 500
+        proxy.fail({"/session/status": 2})             # the next 2 such requests get a 500
         proxy.inject(b"data: not JSON\\n\\n")           # raw SSE text, between two events
 
 It reads the HTTP it carries: each request head (to know a connection's path and to answer
@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 EVENT_PATH = "/global/event"
 HOST = "127.0.0.1"
@@ -32,22 +33,19 @@ class Cut(Enum):
     CLOSE = "close"  # the chunked body ends cleanly between two events
 
 
-@dataclass
+@dataclass(eq=False)
 class _Link:
     """One client connection and its upstream twin."""
 
     client: asyncio.StreamWriter
     upstream: asyncio.StreamWriter
-    path: str = ""
-    streaming: asyncio.Event = field(default_factory=asyncio.Event)
+    path: str = ""  # of the request carried last
 
 
 class ChaosProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.port = 0
-        self.requests: Counter[str] = Counter()  # path -> requests carried or answered
-        self.cuts_done: list[Cut] = []
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -91,10 +89,10 @@ class ChaosProxy:
         """Send `texts` on the event stream, each in its own chunk, before its next event."""
         self._injections.extend(texts)
 
-    def fail(self, paths: set[str], times: int, status: int = 500) -> None:
-        """Answer the next `times` requests to each of `paths` with `status` instead of the
+    def fail(self, times: dict[str, int], status: int = 500) -> None:
+        """Answer the next `times[path]` requests to each path with `status` instead of the
         server (and close that connection)."""
-        self._failing = dict.fromkeys(paths, times)
+        self._failing = dict(times)
         self._fail_status = status
 
     def stream_links(self) -> int:
@@ -122,7 +120,7 @@ class ChaosProxy:
         for side in (link.client, link.upstream):
             side.close()
 
-    def _spawn(self, coro: asyncio._CoroutineLike[None]) -> asyncio.Task[None]:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -136,43 +134,43 @@ class ChaosProxy:
                 length = _content_length(head)
                 body = await reader.readexactly(length) if length else b""
                 path = head.split(b" ", 2)[1].split(b"?")[0].decode()
-                self.requests[path] += 1
                 if self._failing.get(path, 0) > 0:
                     self._failing[path] -= 1
                     link.client.write(_status_line(self._fail_status))
                     await link.client.drain()
                     return
                 link.path = path
-                if path == EVENT_PATH:
-                    link.streaming.set()
                 link.upstream.write(head + body)
                 await link.upstream.drain()
 
     async def _responses(self, link: _Link, reader: asyncio.StreamReader) -> None:
-        """Server to client: raw bytes, except the event stream, read chunk by chunk."""
+        """Server to client: raw bytes, except the event stream, read chunk by chunk.
+
+        A kept-alive connection may carry the event stream after other requests: the client
+        sends a request only once it has the whole previous answer, so what arrives after the
+        event request was sent is that request's answer."""
+        source = _Source(reader)
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
+            while data := await source.some():
                 if link.path == EVENT_PATH:
-                    await self._event_stream(link, reader)
-                    return
-                data = await reader.read(READ)
-                if not data:
+                    source.unread(data)
+                    await self._event_stream(link, source)
                     return
                 link.client.write(data)
                 await link.client.drain()
 
-    async def _event_stream(self, link: _Link, reader: asyncio.StreamReader) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
+    async def _event_stream(self, link: _Link, source: _Source) -> None:
+        head = await source.until(b"\r\n\r\n")
         link.client.write(head)
         if b"transfer-encoding: chunked" not in head.lower():
-            while data := await reader.read(READ):
+            while data := await source.some():
                 link.client.write(data)
                 await link.client.drain()
             return
         while True:
-            size_line = await reader.readuntil(b"\r\n")
+            size_line = await source.until(b"\r\n")
             size = int(size_line.split(b";")[0], 16)
-            chunk = size_line + await reader.readexactly(size + 2)
+            chunk = size_line + await source.exactly(size + 2)
             for text in self._injections:
                 link.client.write(b"%x\r\n%s\r\n" % (len(text), text))
             self._injections.clear()
@@ -194,12 +192,51 @@ class ChaosProxy:
         else:
             link.client.write(chunk[: len(chunk) // 2])
             await link.client.drain()
-        self.cuts_done.append(how)
         self._cut_done.set()
         if how is Cut.RESET:
             _abort(link.client)
         elif how is Cut.BLACKHOLE:
             await asyncio.Event().wait()  # until the client gives up on the connection
+
+
+class _Source:
+    """A stream reader that can take back what was read."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._buffer = bytearray()
+
+    def unread(self, data: bytes) -> None:
+        self._buffer[:0] = data
+
+    async def some(self) -> bytes:
+        """What is buffered, else the next bytes; b"" at the end."""
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            return data
+        return await self._reader.read(READ)
+
+    async def until(self, separator: bytes) -> bytes:
+        while (at := self._buffer.find(separator)) == -1:
+            await self._more()
+        return self._take(at + len(separator))
+
+    async def exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            await self._more()
+        return self._take(size)
+
+    async def _more(self) -> None:
+        data = await self._reader.read(READ)
+        if not data:
+            raise asyncio.IncompleteReadError(bytes(self._buffer), None)
+        self._buffer += data
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
 
 
 def _content_length(head: bytes) -> int:

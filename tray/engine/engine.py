@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tray.core import causes
 from tray.core.causes import Cause
 from tray.core.messages import (
@@ -105,6 +107,7 @@ class Engine:
         self._published: Status | None = None
         self._recent: tuple[SessionSummary, ...] = ()
         self._resync_task: asyncio.Task[None] | None = None
+        self._resync_gen = 0  # the stream connection whose resync runs
         self._closed = False
 
     # -- what the UI and the command line use ---------------------------------------------------
@@ -228,7 +231,7 @@ class Engine:
                 self._run(self._check_health(gen), f"health {gen}")
             case OpenStream(gen):
                 if self._api is not None:
-                    coro = read_events(self._api.client, gen, self.dispatch)
+                    coro = self._stream(self._api.client, gen)
                     self._stream_tasks[gen] = self._run(coro, f"stream {gen}")
             case CloseStream(gen):
                 for task in (self._stream_tasks.pop(gen, None), self._resync_task):
@@ -236,6 +239,7 @@ class Engine:
                         task.cancel()  # a resync belongs to the connection that asked for it
             case Resync(gap_s):
                 self._resync_task = self._run(self._resync(gap_s), "resync")
+                self._resync_gen = max(self._stream_tasks, default=0)
 
     def _run(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = self._loop.create_task(coro, name=name)
@@ -309,6 +313,16 @@ class Engine:
         task = self._process_tasks.get(gen)
         if task is not None:  # still looking for the binary or the port
             task.cancel()
+
+    async def _stream(self, client: httpx.AsyncClient, gen: int) -> None:
+        """Read connection `gen`; a resync it asked for ends with it, however it ends (a server
+        killed mid-resync must not be asked again and again while its successor starts)."""
+        try:
+            await read_events(client, gen, self.dispatch)
+        finally:
+            self._stream_tasks.pop(gen, None)
+            if self._resync_gen == gen and self._resync_task is not None:
+                self._resync_task.cancel()
 
     async def _check_health(self, gen: int) -> None:
         if self._api is None:

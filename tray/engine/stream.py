@@ -55,13 +55,9 @@ class _Event:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.lines: list[bytes] = []
-        self.size = 0
+        self.data = bytearray()
+        self.started = False  # a data line was seen
         self.oversized = False
-
-    @property
-    def started(self) -> bool:
-        return bool(self.lines) or self.oversized
 
     def field(self, line: bytes) -> None:
         """One non-blank line: a data line is kept; a comment and other fields are ignored."""
@@ -69,19 +65,22 @@ class _Event:
         if name == b"data":
             self.add(value[1:] if value.startswith(b" ") else value)
 
-    def add(self, data: bytes | bytearray) -> None:
-        """Keep `data`, or only count it once the event is over the limit."""
-        self.size += len(data) + 1
-        if self.size > self.limit:
+    def add(self, value: bytes | bytearray) -> None:
+        """Keep a data line, or drop the event once it is over the limit."""
+        if self.started:
+            self.data += b"\n"
+        self.started = True
+        if self.oversized or len(self.data) + len(value) > self.limit:
             self.oversized = True
-            self.lines.clear()
-        elif not self.oversized:
-            self.lines.append(bytes(data))
+            self.data.clear()
+        else:
+            self.data += value
 
     def finish(self) -> str | None:
         """The blank line that ends the event: its data, or None if it was oversized."""
-        data = None if self.oversized else b"\n".join(self.lines).decode("utf-8", "replace")
-        self.lines, self.size, self.oversized = [], 0, False
+        data = None if self.oversized else self.data.decode("utf-8", "replace")
+        self.data = bytearray()
+        self.started = self.oversized = False
         return data
 
 

@@ -1,0 +1,188 @@
+"""Faults met by the whole app, on a virtual desktop with a real tray, dunst and the real server:
+its server killed again and again (one desktop notification per incident), and the app itself
+killed and started again, without a keyring and with a corrupted settings file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.chaos.helpers import Sessions, Snapshot, assert_no_secret, leftovers
+from tests.desktop import VirtualDesktop
+from tests.e2e.app_driver import AppDriver, wait_until
+from tray.core.notify_policy import RECOVERED_TITLE
+from tray.engine.password import USERNAME
+from tray.settings import Settings
+
+pytestmark = [pytest.mark.chaos, pytest.mark.server, pytest.mark.timeout(180)]
+
+START_S = 60.0
+INCIDENT_TITLES = {
+    "opencode connection lost",
+    "opencode server down",
+    "opencode server restarting",
+    "opencode server back",
+}
+
+
+@pytest.fixture
+def desk(virtual_desktop: VirtualDesktop) -> VirtualDesktop:
+    return virtual_desktop
+
+
+def app_settings(desk: VirtualDesktop, binary: str, port: int) -> Settings:
+    project = desk.home / "project"
+    project.mkdir(exist_ok=True)
+    return Settings(
+        opencode_path=binary,
+        port=port,
+        working_directory=str(project),
+        notification_grace_s=0.0,  # every incident is told, however short
+        restart_backoff_min_s=0.5,
+        restart_backoff_max_s=2.0,
+    )
+
+
+class Run:
+    """The app under test, what its servers were, and everything it logged."""
+
+    def __init__(self, app: AppDriver, port: int) -> None:
+        self.app = app
+        self.port = port
+        self.servers: list[int] = []
+        self.passwords: list[str] = []
+        self.logged = ""
+
+    def connected(self, old: int | None = None) -> dict[str, Any]:
+        """Connected to a server other than `old`; remembers it and its password."""
+        status: dict[str, Any] = wait_until(
+            lambda: (
+                (s := self.app.status())["state"] == "connected"
+                and s["server"]["pid"] not in (None, old)
+                and s
+            ),
+            "connected to a new server",
+            START_S,
+        )
+        pid = status["server"]["pid"]
+        self.servers.append(pid)
+        self.passwords.append(psutil.Process(pid).environ()["OPENCODE_SERVER_PASSWORD"])
+        return status
+
+    def sessions(self) -> Sessions:
+        return Sessions(self.port, self.credentials)
+
+    def credentials(self) -> tuple[str, str]:
+        return USERNAME, self.passwords[-1]
+
+    def keep_log(self) -> None:
+        """The app's output so far (a new start overwrites it)."""
+        self.logged += self.app.log.read_text(errors="replace")
+
+    def finish(self) -> None:
+        """Quit, then: nothing left running, no password in any log."""
+        assert self.app.quit() == 0
+        self.keep_log()
+        strays = leftovers(set(self.servers), self.port)
+        assert not strays, f"left running: {strays}"
+        log_dir = self.app.desk.home / ".local/state/opencode-tray/log"
+        files = "".join(p.read_text(errors="replace") for p in log_dir.glob("*.log*"))
+        assert "opencode-tray" in files
+        assert_no_secret(self.logged + files, self.passwords)
+
+
+@pytest.fixture
+def run(
+    desk: VirtualDesktop, tmp_path: Path, opencode_binary: str, free_port: int
+) -> Iterator[Run]:
+    app = AppDriver(desk, tmp_path, app_settings(desk, opencode_binary, free_port))
+    started = Run(app, free_port)
+    try:
+        yield started
+    finally:
+        app.kill()
+        for pid in started.servers:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def gone(pid: int) -> bool:
+    return not psutil.pid_exists(pid)
+
+
+def shown(desk: VirtualDesktop, count: int) -> bool:
+    return desk.notification_count() == count
+
+
+def test_each_server_crash_is_told_once(run: Run, desk: VirtualDesktop) -> None:
+    """Killed by SIGKILL, then by SIGTERM from outside: two incidents, two notifications that
+    each end as "back". (The same text twice would be stacked by dunst into one.)"""
+    run.app.start()
+    status = run.connected()
+    assert desk.notification_count() == 0
+    before: Snapshot = asyncio.run(run.sessions().create())
+    for n, sig in enumerate((signal.SIGKILL, signal.SIGTERM), start=1):
+        os.kill(status["server"]["pid"], sig)
+        status = run.connected(old=status["server"]["pid"])
+        incident = status["incidents"][-1]
+        assert incident["cause"]["text"].startswith(f"server killed by {sig.name}")
+        assert incident["recovered"]
+        # One notification per incident: replaced as it goes on, it ends as "back" (checked
+        # below, once all are closed into the history).
+        wait_until(partial(shown, desk, n), f"{n} notifications", 10)
+        time.sleep(0.5)
+    time.sleep(1.0)  # nothing more comes
+    assert desk.notification_count() == 2
+    desk.dunstctl("close-all")
+    history = desk.history()
+    assert [item["summary"] for item in history[:2]] == [RECOVERED_TITLE] * 2
+    assert {item["summary"] for item in history} <= INCIDENT_TITLES
+    for item, sig in zip(history[:2], (signal.SIGTERM, signal.SIGKILL), strict=True):
+        assert sig.name in item["body"]
+    asyncio.run(run.sessions().assert_kept(before))
+    run.finish()
+
+
+BROKEN_SETTINGS = b"""
+[timeouts
+heartbeat_timeout_s = "soon"
+\x00\xff = = garbage
+"""
+
+
+def test_the_app_killed_and_started_again_without_keyring_and_with_broken_settings(
+    run: Run, desk: VirtualDesktop
+) -> None:
+    run.app.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    config = desk.home / ".config/opencode-tray/settings.toml"
+    config.write_bytes(config.read_bytes() + BROKEN_SETTINGS)
+    run.app.start()
+    status = run.connected()
+    before: Snapshot = asyncio.run(run.sessions().create())
+    for _ in range(2):
+        assert run.app.proc is not None
+        killed = run.app.proc.pid
+        run.app.kill()
+        old = status["server"]["pid"]
+        wait_until(partial(gone, old), "the server to die with the app", 10)
+        run.keep_log()
+        run.app.start()
+        status = run.connected(old=old)
+        assert status["app"]["pid"] != killed
+        assert status["incidents"] == []  # a new app, a new start: no incident to tell
+        asyncio.run(run.sessions().assert_kept(before))
+    assert len(set(run.passwords)) == 3, "without a keyring each run has its own password"
+    assert desk.notification_count() == 0
+    assert len(list(config.parent.glob("settings.toml.broken-*"))) == 1
+    run.finish()
+    assert run.logged.count("tray.engine.password: No keyring available") == 3

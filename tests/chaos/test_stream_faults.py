@@ -1,0 +1,185 @@
+"""Faults between the engine and the real server, made by a proxy in between (`client_url`):
+the event stream reset or blackholed in the middle of an event, ended cleanly, fed garbage and
+oversized events; a 401 once the password changed; 500s from REST while the engine resyncs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from functools import partial
+
+import pytest
+
+from tests.chaos.helpers import (
+    HEARTBEAT_TIMEOUT_S,
+    SLACK_S,
+    Sessions,
+    assert_incidents,
+    chaos_run,
+)
+from tests.chaos.proxy import ChaosProxy, Cut
+from tests.engine.helpers import Harness, LaunchFactory, poll
+from tray.core.causes import CauseKind
+from tray.core.status import State, Status
+from tray.engine.engine import ServerLaunch
+from tray.engine.password import ServerPassword, generate
+from tray.engine.stream import MAX_EVENT_BYTES
+
+pytestmark = [pytest.mark.chaos, pytest.mark.server]
+
+
+@pytest.fixture
+async def proxy(free_port: int) -> AsyncIterator[ChaosProxy]:
+    """A proxy in front of the port the test's server listens on."""
+    async with ChaosProxy(free_port) as chaos:
+        yield chaos
+
+
+def through(proxy: ChaosProxy, make_launch: LaunchFactory, **settings: float) -> ServerLaunch:
+    return replace(make_launch(**settings), client_url=proxy.url)
+
+
+async def recovered(harness: Harness, incidents: int, within: float = 10.0) -> Status:
+    """Connected again after `incidents` incidents in all, the last one over."""
+    return await harness.wait_for(
+        f"recovery from incident {incidents}",
+        lambda s: (
+            s.state is State.CONNECTED and len(s.incidents) == incidents and s.open_incident is None
+        ),
+        within,
+    )
+
+
+async def strike(
+    proxy: ChaosProxy, sessions: Sessions, how: Cut, credentials: tuple[str, str] | None = None
+) -> None:
+    """Cut the event stream in the way asked, at an event the server sends right now."""
+    proxy.cut_stream(how)
+    await sessions.poke(credentials)
+    await asyncio.wait_for(proxy.cut_done(), 5)
+
+
+@dataclass(frozen=True)
+class CutCase:
+    how: Cut
+    kind: CauseKind  # the cause each incident must report
+    times: int
+    within: float  # seconds to recovery
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(CutCase(Cut.RESET, CauseKind.STREAM_BROKEN, 3, 10.0), id="reset-mid-event"),
+        pytest.param(CutCase(Cut.CLOSE, CauseKind.STREAM_CLOSED, 2, 10.0), id="clean-close"),
+        pytest.param(
+            CutCase(Cut.BLACKHOLE, CauseKind.HEARTBEAT_MISSED, 2, HEARTBEAT_TIMEOUT_S + SLACK_S),
+            id="blackhole-mid-event",
+        ),
+    ],
+)
+async def test_the_stream_cut_again_and_again(
+    make_launch: LaunchFactory, proxy: ChaosProxy, caplog: pytest.LogCaptureFixture, case: CutCase
+) -> None:
+    launch = through(proxy, make_launch, heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S)
+    async with chaos_run(launch, caplog) as harness:
+        first = await harness.connected()
+        sessions = Sessions.of(harness)
+        before = await sessions.create()
+        for n in range(1, case.times + 1):
+            await strike(proxy, sessions, case.how)
+            again = await recovered(harness, n, case.within)
+            assert (again.pid, again.restarts) == (first.pid, 0)
+            assert proxy.stream_links() == 1
+        assert_incidents(harness, *[case.kind] * case.times)
+        await sessions.assert_kept(before)
+
+
+GARBAGE = (
+    b"data: this is not JSON {\n\n",
+    b"data: " + json.dumps({"payload": {"kind": "no type"}}).encode() + b"\n\n",
+    b"data: " + b"x" * (MAX_EVENT_BYTES + 1024) + b"\n\n",  # one oversized line
+    b"".join(b"data: " + b"y" * (1024 * 1024) + b"\n" for _ in range(5)) + b"\n",  # in 5 lines
+    b"data: \xff\xfe not UTF-8\n\n",
+    b": a comment, which is no event\n\n",
+)
+
+
+async def test_garbage_and_oversized_events_are_skipped_without_an_incident(
+    make_launch: LaunchFactory, proxy: ChaosProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with chaos_run(through(proxy, make_launch), caplog) as harness:
+        first = await harness.connected()
+        sessions = Sessions.of(harness)
+        before = await sessions.create()
+        for _ in range(2):
+            proxy.inject(*GARBAGE)
+            after = await sessions.poke()  # its event comes behind the garbage
+            await poll(partial(_listed, harness, after), 10, "the event after the garbage")
+        status = harness.engine.status()
+        assert (status.state, status.pid, status.restarts) == (State.CONNECTED, first.pid, 0)
+        assert_incidents(harness)
+        await sessions.assert_kept(before)
+    skipped = [r.getMessage() for r in caplog.records if "skipping garbage" in r.getMessage()]
+    assert len(skipped) == 3  # the first three are logged (then every thousandth)
+    assert "an event over the size limit" in skipped[2]
+
+
+async def test_a_401_after_the_password_changed_restarts_the_server_with_the_new_one(
+    make_launch: LaunchFactory, proxy: ChaosProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with chaos_run(through(proxy, make_launch), caplog) as harness:
+        status = await harness.connected()
+        sessions = Sessions.of(harness)
+        before = await sessions.create()
+        for n in range(1, 3):
+            # The stream reconnects at once, with a password the server was not started with
+            # (as if it had been changed behind the server's back).
+            old = harness.engine.launch
+            new = ServerPassword(generate(), persistent=False)
+            harness.engine.launch = replace(old, password=new)
+            await strike(proxy, sessions, Cut.RESET, old.credentials())
+            crashed = await harness.wait_state(State.CRASHED, within=5)
+            assert crashed.cause is not None
+            assert crashed.cause.kind is CauseKind.WRONG_PASSWORD
+            status = await harness.connected_to_a_new_server(status)
+            assert status.restarts == n
+        assert_incidents(harness, CauseKind.WRONG_PASSWORD, CauseKind.WRONG_PASSWORD)
+        await sessions.assert_kept(before)
+
+
+# The resync asks /session/status, then /session: the first try fails at the first, the second
+# at the second, the third goes through.
+RESYNC_FAILURES = {"/session/status": 1, "/session": 1}
+
+
+async def test_500s_during_the_resync_are_retried(
+    make_launch: LaunchFactory, proxy: ChaosProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with chaos_run(through(proxy, make_launch), caplog) as harness:
+        first = await harness.connected()
+        sessions = Sessions.of(harness)
+        before = await sessions.create()
+        for n in range(1, 3):
+            proxy.fail(RESYNC_FAILURES)
+            await strike(proxy, sessions, Cut.RESET)
+            await recovered(harness, n)
+            await poll(partial(_resynced, caplog, n), 10, f"resync {n}")
+        status = harness.engine.status()
+        assert (status.state, status.pid, status.restarts) == (State.CONNECTED, first.pid, 0)
+        assert status.last_gap_s is not None
+        assert {s.id for s in harness.engine.recent_sessions()} >= set(before)
+        assert_incidents(harness, CauseKind.STREAM_BROKEN, CauseKind.STREAM_BROKEN)
+        await sessions.assert_kept(before)
+    failed = [r.getMessage() for r in caplog.records if "resync attempt" in r.getMessage()]
+    assert failed == [f"resync attempt {a} failed: HTTP error 500: Injected" for a in (1, 2)] * 2
+
+
+def _listed(harness: Harness, session_id: str) -> bool:
+    return session_id in {s.id for s in harness.engine.recent_sessions()}
+
+
+def _resynced(caplog: pytest.LogCaptureFixture, times: int) -> bool:
+    return sum("resynced after" in r.getMessage() for r in caplog.records) == times
