@@ -52,6 +52,7 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 
 from tests.desktop import DesktopError, VirtualDesktop, missing_programs  # noqa: E402
+from tests.e2e.app_driver import opencode_on_port  # noqa: E402
 from tray import settings_file  # noqa: E402
 from tray.engine.password import ACCOUNT, SERVICE, USERNAME  # noqa: E402
 from tray.identity import APP_NAME, DISPLAY_NAME  # noqa: E402
@@ -200,15 +201,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def opencode_on_port(port: int) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if "serve" in cmdline and str(port) in cmdline:
-            found.append(proc)
-    return found
 
 
 class FrozenApp:

@@ -11,11 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, wait_until
+from tests.e2e.app_driver import AppDriver, opencode_on_port, wait_until
 from tray.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
@@ -55,15 +54,6 @@ def _shot(desk: VirtualDesktop, tmp_path: Path, name: str) -> Path:
     if SCREENSHOTS:
         shutil.copy(path, Path(SCREENSHOTS) / name)
     return path
-
-
-def _opencode_on_port(port: int) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if "serve" in cmdline and str(port) in cmdline:
-            found.append(proc)
-    return found
 
 
 def test_the_app_as_a_person_uses_it(
@@ -124,7 +114,7 @@ def test_the_app_as_a_person_uses_it(
 
     # Quit leaves nothing behind.
     assert app.quit() == 0
-    assert _opencode_on_port(free_port) == []
+    assert opencode_on_port(free_port) == []
     code, out = app.cli("status", "--json")
     assert (code, json.loads(out)["state"]) == (3, "not_running")
     print(

@@ -143,17 +143,17 @@ def classify(
         condition = Condition.INTERRUPTED
     else:
         condition = Condition.IDLE
-    times = info.get("time")
-    updated = times.get("updated") if isinstance(times, Mapping) else None
+    summary = SessionSummary.from_info({**info, "id": session_id})
+    assert summary is not None  # it has an id
     return SessionReport(
         id=session_id,
-        title=str(info.get("title") or ""),
-        directory=str(info.get("directory") or ""),
+        title=summary.title,
+        directory=summary.directory,
         condition=condition,
         messages=len(messages),
         pending_permissions=sum(_belongs(p, session_id) for p in permissions),
         pending_questions=sum(_belongs(q, session_id) for q in questions),
-        updated_ms=float(updated) if isinstance(updated, int | float) else 0.0,
+        updated_ms=summary.updated_ms,
     )
 
 
