@@ -376,6 +376,15 @@ class App:
         except OSError as error:
             self._show_message(f"Could not change start at login: {error}")
 
+    def rotate_password(self) -> Reply:
+        """A new server password: stored in the keyring, and the server restarted with it."""
+        self._password = passwords.rotate()
+        logs.secret_filter.secrets.add(self._password.value)
+        self.engine.set_password(self._password)
+        if self._password.warning:
+            return Reply(1, self._password.warning)
+        return Reply(0, "New server password stored in the keyring; the server is restarting.")
+
     def quit(self) -> None:
         if not self._quit.done():
             self._quit.set_result(None)
@@ -413,6 +422,8 @@ class App:
                 return await self._resume(args.session)
             case "quit":
                 self._loop.call_soon(self.quit)
+            case "rotate-password":
+                return self.rotate_password()
         return Reply(0, f"{args.command}: done")
 
     def _status_reply(self, json_output: bool) -> Reply:

@@ -5,6 +5,7 @@ opencode-tray status [--json]          the running instance's state (exit 0 conn
                                        1 otherwise, 3 when no instance runs)
 opencode-tray restart|stop|start|quit  what the tray menu does
 opencode-tray resume [SESSION_ID]      reopen a session (exit 1 when it cannot be)
+opencode-tray rotate-password          new server password; other clients need the new one
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ COMMANDS = {
     "start": "start the opencode server",
     "resume": "reopen a session (default: the one active last) where you work",
     "quit": "stop the server and quit the app",
+    "rotate-password": "make a new server password (in the keyring) and restart the server",
 }
 
 

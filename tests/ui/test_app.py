@@ -71,6 +71,13 @@ async def test_without_a_tray_the_status_window_supervises(
     assert password.warning.startswith("No keyring available")
     assert password.value not in app.diagnostics()
 
+    # Rotation is explicit: a new password, the server restarted with it, connected again.
+    old = app.engine.launch.password.value
+    reply = await app.handle_command(["rotate-password"])
+    assert reply.code == 1  # no keyring to keep it in: said so
+    assert app.engine.launch.password.value != old
+    await poll(lambda: app.engine.status().state is State.CONNECTED, 30, "connected, rotated")
+
     await app.handle_command(["stop"])
     await poll(lambda: app.engine.status().pid is None, 30, "the server stopped")
     assert app.engine.status().state is State.STOPPED
