@@ -98,7 +98,8 @@ class Engine:
         self._supervisor = Supervisor(launch.settings.policy(), rng)
         self._records = RecordFile(launch.state_dir / "server.json")
         self._subscribers: list[Callable[[Status], None]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None  # qasync's timers are plain Handles
+        self._timer_at = 0.0  # when the armed timer fires
         self._tasks: set[asyncio.Task[None]] = set()
         self._process_tasks: dict[int, asyncio.Task[None]] = {}
         self._processes: dict[int, ServerProcess] = {}
@@ -204,12 +205,24 @@ class Engine:
         self._publish()
 
     def _schedule_tick(self) -> None:
+        """Arm the timer for the supervisor's next deadline.
+
+        Every stream event moves the heartbeat deadline later; a timer that is already set to fire
+        no later than needed is kept (the supervisor re-checks at each Tick and nothing is due yet,
+        then the next deadline is armed), so a burst of events does not re-arm it each time."""
+        deadline = self._supervisor.next_deadline()
         if self._timer is not None:
+            if deadline is not None and self._timer_at <= deadline:
+                return
             self._timer.cancel()
             self._timer = None
-        deadline = self._supervisor.next_deadline()
         if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self.dispatch, Tick())
+            self._timer = self._loop.call_at(deadline, self._tick)
+            self._timer_at = deadline
+
+    def _tick(self) -> None:
+        self._timer = None
+        self.dispatch(Tick())
 
     def _publish(self) -> None:
         status = self.status()
