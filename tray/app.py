@@ -279,12 +279,6 @@ class App:
             return str(error)
         return None
 
-    def _launch(self, open_it: Callable[[], None]) -> None:
-        try:
-            open_it()
-        except launcher.LaunchError as error:
-            self._show_message(str(error))
-
     def _offer_continue(self, found: SessionReport) -> None:
         box = QMessageBox(
             QMessageBox.Icon.Question,
@@ -312,7 +306,10 @@ class App:
         if url is not None:
             username = self.engine.launch.username()
             web = web_url(url, username, self._password.value)
-            self._launch(lambda: launcher.open_url(web))
+            try:
+                launcher.open_url(web)
+            except launcher.LaunchError as error:
+                self._show_message(str(error))
 
     def copy_url(self) -> None:
         url = self.engine.status().url

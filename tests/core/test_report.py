@@ -12,7 +12,13 @@ def _wall(monotonic: float) -> float:
 
 
 def test_connected_report_has_every_documented_field() -> None:
-    status = make_status(busy_sessions=("ses_1",), active_session="ses_1", restarts=2)
+    status = make_status(
+        busy_sessions=("ses_1",),
+        active_session="ses_1",
+        restarts=2,
+        last_gap_s=2.5,
+        changed_in_gap=("ses_0",),
+    )
     data = report.status_json(status, _wall, "0.1.0", 77)
     assert data == {
         "schema": 1,
@@ -29,7 +35,12 @@ def test_connected_report_has_every_documented_field() -> None:
             "restarts": 2,
         },
         "stream": {"connected": True, "seconds_since_last_event": 5.0},
-        "sessions": {"active": ["ses_1"], "last_active": "ses_1"},
+        "sessions": {
+            "active": ["ses_1"],
+            "last_active": "ses_1",
+            "last_gap_s": 2.5,
+            "changed_in_gap": ["ses_0"],
+        },
         "incidents": [],
     }
     json.dumps(data)

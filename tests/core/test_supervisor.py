@@ -347,6 +347,7 @@ def test_stream_events_feed_the_sessions_and_resync_replaces_busy() -> None:
     assert d.status.since_last_event_s == 3.0
     assert d.send(Resynced(3.5, ("ses_b",), ("ses_a",))) == []
     assert (d.status.busy_sessions, d.status.last_gap_s) == (("ses_b",), 3.5)
+    assert d.status.changed_in_gap == ("ses_a",)
     assert d.sup.sessions.last_by_directory == {"/w": "ses_a"}
 
 

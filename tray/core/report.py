@@ -65,6 +65,8 @@ def status_json(
         "sessions": {
             "active": list(status.busy_sessions),
             "last_active": status.active_session,
+            "last_gap_s": _rounded(status.last_gap_s),
+            "changed_in_gap": list(status.changed_in_gap),
         },
         "incidents": [
             _incident(i, status.now, wall) for i in status.incidents[-INCIDENTS_REPORTED:]

@@ -71,6 +71,7 @@ class Status:
     busy_sessions: tuple[str, ...]
     active_session: str | None
     last_gap_s: float | None
+    changed_in_gap: tuple[str, ...] = ()  # sessions updated during the last gap, per the resync
     last_session: SessionReport | None = None  # the active session as the last resync found it
 
     @property

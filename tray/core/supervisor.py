@@ -118,6 +118,7 @@ class Supervisor:
         self._last_health: Cause | None = None
         self._last_gap_s: float | None = None
         self._last_session: SessionReport | None = None
+        self._changed_in_gap: tuple[str, ...] = ()
 
         self._incident: Incident | None = None
         self._history: deque[Incident] = deque(maxlen=HISTORY)
@@ -144,6 +145,7 @@ class Supervisor:
                 return self._on_tick(now)
             case Resynced():
                 self._last_gap_s = event.gap_s
+                self._changed_in_gap = event.changed_sessions
                 self._last_session = event.session
                 self.sessions.replace_busy(event.busy_sessions)
                 return []
@@ -240,6 +242,7 @@ class Supervisor:
             busy_sessions=self.sessions.busy,
             active_session=self.sessions.active,
             last_gap_s=self._last_gap_s,
+            changed_in_gap=self._changed_in_gap,
             last_session=self._last_session,
         )
 
