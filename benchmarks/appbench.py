@@ -13,7 +13,7 @@ from benchlib import free_port
 
 from tests.desktop import VirtualDesktop
 from tests.e2e.app_driver import AppDriver
-from tray.settings import Settings
+from tray.core.settings import Settings
 
 
 @contextlib.contextmanager

@@ -17,11 +17,11 @@ from typing import Any
 
 import psutil
 
+from tray.core.settings import Settings
 from tray.core.status import State, Status
 from tray.engine.binary import PROJECT_LOCAL
 from tray.engine.engine import Engine, ServerLaunch
 from tray.engine.password import ServerPassword, generate
-from tray.settings import Settings
 
 START_TIMEOUT_S = 60.0
 REPO = Path(__file__).resolve().parents[1]

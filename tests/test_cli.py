@@ -12,7 +12,7 @@ import pytest
 
 from tray import cli
 from tray.core.report import EXIT_NOT_RUNNING
-from tray.instance import InstanceServer, Reply, server_name
+from tray.shell.instance import InstanceServer, Reply, server_name
 
 
 async def _run_cli(*args: str, runtime_dir: Path) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tray import settings_file
-from tray.settings import ResumeTarget, Settings
+from tray.core.settings import ResumeTarget, Settings
 from tray.settings_file import RULES, Kind, load, save, validate
 
 GOOD = """\

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from tray import cli, instance
-from tray.app import print_reply, run_app
+from tray import cli
 from tray.core.report import EXIT_NOT_RUNNING
+from tray.shell import instance
+from tray.shell.app import print_reply, run_app
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ import PySide6
 
 from tray import __version__
 from tray.core import present
+from tray.core.settings import Settings
 from tray.core.status import Status
-from tray.settings import Settings
 
 _SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET", "KEY", "AUTH")
 

@@ -25,7 +25,7 @@ from enum import Enum, auto
 from pathlib import Path
 from typing import Any
 
-from tray.settings import ResumeTarget, Settings
+from tray.core.settings import ResumeTarget, Settings
 
 HEARTBEAT_INTERVAL_S = 10.0  # the server sends a heartbeat event this often
 MAX_SECONDS = 86400.0  # a day: longer than any timeout anyone means

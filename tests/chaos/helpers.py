@@ -19,8 +19,8 @@ import pytest
 from tests.engine.helpers import Harness, Seen, running
 from tray.core.causes import CauseKind
 from tray.core.notify_policy import RECOVERED_TITLE, Notice, NotifyPolicy, ShowNotice, incident_key
+from tray.core.settings import Settings
 from tray.engine.engine import ServerLaunch
-from tray.settings import Settings
 
 # The server beats every 10 s; a watchdog must wait longer than that.
 HEARTBEAT_TIMEOUT_S = 11.0

@@ -21,8 +21,8 @@ from tests.chaos.helpers import Sessions, Snapshot, assert_no_secret, leftovers
 from tests.desktop import VirtualDesktop
 from tests.e2e.app_driver import AppDriver, wait_until
 from tray.core.notify_policy import RECOVERED_TITLE
+from tray.core.settings import Settings
 from tray.engine.password import USERNAME
-from tray.settings import Settings
 
 pytestmark = [pytest.mark.chaos, pytest.mark.server, pytest.mark.timeout(180)]
 

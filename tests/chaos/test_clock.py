@@ -13,13 +13,13 @@ import pytest
 from tests.chaos.helpers import Sessions, chaos_run, notices
 from tests.core.test_notify_policy import Run
 from tests.engine.helpers import LaunchFactory
-from tray.app import WAKE_CHECK_S
 from tray.core import causes
 from tray.core.messages import StartRequested, StreamClosed, Tick
 from tray.core.notify_policy import RECOVERED_TITLE, ShowNotice, incident_key
+from tray.core.settings import Settings
 from tray.core.status import State
 from tray.core.wake import WakeDetector
-from tray.settings import Settings
+from tray.shell.app import WAKE_CHECK_S
 
 pytestmark = pytest.mark.chaos
 

@@ -38,9 +38,9 @@ from tray.core.notify_policy import (
     incident_key,
 )
 from tray.core.resume import Condition, SessionReport
+from tray.core.settings import Settings
 from tray.core.status import Incident, State, Status
 from tray.core.supervisor import Supervisor
-from tray.settings import Settings
 
 CRASH = causes.process_exited(1, ["Error: boom"])
 BROKEN = causes.stream_broken("peer closed connection")

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from tray.core.settings import ResumeTarget, Settings
 from tray.core.supervisor import Policy
-from tray.settings import ResumeTarget, Settings
 
 LAUNCH: dict[str, Any] = {
     "opencode_path": "/opt/opencode",

@@ -18,7 +18,7 @@ import psutil
 
 from tests.desktop import VirtualDesktop
 from tray import settings_file
-from tray.settings import Settings
+from tray.core.settings import Settings
 
 WATCHER = ("org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher")
 _MENU_ITEM = re.compile(r"\((\d+), \{[^{}]*'label': <'([^']*)'>")

@@ -15,7 +15,7 @@ import pytest
 
 from tests.desktop import VirtualDesktop
 from tests.e2e.app_driver import AppDriver, opencode_on_port, wait_until
-from tray.settings import Settings
+from tray.core.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
 

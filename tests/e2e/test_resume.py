@@ -19,7 +19,7 @@ import pytest
 from tests.desktop import VirtualDesktop
 from tests.e2e import mock_model
 from tests.e2e.app_driver import AppDriver, wait_until
-from tray.settings import ResumeTarget, Settings
+from tray.core.settings import ResumeTarget, Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
 

@@ -13,10 +13,10 @@ import json
 import sys
 from pathlib import Path
 
+from tray.core.settings import Settings
 from tray.core.status import State, Status
 from tray.engine.engine import Engine, ServerLaunch
 from tray.engine.password import ServerPassword, generate
-from tray.settings import Settings
 
 
 async def run(binary: str, port: int, state_dir: Path, working_dir: str) -> None:

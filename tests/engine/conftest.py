@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.engine.helpers import FAST, LaunchFactory
+from tray.core.settings import Settings
 from tray.engine.engine import ServerLaunch
 from tray.engine.password import ServerPassword, generate
-from tray.settings import Settings
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.engine.helpers import poll
 from tray import cli, settings_file
-from tray.app import App
+from tray.core.settings import Settings
 from tray.core.status import State
-from tray.settings import Settings
+from tray.shell.app import App
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
 

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from tray.core.settings import ResumeTarget, Settings
 from tray.engine.probe import ProbeError
-from tray.settings import ResumeTarget, Settings
 from tray.ui.settings_dialog import SettingsDialog, parse_env
 
 FOUND = "/opt/opencode/bin/opencode"

@@ -44,7 +44,7 @@ SESSION_TITLE = "opencode session"
 
 
 class NotifySettings(Protocol):
-    """The part of `tray.settings.Settings` that this policy reads."""
+    """The part of `tray.core.settings.Settings` that this policy reads."""
 
     @property
     def notify_session_finished(self) -> bool: ...

@@ -44,6 +44,7 @@ from tray.core.messages import (
     Tick,
 )
 from tray.core.resume import SessionReport, SessionSummary, apply_session_event, newest_first
+from tray.core.settings import Settings
 from tray.core.status import State, Status
 from tray.core.supervisor import Supervisor
 from tray.engine import binary, ports
@@ -52,7 +53,6 @@ from tray.engine.leftover import RecordFile, stop_leftover
 from tray.engine.password import USERNAME, ServerPassword
 from tray.engine.process import ServerProcess
 from tray.engine.stream import read_events
-from tray.settings import Settings
 
 RESYNC_TRIES = 3
 # A server that just died (a leftover, or ours killed from outside) can hold its port a moment

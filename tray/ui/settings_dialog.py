@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from tray import settings_file
+from tray.core.settings import Settings
 from tray.engine.probe import check_binary
 from tray.identity import DISPLAY_NAME
-from tray.settings import Settings
 
 Checker = Callable[[str], Awaitable[str]]
 

@@ -26,20 +26,21 @@ from PySide6.QtCore import QSocketNotifier, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from tray import __version__, autostart, cli, diagnostics, launcher, logs, paths, settings_file
+from tray import __version__, autostart, cli, diagnostics, logs, paths, settings_file
 from tray.core import present, report
 from tray.core.causes import Cause
 from tray.core.notify_policy import Notice, NoticeButton, NotifyPolicy
 from tray.core.resume import Condition, SessionReport, attach_command, web_url
+from tray.core.settings import ResumeTarget, Settings
 from tray.core.status import Status
 from tray.core.wake import WakeDetector
 from tray.engine import password as passwords
 from tray.engine.api import ApiError
 from tray.engine.engine import Engine, ServerLaunch
 from tray.identity import DISPLAY_NAME
-from tray.instance import InstanceServer, Reply, hold_windows_mutex, send
 from tray.resources import app_icon_path, restore_user_environment
-from tray.settings import ResumeTarget, Settings
+from tray.shell import launcher
+from tray.shell.instance import InstanceServer, Reply, hold_windows_mutex, send
 from tray.ui.notifier import Notifier
 from tray.ui.settings_dialog import SettingsDialog
 from tray.ui.status_window import StatusWindow
