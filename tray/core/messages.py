@@ -105,6 +105,14 @@ class Resynced:
 
 
 @dataclass(frozen=True)
+class ResyncFailed:
+    """Try number `attempt` of the resync failed; the supervisor schedules the next one."""
+
+    attempt: int
+    cause: Cause
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time has passed; the supervisor checks its deadlines."""
 
@@ -123,6 +131,7 @@ Event = (
     | StreamEvent
     | StreamClosed
     | Resynced
+    | ResyncFailed
     | Tick
 )
 
@@ -159,9 +168,11 @@ class CloseStream:
 
 @dataclass(frozen=True)
 class Resync:
-    """Recover over REST what the stream missed; `gap_s` is None on the first connection."""
+    """Recover over REST what the stream missed; `gap_s` is None on the first connection.
+    `attempt` counts the tries for one connection: a failed one is retried with backoff."""
 
     gap_s: float | None
+    attempt: int = 1
 
 
 Effect = Spawn | CheckHealth | Terminate | OpenStream | CloseStream | Resync

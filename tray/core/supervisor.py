@@ -32,6 +32,7 @@ from tray.core.messages import (
     RestartRequested,
     Resync,
     Resynced,
+    ResyncFailed,
     Spawn,
     Spawned,
     SpawnFailed,
@@ -66,6 +67,8 @@ class Policy:
     hung_restart_after_s: float = 60.0
     health_retry_s: float = 0.5
     stop_grace_s: float = 5.0
+    resync_base_s: float = 1.0
+    resync_max_s: float = 30.0
 
 
 class Proc(Enum):
@@ -119,6 +122,9 @@ class Supervisor:
         self._last_gap_s: float | None = None
         self._last_session: SessionReport | None = None
         self._changed_in_gap: tuple[str, ...] = ()
+        self._resync_gap: float | None = None  # the gap the connection's resync is about
+        self._resync_attempt = 0
+        self._resync_at: float | None = None  # when a failed resync is tried again
 
         self._incident: Incident | None = None
         self._history: deque[Incident] = deque(maxlen=HISTORY)
@@ -130,6 +136,7 @@ class Supervisor:
         self.policy = policy
         self._restart_backoff = Backoff(policy.restart_min_s, policy.restart_max_s)
         self._reconnect_backoff = Backoff(policy.reconnect_base_s, policy.reconnect_max_s)
+        self._resync_backoff = Backoff(policy.resync_base_s, policy.resync_max_s)
         self._breaker.limit = policy.crash_loop_limit
         self._breaker.window_s = policy.crash_loop_window_s
 
@@ -148,6 +155,13 @@ class Supervisor:
                 self._changed_in_gap = event.changed_sessions
                 self._last_session = event.session
                 self.sessions.replace_busy(event.busy_sessions)
+                self._resync_at = None
+                return []
+            case ResyncFailed():
+                if self._stream is Stream.UP:  # a resync ends with its connection
+                    self._resync_attempt = event.attempt
+                    delay = self._resync_backoff.delay(event.attempt, self._rng)
+                    self._resync_at = now + delay
                 return []
         if not self._current(event):
             return []
@@ -207,6 +221,8 @@ class Supervisor:
                 deadlines.append(self._unreachable_since + p.hung_restart_after_s)
         if self._stream is not Stream.DOWN:
             deadlines.append(self._activity_at + p.heartbeat_timeout_s)
+        if self._stream is Stream.UP:
+            deadlines.append(self._resync_at)
         if self._stream is Stream.UP and self._restart_attempt and self._connected_at is not None:
             deadlines.append(self._connected_at + p.stable_after_s)
         present = [d for d in deadlines if d is not None]
@@ -386,6 +402,7 @@ class Supervisor:
 
     def _mark_down(self, now: float) -> None:
         self._stream = Stream.DOWN
+        self._resync_at = None
         self._connected_at = None
         if self._down_since is None:
             self._down_since = now
@@ -408,6 +425,7 @@ class Supervisor:
         self._down_since = None
         if self._incident is not None:
             self._close_incident(now, recovered=True)
+        self._resync_gap, self._resync_at = gap, None
         return [Resync(gap)]
 
     def _on_stream_event(self, event: StreamEvent, now: float) -> list[Effect]:
@@ -468,6 +486,9 @@ class Supervisor:
                 and now >= self._reconnect_at
             ):
                 effects += self._open_stream(now)
+        if self._stream is Stream.UP and self._resync_at is not None and now >= self._resync_at:
+            self._resync_at = None
+            effects.append(Resync(self._resync_gap, self._resync_attempt + 1))
         if (
             self._stream is Stream.UP
             and self._connected_at is not None

@@ -34,6 +34,7 @@ from tray.core.messages import (
     RestartRequested,
     Resync,
     Resynced,
+    ResyncFailed,
     Spawn,
     Spawned,
     SpawnFailed,
@@ -53,13 +54,17 @@ from tray.engine.leftover import RecordFile, stop_leftover
 from tray.engine.password import USERNAME, ServerPassword
 from tray.engine.process import ServerProcess
 from tray.engine.stream import read_events
+from tray.tasks import Tasks
 
-RESYNC_TRIES = 3
 # A server that just died (a leftover, or ours killed from outside) can hold its port a moment
 # longer than it looks alive: its threads are still exiting.
 PORT_RELEASE_S = 0.5
 
 log = logging.getLogger(__name__)
+
+
+def _task_failed(error: BaseException, name: str) -> None:
+    log.error("engine task %s failed", name, exc_info=error)
 
 
 @dataclass(frozen=True)
@@ -100,12 +105,13 @@ class Engine:
         self._subscribers: list[Callable[[Status], None]] = []
         self._timer: asyncio.Handle | None = None  # qasync's timers are plain Handles
         self._timer_at = 0.0  # when the armed timer fires
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks(self._loop, _task_failed)
         self._process_tasks: dict[int, asyncio.Task[None]] = {}
         self._processes: dict[int, ServerProcess] = {}
         self._stream_tasks: dict[int, asyncio.Task[None]] = {}
         self._api: ServerApi | None = None
         self._published: Status | None = None
+        self._started_with: Settings | None = None  # the settings of the last server spawned
         self._recent: tuple[SessionSummary, ...] = ()
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_gen = 0  # the stream connection whose resync runs
@@ -131,6 +137,11 @@ class Engine:
     def recent_sessions(self) -> tuple[SessionSummary, ...]:
         """The server's sessions, newest first, as of the last resync and the events since."""
         return self._recent
+
+    def server_settings(self) -> Settings:
+        """The settings the running (or last) server was started with; before the first start,
+        the current ones."""
+        return self._started_with or self.launch.settings
 
     def binary(self) -> str | Cause:
         """The opencode binary this engine runs, or why there is none."""
@@ -185,9 +196,7 @@ class Engine:
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel()
         if self._api is not None:
             await self._api.client.aclose()
 
@@ -250,20 +259,12 @@ class Engine:
                 for task in (self._stream_tasks.pop(gen, None), self._resync_task):
                     if task is not None:
                         task.cancel()  # a resync belongs to the connection that asked for it
-            case Resync(gap_s):
-                self._resync_task = self._run(self._resync(gap_s), "resync")
+            case Resync(gap_s, attempt):
+                self._resync_task = self._run(self._resync(gap_s, attempt), "resync")
                 self._resync_gen = max(self._stream_tasks, default=0)
 
     def _run(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = self._loop.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("engine task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.start(coro, name)
 
     # -- the effects ----------------------------------------------------------------------------
 
@@ -288,6 +289,7 @@ class Engine:
 
     async def _spawn(self, gen: int) -> ServerProcess | None:
         launch = self.launch
+        self._started_with = launch.settings
         found = self.binary()
         if isinstance(found, Cause):
             self.dispatch(SpawnFailed(gen, found))
@@ -347,23 +349,19 @@ class Engine:
             return
         self.dispatch(Healthy(gen, version))
 
-    async def _resync(self, gap_s: float | None) -> None:
-        """Ask REST what the stream may have missed; retry a few times through errors."""
+    async def _resync(self, gap_s: float | None, attempt: int) -> None:
+        """Ask REST what the stream may have missed; a failure goes to the supervisor, which
+        asks again after a backoff for as long as the connection lasts."""
         api = self._api
         if api is None:
             return
         since_ms = (time.time() - gap_s) * 1000 if gap_s is not None else None
-        for attempt in range(1, RESYNC_TRIES + 1):
-            try:
-                busy = await api.busy_sessions()
-                listed = await api.sessions()
-                break
-            except ApiError as error:
-                log.warning("resync attempt %d failed: %s", attempt, error.cause.text)
-                if attempt < RESYNC_TRIES:
-                    await asyncio.sleep(0.5 * 2**attempt)
-        else:
-            log.error("resync gave up after %d attempts; session state may be stale", RESYNC_TRIES)
+        try:
+            busy = await api.busy_sessions()
+            listed = await api.sessions()
+        except ApiError as error:
+            log.warning("resync attempt %d failed: %s", attempt, error.cause.text)
+            self.dispatch(ResyncFailed(attempt, error.cause))
             return
         summaries = [s for s in map(SessionSummary.from_info, listed) if s is not None]
         self._recent = newest_first(summaries)
