@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from tray.core.messages import (
     Tick,
 )
 from tray.core.notify_policy import (
+    MIN_SHOWN_S,
     RECOVERED_TITLE,
     SESSION_TITLE,
     WAKE_QUIET_S,
@@ -70,7 +72,7 @@ def down(
         attempt=attempt,
         next_retry_at=next_retry_at,
         incidents=(*history, incident),
-        active_session=session,
+        last_worked_in=session,
     )
 
 
@@ -84,14 +86,14 @@ def back(incident: Incident, session: str | None = "ses_b") -> Status:
     """Connected again, `incident` closed as recovered."""
     assert incident.closed_at is not None
     return make_status(
-        State.CONNECTED, now=incident.closed_at, incidents=(incident,), active_session=session
+        State.CONNECTED, now=incident.closed_at, incidents=(incident,), last_worked_in=session
     )
 
 
 def stopped(incident: Incident | None = None) -> Status:
     incidents = () if incident is None else (replace(incident, recovered=False),)
     now = incident.closed_at if incident and incident.closed_at else OPENED
-    return make_status(State.STOPPED, now=now, incidents=incidents, stream_connected=False)
+    return make_status(State.STOPPED, now=now, incidents=incidents)
 
 
 @dataclass
@@ -169,12 +171,12 @@ def test_zero_grace_shows_at_once() -> None:
 
 def test_a_crash_says_the_cause_and_when_the_restart_comes() -> None:
     f = feed()
-    status = down(attempt=2, next_retry_at=OPENED + GRACE + 4)
+    status = down(attempt=1, next_retry_at=OPENED + GRACE + 4)
     notice = past_grace(f, status)
     assert notice == Notice(
         key=incident_key(status.incidents[-1]),
         title="opencode server down",
-        body="Server exited with code 1: Error: boom\nRestarting in 4 s (attempt 2)",
+        body="Server exited with code 1: Error: boom\nRestarting in 4 s (attempt 1)",
         state=State.CRASHED,
         buttons=WITH_LOG,
         session="ses_a",
@@ -185,7 +187,7 @@ def test_a_crash_says_the_cause_and_when_the_restart_comes() -> None:
 @pytest.mark.parametrize(
     ("state", "attempt", "retry_in", "title", "doing"),
     [
-        (State.RECONNECTING, 3, 2.0, "opencode connection lost", "Reconnecting in 2 s (attempt 3)"),
+        (State.RECONNECTING, 1, 2.0, "opencode connection lost", "Reconnecting in 2 s (attempt 1)"),
         (
             State.STALLED,
             1,
@@ -194,7 +196,7 @@ def test_a_crash_says_the_cause_and_when_the_restart_comes() -> None:
             "Reconnecting in 0.4 s (attempt 1)",
         ),
         (State.CRASHED, 1, None, "opencode server down", "Restarting (attempt 1)"),
-        (State.CRASHED, 4, -3.0, "opencode server down", "Restarting in 0.0 s (attempt 4)"),
+        (State.CRASHED, 1, -3.0, "opencode server down", "Restarting in 0.0 s (attempt 1)"),
         (State.STARTING, 0, None, "opencode server restarting", "Starting the server again"),
     ],
 )
@@ -586,11 +588,98 @@ def test_real_crash_loop_gives_up_loudly_and_a_stop_closes_it() -> None:
         if deadline is not None:
             run.advance(deadline - run.now)
     assert run.sup.state() is State.FAILED
+    run.advance(MIN_SHOWN_S)  # the notice before it stays its second on screen
     last = run.log[-1][1]
     assert isinstance(last, ShowNotice)
     assert last.notice.critical
     run.send(StopRequested())
+    run.advance(MIN_SHOWN_S)
     assert run.log[-1][1] == CloseNotice(last.notice.key)
+
+
+def _shows(run: Run) -> list[tuple[float, Notice]]:
+    return [(at, a.notice) for at, a in run.log if isinstance(a, ShowNotice)]
+
+
+def _killed_while_restarting(run: Run) -> float:
+    """The server killed; its replacement killed while starting; the next one comes up. When
+    the incident began."""
+    run.crash()
+    crashed_at = run.now
+    run.advance(run.sup.next_deadline() - run.now)  # type: ignore[operator]
+    run.send(Listening(run.proc_gen, "http://127.0.0.1:4096"))
+    run.advance(0.5)
+    run.crash()  # while starting
+    run.advance(run.sup.next_deadline() - run.now)  # type: ignore[operator]
+    run.advance(3.0)  # a slow start
+    run.boot()
+    run.connect()
+    run.idle(20)
+    return crashed_at
+
+
+def test_real_one_incident_is_one_notice_replaced_in_place_each_shown_a_second() -> None:
+    run = started()
+    began = _killed_while_restarting(run)
+    shows = _shows(run)
+    assert {notice.key for _, notice in shows} == {incident_key(Incident(began, CRASH))}
+    assert not any(isinstance(a, CloseNotice) for _, a in run.log)
+    assert shows[0][0] == began + GRACE
+    assert shows[-1][1].title == RECOVERED_TITLE
+    gaps = [later - earlier for (earlier, _), (later, _) in pairwise(shows)]
+    assert len(gaps) >= 1
+    assert min(gaps) >= MIN_SHOWN_S
+
+
+def test_real_attempts_are_counted_per_incident() -> None:
+    run = started()
+    _killed_while_restarting(run)
+    run.idle(10)  # well within the supervisor's 60 s: its own count goes on
+    second_at = _killed_while_restarting(run)
+    assert run.sup.status(run.now).restarts == 4
+    [(_, counted)] = [(at, n) for at, n in _shows(run) if at > second_at and "attempt" in n.body]
+    assert counted.body.endswith("Restarting in 4 s (attempt 2)")  # the supervisor's is 4
+
+
+def test_a_change_sooner_than_a_second_after_a_notice_waits_and_is_made_fresh() -> None:
+    f = feed()
+    first = past_grace(f, down(attempt=1, next_retry_at=OPENED + 20))
+    at = OPENED + GRACE
+    soon = down(State.STARTING, now=at + 0.3, attempt=0)
+    assert f(soon) == NotifyDecision((), at + MIN_SHOWN_S)
+    later = down(now=at + MIN_SHOWN_S, attempt=2, next_retry_at=at + 3)
+    notice = shown(f(later))
+    assert notice.key == first.key
+    assert notice.body.endswith("Restarting in 2 s (attempt 2)")
+
+
+def test_a_recovery_sooner_than_a_second_after_the_notice_waits() -> None:
+    f = feed()
+    first = past_grace(f, down())
+    incident = closed(closed_at=OPENED + GRACE + 0.2)
+    assert f(back(incident)) == NotifyDecision((), OPENED + GRACE + MIN_SHOWN_S)
+    recovered = shown(f(back(incident), OPENED + GRACE + MIN_SHOWN_S))
+    assert (recovered.key, recovered.title) == (first.key, RECOVERED_TITLE)
+    assert recovered.body.startswith("Reconnected after 5 s\n")
+
+
+def test_a_close_sooner_than_a_second_after_the_notice_waits() -> None:
+    f = feed()
+    notice = past_grace(f, down())
+    stop = stopped(Incident(OPENED, CRASH, closed_at=OPENED + GRACE + 0.5))
+    assert f(stop) == NotifyDecision((), OPENED + GRACE + MIN_SHOWN_S)
+    assert f(stop, OPENED + GRACE + MIN_SHOWN_S) == NotifyDecision((CloseNotice(notice.key),), None)
+
+
+def test_session_news_right_after_the_recovery_waits_its_second() -> None:
+    f = feed()
+    key = past_grace(f, down(session="ses_a")).key
+    recovered_at = OPENED + 12
+    assert shown(f(back(closed(closed_at=recovered_at)))).title == RECOVERED_TITLE
+    news = replace(_after_gap(_report(Condition.INTERRUPTED), closed()), now=recovered_at + 0.1)
+    assert f(news) == NotifyDecision((), recovered_at + MIN_SHOWN_S)
+    assert shown(f(news, recovered_at + MIN_SHOWN_S)).key == key
+    assert f(news, recovered_at + 5) == NotifyDecision((), None)
 
 
 # -- the active session after a gap ----------------------------------------------------------------
@@ -604,7 +693,11 @@ def _after_gap(report: SessionReport | None, incident: Incident | None = None) -
     """Connected again, the resync found `report`."""
     incidents = () if incident is None else (incident,)
     return make_status(
-        State.CONNECTED, now=OPENED + 20, incidents=incidents, last_gap_s=3.0, last_session=report
+        State.CONNECTED,
+        now=OPENED + 20,
+        incidents=incidents,
+        last_gap_s=3.0,
+        last_worked_in_report=report,
     )
 
 

@@ -7,11 +7,16 @@ answers with notices to show or close; a notice with the key of one already show
 One notice per incident, replaced while it goes on and once more when it recovers. Nothing for
 a stop by the user, for a blip shorter than the grace period, or for an incident that starts
 just after a wake from sleep; giving up is shown at once, whatever else holds.
+
+A notice stays at least `MIN_SHOWN_S` before anything replaces or closes it: a change that comes
+sooner waits (and `next_check_at` asks for it), and a newer one for the same notice takes its
+place. The attempts a notice counts are the incident's own: the supervisor's count runs on
+across incidents until the server has been stable for a while.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
 
@@ -22,6 +27,8 @@ from tray.core.status import Incident, State, Status
 
 # Incidents that start this long after a wake from sleep are the sleep's doing: never shown.
 WAKE_QUIET_S = 15.0
+# No notice is replaced or closed sooner than this after it was shown.
+MIN_SHOWN_S = 1.0
 
 # Causes after which the server's log says more than the cause does.
 _LOG_WORTH_READING = {
@@ -115,6 +122,17 @@ class _Tracked:
     session: str | None
     after_wake: bool = False
     shown: tuple[object, ...] | None = None  # what the shown notice was made from
+    # The supervisor's attempt count before this incident's first, by what is retried.
+    attempts_before: dict[bool, int] = field(default_factory=dict)
+
+    def attempt(self, status: Status) -> int:
+        """The supervisor's attempt number as the incident's own: 1 for its first restart (or
+        reconnect), however many the incidents before it took."""
+        if not status.attempt:
+            return 0
+        restarting = status.state is State.CRASHED
+        before = self.attempts_before.setdefault(restarting, status.attempt - 1)
+        return status.attempt - before
 
 
 def incident_key(incident: Incident) -> str:
@@ -126,19 +144,22 @@ def _sentence(text: str) -> str:
 
 
 def _retry(verb: str, status: Status, now: float) -> str:
+    """'Restarting in 4 s (attempt 2)', from `status.attempt` and `status.next_retry_at`."""
     attempt = f" (attempt {status.attempt})" if status.attempt else ""
     if status.next_retry_at is None:
         return f"{verb}{attempt}"
     return f"{verb} in {duration(max(0.0, status.next_retry_at - now))}{attempt}"
 
 
-def _what_we_do(status: Status, now: float) -> str:
+def _what_we_do(status: Status, now: float, attempt: int) -> str:
+    """What the app does about it; `attempt` is the incident's own count."""
     if status.state is State.FAILED:
         return "Restart from the menu when it is fixed."
+    counted = replace(status, attempt=attempt)
     if status.state is State.CRASHED:
-        return _retry("Restarting", status, now)
+        return _retry("Restarting", counted, now)
     if status.state in (State.RECONNECTING, State.STALLED):
-        return _retry("Reconnecting", status, now)
+        return _retry("Reconnecting", counted, now)
     return "Starting the server again"
 
 
@@ -150,10 +171,11 @@ def _buttons(state: State, cause: Cause) -> tuple[NoticeButton, ...]:
 
 def _incident_notice(tracked: _Tracked, status: Status, now: float) -> Notice:
     cause = status.cause or tracked.incident.cause
+    doing = _what_we_do(status, now, tracked.attempt(status))
     return Notice(
         key=tracked.key,
         title=_TITLES.get(status.state, _TITLES[State.STARTING]),
-        body=f"{_sentence(cause.text)}\n{_what_we_do(status, now)}",
+        body=f"{_sentence(cause.text)}\n{doing}",
         state=status.state,
         buttons=_buttons(status.state, cause),
         session=tracked.session,
@@ -208,15 +230,41 @@ class NotifyPolicy:
         self._last_key: str | None = None  # the last incident's notice, for session news
         self._session_seen: SessionReport | None = None
         self._busy_before: frozenset[str] = frozenset()
+        self._shown_at: dict[str, float] = {}  # notice key -> when it was last shown
+        self._held: dict[str, NoticeAction] = {}  # what waits for MIN_SHOWN_S, by key
 
     def decide(
         self, status: Status, settings: NotifySettings, now: float, woke_at: float | None
     ) -> NotifyDecision:
+        released = [self._held.pop(key) for key in list(self._held) if self._free(key, now)]
         decision = self._decide_incident(status, settings, now, woke_at)
         news = self._session_news(status, settings)
-        if news is None:
-            return decision
-        return NotifyDecision((*decision.actions, ShowNotice(news)), decision.next_check_at)
+        wanted = (*released, *decision.actions, *(() if news is None else (ShowNotice(news),)))
+        actions = tuple(action for action in wanted if self._pace(action, now))
+        held_until = [self._shown_at[key] + MIN_SHOWN_S for key in self._held]
+        checks = [t for t in (decision.next_check_at, *held_until) if t is not None]
+        return NotifyDecision(actions, min(checks) if checks else None)
+
+    def _free(self, key: str, now: float) -> bool:
+        """Whether the notice with `key` may change now: it has been shown long enough."""
+        shown_at = self._shown_at.get(key)
+        return shown_at is None or now >= shown_at + MIN_SHOWN_S
+
+    def _pace(self, action: NoticeAction, now: float) -> bool:
+        """True to carry `action` out now; False when it waits for its notice's minimum time
+        on screen (taking the place of anything that waited for the same notice)."""
+        key = action.notice.key if isinstance(action, ShowNotice) else action.key
+        if not self._free(key, now):
+            self._held[key] = action
+            return False
+        self._held.pop(key, None)
+        if isinstance(action, ShowNotice):
+            self._shown_at[key] = now
+        else:
+            self._shown_at.pop(key, None)
+        for old in [k for k, at in self._shown_at.items() if k != key and self._free(k, now)]:
+            del self._shown_at[old]
+        return True
 
     def _session_news(self, status: Status, settings: NotifySettings) -> Notice | None:
         """After a resync that followed a gap: the active session's state, once per report.
@@ -250,6 +298,7 @@ class NotifyPolicy:
                 current, incident_key(current), status.active_session
             )
         tracked.incident = current
+        tracked.attempt(status)  # the incident's attempts count from the first one seen
         tracked.after_wake = tracked.after_wake or _starts_after_wake(current, settings, woke_at)
         action, next_check_at = self._follow(tracked, status, settings, now)
         if action is not None:
@@ -274,6 +323,8 @@ class NotifyPolicy:
         made_from = (status.state, status.cause, status.attempt, status.next_retry_at)
         if made_from == tracked.shown:
             return None, None
+        if not self._free(tracked.key, now):  # made from the status of then, when it is due
+            return None, self._shown_at[tracked.key] + MIN_SHOWN_S
         tracked.shown = made_from
         return ShowNotice(_incident_notice(tracked, status, now)), None
 
