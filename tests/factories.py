@@ -19,12 +19,11 @@ def make_status(state: State = State.CONNECTED, **overrides: Any) -> Status:
         "url": "http://127.0.0.1:4096",
         "version": "1.18.33",
         "ready_at": 880.0,
-        "stream_connected": state is State.CONNECTED,
         "last_event_at": 995.0,
         "restarts": 0,
         "incidents": (),
         "busy_sessions": (),
-        "active_session": None,
+        "last_worked_in": None,
         "last_gap_s": None,
     }
     fields.update(overrides)

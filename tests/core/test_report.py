@@ -14,7 +14,7 @@ def _wall(monotonic: float) -> float:
 def test_connected_report_has_every_documented_field() -> None:
     status = make_status(
         busy_sessions=("ses_1",),
-        active_session="ses_1",
+        last_worked_in="ses_1",
         restarts=2,
         last_gap_s=2.5,
         changed_in_gap=("ses_0",),
@@ -36,6 +36,7 @@ def test_connected_report_has_every_documented_field() -> None:
         },
         "stream": {"connected": True, "seconds_since_last_event": 5.0},
         "sessions": {
+            "busy": ["ses_1"],
             "active": ["ses_1"],
             "last_active": "ses_1",
             "last_gap_s": 2.5,

@@ -1,4 +1,4 @@
-"""Which sessions are busy and where the user worked last, from stream events."""
+"""Which sessions are busy and which one the user worked in last, from stream events."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ import pytest
 from tray.core.sessions import SessionActivity, session_id_of
 
 A, B = "ses_a", "ses_b"
-HOME, WORK = "/home/u/app", "/home/u/work"
 
 
 def status(session: str, kind: str) -> dict[str, Any]:
     return {"sessionID": session, "status": {"type": kind}}
 
 
-def feed(*events: tuple[str, Mapping[str, Any]], directory: str | None = HOME) -> SessionActivity:
+def feed(*events: tuple[str, Mapping[str, Any]]) -> SessionActivity:
     activity = SessionActivity()
     for type_, properties in events:
-        activity.observe(type_, properties, directory)
+        activity.observe(type_, properties)
     return activity
 
 
@@ -100,10 +99,11 @@ def test_busy(events: list[tuple[str, Mapping[str, Any]]], busy: tuple[str, ...]
         ("question.asked", {"sessionID": A, "id": "que_1"}),
     ],
 )
-def test_activity_marks_the_active_session(type_: str, properties: Mapping[str, Any]) -> None:
+def test_activity_marks_the_session_last_worked_in(
+    type_: str, properties: Mapping[str, Any]
+) -> None:
     activity = feed((type_, properties))
-    assert activity.active == A
-    assert activity.last_by_directory == {HOME: A}
+    assert activity.last_worked_in == A
 
 
 @pytest.mark.parametrize(
@@ -121,43 +121,33 @@ def test_activity_marks_the_active_session(type_: str, properties: Mapping[str, 
 )
 def test_other_events_change_nothing(type_: str, properties: Mapping[str, Any]) -> None:
     activity = feed(("session.status", status(A, "busy")), (type_, properties))
-    assert (activity.active, activity.busy, activity.last_by_directory) == (A, (A,), {HOME: A})
+    assert (activity.last_worked_in, activity.busy) == (A, (A,))
 
 
-def test_last_session_per_directory() -> None:
+def test_the_last_session_worked_in_follows_the_newest_activity() -> None:
     activity = SessionActivity()
-    activity.observe("message.updated", {"info": {"sessionID": A}}, HOME)
-    activity.observe("message.updated", {"info": {"sessionID": B}}, WORK)
-    activity.observe("message.part.delta", {"sessionID": A}, None)
-    assert activity.active == A
-    assert activity.last_by_directory == {HOME: A, WORK: B}
-    activity.observe("message.part.delta", {"sessionID": B}, "")
-    assert activity.active == B
-    assert activity.last_by_directory == {HOME: A, WORK: B}
+    activity.observe("message.updated", {"info": {"sessionID": A}})
+    activity.observe("message.updated", {"info": {"sessionID": B}})
+    activity.observe("message.part.delta", {"sessionID": A})
+    assert activity.last_worked_in == A
+    activity.observe("message.part.delta", {"sessionID": B})
+    assert activity.last_worked_in == B
 
 
 def test_deleting_a_session_forgets_it_everywhere() -> None:
     activity = SessionActivity()
-    activity.observe("session.status", status(A, "busy"), HOME)
-    activity.observe("session.status", status(B, "busy"), WORK)
-    activity.observe("session.deleted", {"info": {"id": A}}, HOME)
-    assert (activity.active, activity.busy, activity.last_by_directory) == (B, (B,), {WORK: B})
-    activity.observe("session.deleted", {"info": {"id": B}}, None)
-    assert (activity.active, activity.busy, activity.last_by_directory) == (None, (), {})
-
-
-def test_last_by_directory_is_a_copy() -> None:
-    activity = feed(("message.part.delta", {"sessionID": A}))
-    copy = activity.last_by_directory
-    assert isinstance(copy, dict)
-    copy[WORK] = B
-    assert activity.last_by_directory == {HOME: A}
+    activity.observe("session.status", status(A, "busy"))
+    activity.observe("session.status", status(B, "busy"))
+    activity.observe("session.deleted", {"info": {"id": A}})
+    assert (activity.last_worked_in, activity.busy) == (B, (B,))
+    activity.observe("session.deleted", {"info": {"id": B}})
+    assert (activity.last_worked_in, activity.busy) == (None, ())
 
 
 def test_replace_busy() -> None:
     activity = feed(("session.status", status(A, "busy")))
     activity.replace_busy([B, "ses_c", B])
     assert activity.busy == (B, "ses_c")
-    assert activity.active == A
+    assert activity.last_worked_in == A
     activity.replace_busy(())
     assert len(activity.busy) == 0

@@ -288,12 +288,11 @@ def test_fresh_supervisor_is_stopped_and_idle() -> None:
         url=None,
         version=None,
         ready_at=None,
-        stream_connected=False,
         last_event_at=None,
         restarts=0,
         incidents=(),
         busy_sessions=(),
-        active_session=None,
+        last_worked_in=None,
         last_gap_s=None,
     )
 
@@ -338,7 +337,7 @@ def test_stream_events_feed_the_sessions_and_resync_replaces_busy() -> None:
     d.now = 4.0
     assert d.event("session.status", busy, "/w") == []
     status = d.status
-    assert (status.busy_sessions, status.active_session, status.last_event_at) == (
+    assert (status.busy_sessions, status.last_worked_in, status.last_event_at) == (
         ("ses_a",),
         "ses_a",
         4.0,
@@ -348,7 +347,6 @@ def test_stream_events_feed_the_sessions_and_resync_replaces_busy() -> None:
     assert d.send(Resynced(3.5, ("ses_b",), ("ses_a",))) == []
     assert (d.status.busy_sessions, d.status.last_gap_s) == (("ses_b",), 3.5)
     assert d.status.changed_in_gap == ("ses_a",)
-    assert d.sup.sessions.last_by_directory == {"/w": "ses_a"}
 
 
 # -- crashes -------------------------------------------------------------------------------------

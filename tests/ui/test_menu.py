@@ -138,7 +138,7 @@ def test_no_sessions_yet(qapp: object) -> None:
 
 
 def test_an_interrupted_session_is_shown_as_such_and_offers_continue(qapp: object) -> None:
-    target, recorder = _filled(ViewModel(make_status(last_session=INTERRUPTED)))
+    target, recorder = _filled(ViewModel(make_status(last_worked_in_report=INTERRUPTED)))
     entries = _actions(target)
     assert "Resume last session: Fix the parser (interrupted)" in entries
     entries["Continue the interrupted turn"].trigger()

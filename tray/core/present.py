@@ -22,17 +22,36 @@ def duration(seconds: float) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+def sentence(text: str) -> str:
+    """`text` as a sentence: a capital first letter and a full stop (or ! or ?) at the end."""
+    text = capitalized(text)
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def retry(verb: str, status: Status, now: float | None = None) -> str:
+    """What the app does next and when: 'restarting in 4 s (attempt 2)'; `now` defaults to the
+    status's own time."""
+    attempt = f" (attempt {status.attempt})" if status.attempt else ""
+    if status.next_retry_at is None:
+        return f"{verb}{attempt}"
+    left = max(0.0, status.next_retry_at - (status.now if now is None else now))
+    return f"{verb} in {duration(left)}{attempt}"
+
+
 def state_line(status: Status) -> str:
     """The state with what the app is doing about it: 'Crashed, restarting in 4 s (attempt 2)'."""
-    label = status.state.label
-    retry = status.next_retry_in_s
-    if status.state is State.CRASHED and retry is not None:
-        return f"Crashed, restarting in {duration(retry)} (attempt {status.attempt})"
-    if status.state in (State.RECONNECTING, State.STALLED) and retry is not None:
-        return f"{label}, next try in {duration(retry)} (attempt {status.attempt})"
+    if status.next_retry_at is not None:
+        if status.state is State.CRASHED:
+            return f"Crashed, {retry('restarting', status)}"
+        if status.state in (State.RECONNECTING, State.STALLED):
+            return f"{status.state.label}, {retry('next try', status)}"
     if status.state is State.STOPPED:
         return "Stopped by you"
-    return label
+    return status.state.label
 
 
 def status_line(status: Status) -> str:
@@ -41,11 +60,10 @@ def status_line(status: Status) -> str:
     return f"{state_line(status)}: {cause.text}" if cause else state_line(status)
 
 
-def tooltip(status: Status) -> str:
-    """State, cause, server URL and version, uptime, active sessions."""
-    lines = [f"opencode: {state_line(status)}"]
-    if status.cause:
-        lines.append(status.cause.text)
+def details(status: Status) -> list[str]:
+    """What the tooltip says below the state: cause, server URL and version, uptime, busy
+    sessions."""
+    lines = [status.cause.text] if status.cause else []
     if status.url:
         version = f" (opencode {status.version})" if status.version else ""
         lines.append(f"{status.url}{version}")
@@ -55,4 +73,9 @@ def tooltip(status: Status) -> str:
     busy = len(status.busy_sessions)
     if busy:
         lines.append(f"{busy} active session{'s' if busy != 1 else ''}")
-    return "\n".join(lines)
+    return lines
+
+
+def tooltip(status: Status) -> str:
+    """The state line, then the details."""
+    return "\n".join([f"opencode: {state_line(status)}", *details(status)])

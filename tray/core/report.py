@@ -63,8 +63,9 @@ def status_json(
             "seconds_since_last_event": _rounded(status.since_last_event_s),
         },
         "sessions": {
-            "active": list(status.busy_sessions),
-            "last_active": status.active_session,
+            "busy": list(status.busy_sessions),
+            "active": list(status.busy_sessions),  # the old name of "busy", kept for scripts
+            "last_active": status.last_worked_in,
             "last_gap_s": _rounded(status.last_gap_s),
             "changed_in_gap": list(status.changed_in_gap),
         },

@@ -15,6 +15,8 @@ from enum import Enum
 from typing import Any
 from urllib.parse import quote
 
+from tray.core.causes import Cause
+
 
 class Condition(Enum):
     RUNNING = "running"  # the server is still working on it
@@ -192,3 +194,62 @@ def attach_command(
         return [*words, *attach]
     at = words.index("{command}")
     return [*words[:at], *attach, *words[at + 1 :]]
+
+
+# -- the resume decision: what reopening a session does, and what the user is told ------------
+
+
+@dataclass(frozen=True)
+class ResumeStep:
+    """One answer of the resume decision. `code` is the command line's exit code (0: done)."""
+
+    code: int
+    message: str
+    open_list: bool = False  # open the web app's session list instead
+    session: SessionReport | None = None  # open the resume target at this session
+    offer_continue: bool = False  # then offer to continue its interrupted turn
+
+
+def resume_start(url: str | None, session_id: str | None) -> ResumeStep | None:
+    """What resuming `session_id` (None: no session known yet) needs before looking it up; None
+    when it has to be looked up."""
+    if url is None:
+        return ResumeStep(1, "The server is not running: start it first.")
+    if session_id is None:
+        return ResumeStep(0, "No session yet: opened the session list.", open_list=True)
+    return None
+
+
+def resume_lookup_failed(session_id: str, reason: str) -> ResumeStep:
+    return ResumeStep(1, f"Could not look up session {session_id}: {reason}")
+
+
+def resume_found(found: SessionReport, where: str) -> ResumeStep:
+    """What to do with a session as the server reports it; `where` names the resume target.
+
+    An interrupted session also gets the offer to continue its turn: only the user's click on
+    Continue sends anything to the session."""
+    if found.condition is Condition.GONE:
+        return ResumeStep(
+            1,
+            f"Session {found.id} no longer exists (it was deleted): "
+            "opened the session list instead.",
+            open_list=True,
+        )
+    return ResumeStep(
+        0,
+        f"Resumed {found.id} ({found.condition.label}) in the {where}.",
+        session=found,
+        offer_continue=found.condition is Condition.INTERRUPTED,
+    )
+
+
+def terminal_command(
+    template: str | None, binary: str | Cause, url: str, found: SessionReport
+) -> list[str] | str:
+    """The argv that opens `found` in a terminal, or why there is none."""
+    if isinstance(binary, Cause):
+        return f"Cannot open a terminal: {binary.text}"
+    if template is None:
+        return "Cannot open a terminal: none was found. Set a terminal command in Settings."
+    return attach_command(template, binary, url, found.id, found.directory)

@@ -32,18 +32,13 @@ def session_id_of(properties: Mapping[str, Any]) -> str | None:
 class SessionActivity:
     def __init__(self) -> None:
         self._busy: set[str] = set()
-        self._last_by_directory: dict[str, str] = {}
-        self.active: str | None = None
+        self.last_worked_in: str | None = None
 
     @property
     def busy(self) -> tuple[str, ...]:
         return tuple(sorted(self._busy))
 
-    @property
-    def last_by_directory(self) -> Mapping[str, str]:
-        return dict(self._last_by_directory)
-
-    def observe(self, type_: str, properties: Mapping[str, Any], directory: str | None) -> None:
+    def observe(self, type_: str, properties: Mapping[str, Any]) -> None:
         if type_ not in _ACTIVITY:
             if type_ == "session.deleted":
                 self._forget(properties)
@@ -51,9 +46,7 @@ class SessionActivity:
         session = session_id_of(properties)
         if session is None:
             return
-        self.active = session
-        if directory:
-            self._last_by_directory[directory] = session
+        self.last_worked_in = session
         if type_ == "session.idle":
             self._busy.discard(session)
         elif type_ == "session.status":
@@ -74,6 +67,5 @@ class SessionActivity:
         if not isinstance(session, str):
             return
         self._busy.discard(session)
-        if self.active == session:
-            self.active = None
-        self._last_by_directory = {d: s for d, s in self._last_by_directory.items() if s != session}
+        if self.last_worked_in == session:
+            self.last_worked_in = None

@@ -64,15 +64,20 @@ class Status:
     url: str | None
     version: str | None
     ready_at: float | None
-    stream_connected: bool
     last_event_at: float | None
     restarts: int
     incidents: tuple[Incident, ...]
-    busy_sessions: tuple[str, ...]
-    active_session: str | None
+    busy_sessions: tuple[str, ...]  # the server is working on their turn
+    last_worked_in: str | None  # the session the user worked in last, per the event stream
     last_gap_s: float | None
     changed_in_gap: tuple[str, ...] = ()  # sessions updated during the last gap, per the resync
-    last_session: SessionReport | None = None  # the active session as the last resync found it
+    # `last_worked_in` as the last resync found it (interrupted, waiting for an answer, ...).
+    last_worked_in_report: SessionReport | None = None
+
+    @property
+    def stream_connected(self) -> bool:
+        """The event stream is up: that is what `connected` means."""
+        return self.state is State.CONNECTED
 
     @property
     def next_retry_in_s(self) -> float | None:

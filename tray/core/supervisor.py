@@ -120,7 +120,7 @@ class Supervisor:
         self._unreachable_since: float | None = None  # a ready server without a live stream
         self._last_health: Cause | None = None
         self._last_gap_s: float | None = None
-        self._last_session: SessionReport | None = None
+        self._last_worked_in_report: SessionReport | None = None
         self._changed_in_gap: tuple[str, ...] = ()
         self._resync_gap: float | None = None  # the gap the connection's resync is about
         self._resync_attempt = 0
@@ -153,7 +153,7 @@ class Supervisor:
             case Resynced():
                 self._last_gap_s = event.gap_s
                 self._changed_in_gap = event.changed_sessions
-                self._last_session = event.session
+                self._last_worked_in_report = event.session
                 self.sessions.replace_busy(event.busy_sessions)
                 self._resync_at = None
                 return []
@@ -251,15 +251,14 @@ class Supervisor:
             url=self._url,
             version=self._version,
             ready_at=self._ready_at,
-            stream_connected=self._stream is Stream.UP,
             last_event_at=self._last_event_at,
             restarts=self._restarts,
             incidents=incidents,
             busy_sessions=self.sessions.busy,
-            active_session=self.sessions.active,
+            last_worked_in=self.sessions.last_worked_in,
             last_gap_s=self._last_gap_s,
             changed_in_gap=self._changed_in_gap,
-            last_session=self._last_session,
+            last_worked_in_report=self._last_worked_in_report,
         )
 
     # -- user requests ---------------------------------------------------------------------------
@@ -431,7 +430,7 @@ class Supervisor:
     def _on_stream_event(self, event: StreamEvent, now: float) -> list[Effect]:
         effects = self._on_stream_opened(now) if self._stream is Stream.CONNECTING else []
         self._activity_at = self._last_event_at = now
-        self.sessions.observe(event.type, event.properties, event.directory)
+        self.sessions.observe(event.type, event.properties)
         return effects
 
     def _on_stream_closed(self, cause: Cause, now: float) -> list[Effect]:

@@ -381,7 +381,8 @@ class Engine:
 
     async def _active_report(self, api: ServerApi, busy: dict[str, Any]) -> SessionReport | None:
         """The session the user worked in last (the newest one if the stream has not said)."""
-        active = self._supervisor.sessions.active or (self._recent[0].id if self._recent else None)
+        newest = self._recent[0].id if self._recent else None
+        active = self._supervisor.sessions.last_worked_in or newest
         if active is None:
             return None
         try:

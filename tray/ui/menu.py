@@ -46,7 +46,7 @@ def fill(menu: QMenu, model: ViewModel, commands: Commands) -> None:
         add("Stop server", commands.stop_server)
     else:
         add("Start server", commands.start_server)
-    last = model.status.last_session
+    last = model.status.last_worked_in_report
     resume_text = "Resume last session"
     if last is not None:
         resume_text += f": {_elide(last.title or last.id, 40)} ({last.condition.label})"

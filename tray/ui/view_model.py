@@ -30,7 +30,7 @@ class ViewModel:
     @property
     def interrupted(self) -> SessionReport | None:
         """The last session, when the server died in the middle of its turn."""
-        last = self.status.last_session
+        last = self.status.last_worked_in_report
         return last if last is not None and last.condition is Condition.INTERRUPTED else None
 
 
