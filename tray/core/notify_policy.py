@@ -270,7 +270,7 @@ class NotifyPolicy:
         """After a resync that followed a gap: the active session's state, once per report.
 
         It replaces the incident's notice where there was one, so nothing stacks."""
-        report, busy_before = status.last_session, self._busy_before
+        report, busy_before = status.last_worked_in_report, self._busy_before
         self._busy_before = frozenset(status.busy_sessions)
         if report is None or report == self._session_seen or status.last_gap_s is None:
             return None
@@ -295,7 +295,7 @@ class NotifyPolicy:
             return NotifyDecision(tuple(actions), None)
         if tracked is None:
             tracked = self._tracked = _Tracked(
-                current, incident_key(current), status.active_session
+                current, incident_key(current), status.last_worked_in
             )
         tracked.incident = current
         tracked.attempt(status)  # the incident's attempts count from the first one seen
