@@ -174,6 +174,14 @@ CONSTRUCTED = [
         {"crashes": 5, "window_s": 300.0, "last": "server exited with code 1"},
         id="crash_loop",
     ),
+    pytest.param(
+        causes.keyring_waiting(60.0),
+        CauseKind.KEYRING_WAITING,
+        "waiting for the keyring (is it asking for its password?): the server starts when it "
+        "answers, or after 60 s with a password for this run only",
+        {"timeout_s": 60.0},
+        id="keyring_waiting",
+    ),
 ]
 
 
@@ -347,6 +355,7 @@ WEIGHTS = {
     CauseKind.STARTUP_TIMEOUT: 2,
     CauseKind.SERVER_HUNG: 2,
     CauseKind.WRONG_PASSWORD: 2,
+    CauseKind.KEYRING_WAITING: 2,
     CauseKind.HEARTBEAT_MISSED: 1,
     CauseKind.STREAM_CLOSED: 1,
     CauseKind.STREAM_BROKEN: 1,

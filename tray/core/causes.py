@@ -39,6 +39,7 @@ class CauseKind(Enum):
     HTTP_ERROR = "http_error"
     REQUEST_FAILED = "request_failed"
     CRASH_LOOP = "crash_loop"
+    KEYRING_WAITING = "keyring_waiting"
 
 
 # How much a cause explains: within one incident a stronger cause replaces a weaker one, so a
@@ -240,6 +241,16 @@ def http_error(status: int, detail: str = "") -> Cause:
     suffix = f": {detail}" if detail else ""
     return Cause(
         CauseKind.HTTP_ERROR, f"HTTP error {status}{suffix}", {"status": status, "detail": detail}
+    )
+
+
+def keyring_waiting(timeout_s: float) -> Cause:
+    """The server waits for its password from a keyring that has not answered yet."""
+    return Cause(
+        CauseKind.KEYRING_WAITING,
+        "waiting for the keyring (is it asking for its password?): the server starts when it "
+        f"answers, or after {timeout_s:.0f} s with a password for this run only",
+        {"timeout_s": timeout_s},
     )
 
 

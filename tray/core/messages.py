@@ -112,6 +112,22 @@ class ResyncFailed:
     cause: Cause
 
 
+# -- events: the server password ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PasswordPending:
+    """The server password is being asked of a keyring that may wait for the user: no server is
+    started until `PasswordReady`; the engine gives up waiting after `timeout_s`."""
+
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class PasswordReady:
+    """The server password is known: a start held back for it goes ahead."""
+
+
 @dataclass(frozen=True)
 class Tick:
     """Time has passed; the supervisor checks its deadlines."""
@@ -132,6 +148,8 @@ Event = (
     | StreamClosed
     | Resynced
     | ResyncFailed
+    | PasswordPending
+    | PasswordReady
     | Tick
 )
 

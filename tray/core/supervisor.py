@@ -29,6 +29,8 @@ from tray.core.messages import (
     Healthy,
     Listening,
     OpenStream,
+    PasswordPending,
+    PasswordReady,
     RestartRequested,
     Resync,
     Resynced,
@@ -128,6 +130,7 @@ class Supervisor:
 
         self._incident: Incident | None = None
         self._history: deque[Incident] = deque(maxlen=HISTORY)
+        self._password_wait: Cause | None = None  # set while no server may start without it
 
     # -- the public face -------------------------------------------------------------------------
 
@@ -150,6 +153,11 @@ class Supervisor:
                 return self._on_restart(now)
             case Tick():
                 return self._on_tick(now)
+            case PasswordPending():
+                self._password_wait = causes.keyring_waiting(event.timeout_s)
+                return []
+            case PasswordReady():
+                return self._on_password_ready(now)
             case Resynced():
                 self._last_gap_s = event.gap_s
                 self._changed_in_gap = event.changed_sessions
@@ -233,8 +241,11 @@ class Supervisor:
         incidents = (*self._history, self._incident) if self._incident else tuple(self._history)
         if state is State.FAILED:
             cause = self._failed
-        else:
-            cause = self._incident.cause if self._incident else None
+        elif self._incident is not None:
+            cause = self._incident.cause
+        else:  # a start held back for the password says why
+            waiting = state is State.STARTING and self._proc is Proc.ABSENT
+            cause = self._password_wait if waiting else None
         if state is State.CRASHED:
             attempt, retry_at = self._restart_attempt, self._restart_at
         elif state in (State.RECONNECTING, State.STALLED):
@@ -308,7 +319,14 @@ class Supervisor:
             return event.gen == self._proc_gen and self._proc is not Proc.ABSENT
         return False
 
+    def _on_password_ready(self, now: float) -> list[Effect]:
+        self._password_wait = None
+        held_back = self._want and self._failed is None and self._restart_at is None
+        return self._spawn(now) if held_back and self._proc is Proc.ABSENT else []
+
     def _spawn(self, now: float) -> list[Effect]:
+        if self._password_wait is not None:
+            return []  # `PasswordReady` starts it
         self._proc_gen += 1
         self._proc = Proc.SPAWNING
         self._spawned_at = now

@@ -31,6 +31,8 @@ from tray.core.messages import (
     Healthy,
     Listening,
     OpenStream,
+    PasswordPending,
+    PasswordReady,
     RestartRequested,
     Resync,
     Resynced,
@@ -116,6 +118,7 @@ class Engine:
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_gen = 0  # the stream connection whose resync runs
         self._closed = False
+        self._next_password: ServerPassword | None = None  # for the server's next start
 
     # -- what the UI and the command line use ---------------------------------------------------
 
@@ -170,11 +173,25 @@ class Engine:
         self._schedule_tick()
         return needs_restart
 
-    def set_password(self, password: ServerPassword) -> None:
-        """Use a new server password (say, after `password.rotate()`): every request sends it from
-        now on, and a running server is restarted so that it expects it (and forgets the old)."""
-        self.launch = replace(self.launch, password=password)
-        if self._supervisor.state() not in (State.STOPPED, State.FAILED):
+    def wait_for_password(self, timeout_s: float) -> None:
+        """Hold server starts back until `set_password` (the keyring is being asked; the caller
+        gives up on it after `timeout_s` and sets a per-run password)."""
+        self.dispatch(PasswordPending(timeout_s))
+
+    def set_password(self, password: ServerPassword, *, restart: bool = True) -> None:
+        """Use a new server password; a start held back for it (`wait_for_password`) goes ahead.
+
+        With `restart` (say, after `password.rotate()`) every request sends it from now on, and a
+        running server is restarted so that it expects it (and forgets the old). Without, a
+        running server, and the requests to it, keep the password it was started with until it
+        next starts."""
+        if restart or self.status().pid is None:
+            self.launch = replace(self.launch, password=password)
+            self._next_password = None
+        else:
+            self._next_password = password
+        self.dispatch(PasswordReady())
+        if restart and self._supervisor.state() not in (State.STOPPED, State.FAILED):
             self.restart()
 
     def start(self) -> None:
@@ -288,6 +305,9 @@ class Engine:
         self.dispatch(Exited(gen, code, process.stderr_tail()))
 
     async def _spawn(self, gen: int) -> ServerProcess | None:
+        if self._next_password is not None:
+            self.launch = replace(self.launch, password=self._next_password)
+            self._next_password = None
         launch = self.launch
         self._started_with = launch.settings
         found = self.binary()

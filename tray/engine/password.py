@@ -1,7 +1,14 @@
 """The server password: made once, kept in the OS keyring, stable across restarts.
 
 It goes to the server only through the environment (OPENCODE_SERVER_PASSWORD), never argv,
-logs or settings files. Without a keyring the app still runs, with a password for this run only.
+logs or settings files. It is kept only in a real secret store: the OS's own (Secret Service,
+KWallet, Keychain, Credential Manager), or a backend the user chose for keyring explicitly
+(`PYTHON_KEYRING_BACKEND`, or keyring's `keyringrc.cfg`). A backend keyring falls back to by
+itself that is no secret store (keyrings.alt's files, null, fail) counts as no keyring: the app
+then runs with a password for this run only, and says so.
+
+Every function here may block for as long as the keyring waits for the user (an unlock prompt):
+`tray.engine.password_source` calls them off the event loop.
 """
 
 from __future__ import annotations
@@ -11,10 +18,29 @@ import secrets
 from dataclasses import dataclass
 
 import keyring
+import keyring.core
+from keyring.backend import KeyringBackend
+from keyring.backends.chainer import ChainerBackend
 
 SERVICE = "opencode-tray"
 ACCOUNT = "server-password"
 USERNAME = "opencode"
+
+# The modules of the keyring backends that are OS secret stores; any other backend keyring picks
+# by itself is not trusted with the password.
+SECRET_STORES = frozenset(
+    {
+        "keyring.backends.SecretService",  # GNOME Keyring, KeePassXC, ... over D-Bus
+        "keyring.backends.libsecret",
+        "keyring.backends.kwallet",
+        "keyring.backends.macOS",  # the Keychain
+        "keyring.backends.Windows",  # Credential Manager
+    }
+)
+CHOOSE_HINT = (
+    "Set up a keyring (GNOME Keyring, KWallet, KeePassXC's Secret Service), or choose a keyring "
+    "backend yourself with PYTHON_KEYRING_BACKEND or keyring's keyringrc.cfg."
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,37 +60,80 @@ def generate() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _per_run(error: Exception) -> ServerPassword:
+def per_run(reason: str) -> ServerPassword:
+    """A password for this run only, with the warning that says why and what it means."""
     warning = (
-        f"No keyring available ({type(error).__name__}: {error}). The server password lasts "
-        "for this run only: other clients must be given the new one after each app start."
+        f"No keyring available ({reason}). The server password lasts for this run only: other "
+        f"clients must be given the new one after each app start. {CHOOSE_HINT}"
     )
     log.warning(warning)
     return ServerPassword(generate(), persistent=False, warning=warning)
 
 
+def backend_name(backend: KeyringBackend) -> str:
+    kind = type(backend)
+    return f"{kind.__module__}.{kind.__name__}"
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where the password is kept: `backend`, or None and why not."""
+
+    backend: KeyringBackend | None
+    chosen_by_user: bool = False
+    why_none: str = ""
+
+
+def find_store() -> Store:
+    """The backend the user chose for keyring, else the OS secret store keyring found."""
+    try:
+        chosen = keyring.core.load_env() or keyring.core.load_config()
+    except Exception as error:  # a name that does not import, a backend that is not viable
+        return Store(None, True, f"the keyring backend you chose failed: {_said(error)}")
+    if chosen is not None:
+        return Store(chosen, chosen_by_user=True)
+    found = keyring.get_keyring()
+    candidates = found.backends if isinstance(found, ChainerBackend) else [found]
+    stores = [b for b in candidates if type(b).__module__ in SECRET_STORES]
+    if stores:
+        return Store(stores[0])
+    names = ", ".join(backend_name(b) for b in candidates)
+    return Store(None, why_none=f"no OS secret store found, only {names}")
+
+
+def _said(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
 def load_or_create() -> ServerPassword:
+    """The stored password, or a new one stored now; per-run when there is no keyring."""
+    store = find_store()
+    if store.backend is None:
+        return per_run(store.why_none)
+    if store.chosen_by_user:
+        log.info("the server password is kept where you chose: %s", backend_name(store.backend))
     # Keyring backends raise their own exception types (D-Bus, Secret Service, Keychain): any
     # failure means "no usable keyring", which the user is told about.
     try:
-        existing = keyring.get_password(SERVICE, ACCOUNT)
+        existing = store.backend.get_password(SERVICE, ACCOUNT)
         if existing:
             return ServerPassword(existing, persistent=True)
         created = generate()
-        keyring.set_password(SERVICE, ACCOUNT, created)
+        store.backend.set_password(SERVICE, ACCOUNT, created)
     except Exception as error:
-        return _per_run(error)
-    log.info(
-        "created a new server password in the keyring (%s)", type(keyring.get_keyring()).__name__
-    )
+        return per_run(_said(error))
+    log.info("created a new server password in the keyring (%s)", backend_name(store.backend))
     return ServerPassword(created, persistent=True)
 
 
 def rotate() -> ServerPassword:
     """Replace the stored password; the server must be restarted to use it."""
+    store = find_store()
+    if store.backend is None:
+        return per_run(store.why_none)
     created = generate()
     try:
-        keyring.set_password(SERVICE, ACCOUNT, created)
+        store.backend.set_password(SERVICE, ACCOUNT, created)
     except Exception as error:
-        return _per_run(error)
+        return per_run(_said(error))
     return ServerPassword(created, persistent=True)

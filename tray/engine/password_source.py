@@ -1,0 +1,77 @@
+"""The server password, asked of the keyring without ever freezing the app.
+
+A keyring may block its caller for as long as it shows an unlock prompt ("Choose password for
+new keyring" on a fresh GNOME account, "Unlock login keyring" after an automatic login), or
+forever if its backend hangs. So it is asked in a daemon thread while the event loop goes on;
+after a timeout the app goes on with a password for this run only, and if the keyring answers
+after all, its password is handed over for the next server start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from tray.engine import password
+from tray.engine.password import ServerPassword
+from tray.engine.worker import DaemonWorker
+
+log = logging.getLogger(__name__)
+
+# What to do with a password that arrives: `late` is True when it came after the timeout (the
+# running server keeps its password; this one is for its next start).
+UsePassword = Callable[[ServerPassword, bool], None]
+
+
+def timed_out(timeout_s: float) -> ServerPassword:
+    """The per-run password used when the keyring has not answered within `timeout_s`."""
+    warning = (
+        f"The keyring did not answer within {timeout_s:.0f} s (is it asking for its password?). "
+        "The server runs with a password for this run only: other clients must be given the new "
+        "one. If the keyring answers later, its password is used from the next server restart on."
+    )
+    log.warning(warning)
+    return ServerPassword(password.generate(), persistent=False, warning=warning)
+
+
+class PasswordSource:
+    """Asks the keyring one call at a time, off the event loop."""
+
+    def __init__(self) -> None:
+        self._worker = DaemonWorker("keyring")
+
+    async def obtain(self, timeout_s: float, use: UsePassword) -> None:
+        """Give `use` the server password: the keyring's as soon as it answers (or a per-run one
+        with a warning when there is no keyring), else a per-run one after `timeout_s`."""
+        found = await self._ask(password.load_or_create, timeout_s, use)
+        use(found or timed_out(timeout_s), False)
+
+    async def rotate(self, timeout_s: float, use_late: UsePassword) -> ServerPassword | None:
+        """A new password stored in the keyring (per-run when there is none), or None when the
+        keyring has not answered within `timeout_s`; should it store one later, `use_late` gets it.
+        """
+        return await self._ask(password.rotate, timeout_s, use_late)
+
+    async def _ask(
+        self, call: Callable[[], ServerPassword], timeout_s: float, use: UsePassword
+    ) -> ServerPassword | None:
+        answer = self._worker.submit(call)
+        try:
+            return await asyncio.wait_for(asyncio.shield(answer), timeout_s)
+        except TimeoutError:
+            answer.add_done_callback(lambda done: _late(done, use))
+            return None
+
+
+def _late(answer: asyncio.Future[ServerPassword], use: UsePassword) -> None:
+    if answer.cancelled():
+        return
+    error = answer.exception()
+    if error is not None:
+        log.error("the keyring failed after the timeout", exc_info=error)
+        return
+    found = answer.result()
+    if found.persistent:
+        log.info("the keyring answered after the timeout: its password is for the next start")
+        use(found, True)
