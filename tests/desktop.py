@@ -61,7 +61,8 @@ _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Confi
 """
 
 # Nothing expires while a test runs: low and normal after a day, critical never (so a history
-# entry's "timeout" of 0 tells a critical notification: dunst does not list the urgency). A left
+# entry's "timeout" of 0 tells a critical notification: dunst does not list the urgency); equal
+# texts are not merged into one "(2)", so that notifications can be counted honestly. A left
 # click runs the default action and closes; `dunstctl context` pipes the actions through
 # `dmenu`, a script that picks the first line containing the text in `pick` (`choose_action`).
 _DUNSTRC = """[global]
@@ -91,6 +92,7 @@ _DUNSTRC = """[global]
     max_icon_size = 48
     sticky_history = yes
     history_length = 100
+    stack_duplicates = false
     idle_threshold = 0
     dmenu = {dmenu}
     mouse_left_click = do_action, close_current

@@ -132,9 +132,10 @@ async def test_a_notice_shows_in_the_daemon(notifier: Notifier, desk: VirtualDes
 
 
 @pytest.mark.e2e
-async def test_a_notice_replaces_the_one_with_its_key(
+async def test_a_notice_replaces_the_one_with_its_key_in_place(
     notifier: Notifier, desk: VirtualDesktop
 ) -> None:
+    before = {item["id"] for item in desk.history()}
     await notifier.apply([ShowNotice(CRASHED)])
     await notifier.apply([ShowNotice(STARTING)])
     assert desk.notification_count() == 1
@@ -143,12 +144,25 @@ async def test_a_notice_replaces_the_one_with_its_key(
     await notifier.apply([ShowNotice(RECOVERED), CloseNotice(OTHER.key)])
     assert desk.notification_count() == 1
     desk.dunstctl("close")
-    assert [item["summary"] for item in desk.history()[:4]] == [
-        RECOVERED.title,
-        OTHER.title,
-        STARTING.title,
-        CRASHED.title,
-    ]
+    new = [item for item in desk.history() if item["id"] not in before]
+    # Two notifications in all, one per key: the daemon replaced the first one where it was.
+    assert [item["summary"] for item in new] == [RECOVERED.title, OTHER.title]
+    assert new[0]["body"] == "Reconnected after 12 s\nIt was: server killed by SIGSEGV"
+
+
+@pytest.mark.e2e
+async def test_a_notice_closed_by_the_user_comes_back_as_a_new_one(
+    notifier: Notifier, desk: VirtualDesktop
+) -> None:
+    await notifier.apply([ShowNotice(CRASHED)])
+    desk.dunstctl("close")
+    await asyncio.sleep(0.2)  # dunst's NotificationClosed arrives
+    first = desk.history()[0]["id"]
+    await notifier.apply([ShowNotice(STARTING)])
+    assert desk.notification_count() == 1
+    desk.dunstctl("close")
+    newest = desk.history()[0]
+    assert (newest["summary"], newest["id"] != first) == (STARTING.title, True)
 
 
 @pytest.mark.e2e

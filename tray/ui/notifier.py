@@ -1,9 +1,10 @@
 """Shows the notification policy's notices as desktop notifications.
 
-desktop-notifier does the work (D-Bus via dbus-fast on Linux, so it runs on the qasync loop;
-WinRT on Windows; UserNotifications on macOS): a click on a notice and its buttons come back as
-the app's plain callbacks. It cannot replace a notification in place, so a notice with a key
-already shown closes the old notification and sends the new one.
+One notification per notice key, replaced in place while the key stays the same. On Linux and
+the BSDs `tray.ui.freedesktop` talks to the notification daemon over D-Bus (on the qasync loop)
+and replaces by id; on Windows and macOS desktop-notifier does the work (WinRT,
+UserNotifications), and a notification sent again with the same identifier replaces the one
+shown. A click on a notice and its buttons come back as the app's plain callbacks.
 
 When desktop-notifier fails (no session bus, no notification daemon, an unbundled macOS app)
 the notifier says so once in the log and from then on uses the tray icon's own messages, whose
@@ -13,10 +14,9 @@ click comes back through `messageClicked` (for the newest notice; there are no b
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import html
 import logging
 import sys
+import uuid
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -28,12 +28,15 @@ from tray.core.notify_policy import CloseNotice, Notice, NoticeAction, NoticeBut
 from tray.core.status import State
 from tray.identity import DISPLAY_NAME
 from tray.resources import app_icon_path, icon_path
+from tray.ui.freedesktop import FreedesktopNotifications
 
 log = logging.getLogger(__name__)
 
 # A notification daemon that does not answer within this long counts as absent.
 SEND_TIMEOUT_S = 5.0
 BALLOON_MS = 10_000
+# Where the freedesktop.org notification service is the desktop's own.
+FREEDESKTOP = sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd"))
 
 
 class Notifier:
@@ -52,10 +55,13 @@ class Notifier:
         self._on_clicked = on_clicked
         self._on_button = on_button
         self._tray = tray
-        self._desktop: DesktopNotifier | None = DesktopNotifier(
-            app_name=DISPLAY_NAME, app_icon=_icon(app_icon_path())
-        )
-        self._sent: dict[str, str] = {}  # notice key -> desktop-notifier identifier
+        self._desktop: FreedesktopNotifications | _PlatformNotifications | None
+        if FREEDESKTOP:
+            self._desktop = FreedesktopNotifications(
+                DISPLAY_NAME, _icon_path, self._clicked, self._button
+            )
+        else:
+            self._desktop = _PlatformNotifications(self._clicked, self._button)
         self._balloon: Notice | None = None  # the tray icon's newest message
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[None]] = set()
@@ -92,10 +98,10 @@ class Notifier:
         reach nobody once the app is gone."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-        await self.apply(CloseNotice(key) for key in list(self._sent))
-        self._balloon = None
         if self._desktop is not None:
-            await _disconnect(self._desktop)
+            await self.apply(CloseNotice(key) for key in self._desktop.shown_keys())
+            await self._desktop.aclose(SEND_TIMEOUT_S)
+        self._balloon = None
 
     # -- desktop notifications -------------------------------------------------------------------
 
@@ -103,57 +109,27 @@ class Notifier:
         desktop = self._desktop
         if desktop is not None:
             try:
-                await asyncio.wait_for(self._send(desktop, notice), SEND_TIMEOUT_S)
+                await asyncio.wait_for(desktop.show(notice), SEND_TIMEOUT_S)
             except Exception as error:  # any failure means: no usable notification service
                 self._desktop = None
-                self._sent.clear()
-                await _disconnect(desktop)
+                await desktop.aclose(SEND_TIMEOUT_S)
                 where = "the tray icon's messages" if self._tray else "the log only"
                 log.warning("Desktop notifications unavailable (%r); using %s", error, where)
             else:
                 return
         self._show_balloon(notice)
 
-    async def _send(self, desktop: DesktopNotifier, notice: Notice) -> None:
-        # Connects on first use and raises when there is no bus or daemon; the dummy backend
-        # of an unsupported platform has no capabilities at all.
-        if not await desktop.get_capabilities():
-            raise RuntimeError("no notification service on this platform")
-        await self._clear(desktop, notice.key)
-        dispatched: list[bool] = []
-        notification = Notification(
-            title=notice.title,
-            message=_body(notice.body),
-            urgency=Urgency.Critical if notice.critical else Urgency.Normal,
-            icon=_icon(icon_path(notice.state.value)),
-            buttons=tuple(
-                Button(
-                    title=button.label,
-                    identifier=button.value,
-                    on_pressed=partial(self._call, self._on_button, notice, button),
-                )
-                for button in notice.buttons
-            ),
-            on_clicked=lambda: self._call(self._on_clicked, notice),
-            on_dispatched=lambda: dispatched.append(True),
-        )
-        # send_notification logs and swallows errors: only on_dispatched tells success.
-        await desktop.send_notification(notification)
-        if not dispatched:
-            raise RuntimeError("the notification service did not take the notification")
-        self._sent[notice.key] = notification.identifier
-
     async def _close(self, key: str) -> None:
         if self._desktop is not None:
-            await self._clear(self._desktop, key)
+            await self._desktop.close(key)
         elif self._balloon is not None and self._balloon.key == key:
             self._balloon = None
 
-    async def _clear(self, desktop: DesktopNotifier, key: str) -> None:
-        """Close the notification shown for `key`, unless the user or a timeout closed it."""
-        identifier = self._sent.pop(key, None)
-        if identifier is not None and identifier in await desktop.get_current_notifications():
-            await desktop.clear(identifier)
+    def _clicked(self, notice: Notice) -> None:
+        self._call(self._on_clicked, notice)
+
+    def _button(self, notice: Notice, button: NoticeButton) -> None:
+        self._call(self._on_button, notice, button)
 
     def _call(self, callback: Callable[..., None], *args: object) -> None:
         try:
@@ -180,22 +156,71 @@ class Notifier:
             self._call(self._on_clicked, self._balloon)
 
 
-async def _disconnect(desktop: DesktopNotifier) -> None:
-    """Close the D-Bus connection desktop-notifier opened on Linux (it has no API for that)."""
-    bus = getattr(getattr(desktop, "_backend", None), "bus", None)
-    if bus is not None and bus.connected:
-        bus.disconnect()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(bus.wait_for_disconnect(), SEND_TIMEOUT_S)
+class _PlatformNotifications:
+    """desktop-notifier on Windows and macOS: one identifier per notice key, so that a notice
+    sent again replaces the one shown (a toast's tag, a notification request's identifier)."""
+
+    def __init__(
+        self,
+        on_clicked: Callable[[Notice], None],
+        on_button: Callable[[Notice, NoticeButton], None],
+    ) -> None:
+        self._on_clicked = on_clicked
+        self._on_button = on_button
+        self._notifier = DesktopNotifier(app_name=DISPLAY_NAME, app_icon=_icon(app_icon_path()))
+        self._identifiers: dict[str, str] = {}  # notice key -> notification identifier
+
+    def shown_keys(self) -> list[str]:
+        return list(self._identifiers)
+
+    async def show(self, notice: Notice) -> None:
+        # The dummy backend of an unsupported platform has no capabilities at all.
+        if not await self._notifier.get_capabilities():
+            raise RuntimeError("no notification service on this platform")
+        dispatched: list[bool] = []
+        notification = Notification(
+            title=notice.title,
+            message=notice.body,
+            urgency=Urgency.Critical if notice.critical else Urgency.Normal,
+            icon=_icon(icon_path(notice.state.value)),
+            buttons=tuple(
+                Button(
+                    title=button.label,
+                    identifier=button.value,
+                    on_pressed=partial(self._on_button, notice, button),
+                )
+                for button in notice.buttons
+            ),
+            on_clicked=partial(self._on_clicked, notice),
+            on_dispatched=lambda: dispatched.append(True),
+            identifier=self._identifiers.get(notice.key) or str(uuid.uuid4()),
+        )
+        # send_notification logs and swallows errors: only on_dispatched tells success.
+        await self._notifier.send_notification(notification)
+        if not dispatched:
+            raise RuntimeError("the notification service did not take the notification")
+        self._identifiers[notice.key] = notification.identifier
+
+    async def close(self, key: str) -> None:
+        """Take down the notification shown for `key`, unless the user or a timeout did."""
+        identifier = self._identifiers.pop(key, None)
+        if (
+            identifier is not None
+            and identifier in await self._notifier.get_current_notifications()
+        ):
+            await self._notifier.clear(identifier)
+
+    async def aclose(self, timeout_s: float) -> None:
+        self._identifiers.clear()
+
+
+def _icon_path(notice: Notice) -> Path | None:
+    path = icon_path(notice.state.value)
+    return path if path.is_file() else None
 
 
 def _icon(path: Path) -> Icon | None:
     return Icon(path=path) if path.is_file() else None
-
-
-def _body(text: str) -> str:
-    """Linux notification daemons read the body as markup: keep '<' and '&' literal."""
-    return html.escape(text, quote=False) if sys.platform.startswith("linux") else text
 
 
 def _balloon_icon(notice: Notice) -> QSystemTrayIcon.MessageIcon:
