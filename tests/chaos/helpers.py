@@ -20,11 +20,13 @@ from tests.engine.helpers import Harness, Seen, running
 from tray.core.causes import CauseKind
 from tray.core.notify_policy import RECOVERED_TITLE, Notice, NotifyPolicy, ShowNotice, incident_key
 from tray.core.settings import Settings
+from tray.core.status import Status
 from tray.engine.engine import ServerLaunch
 
 # The server beats every 10 s; a watchdog must wait longer than that.
 HEARTBEAT_TIMEOUT_S = 11.0
-SLACK_S = 3.0
+# Checks the notification policy asks for between two statuses: a few at most.
+MAX_CHECKS = 100
 
 Snapshot = dict[str, list[tuple[str, str]]]  # session id -> (message id, its text) in order
 
@@ -46,10 +48,10 @@ class Sessions:
 
         return cls(harness.engine.launch.settings.port, current)
 
-    def _client(self, credentials: tuple[str, str] | None = None) -> httpx.AsyncClient:
+    def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{self.port}",
-            auth=httpx.BasicAuth(*(credentials or self.credentials())),
+            auth=httpx.BasicAuth(*self.credentials()),
             timeout=15.0,
             trust_env=False,
         )
@@ -65,10 +67,10 @@ class Sessions:
                 (await client.post(path, json=text)).raise_for_status()
         return await self.snapshot()
 
-    async def poke(self, credentials: tuple[str, str] | None = None) -> str:
+    async def poke(self) -> str:
         """Make the server send an event now (a new session, whose id this returns), for a
-        fault set to strike then; with these credentials if given."""
-        async with self._client(credentials) as client:
+        fault set to strike then."""
+        async with self._client() as client:
             created = await client.post("/session", json={"title": "poke"})
         session_id: str = created.raise_for_status().json()["id"]
         return session_id
@@ -99,14 +101,33 @@ def notices(
 ) -> dict[str, list[Notice]]:
     """What the app's notification policy shows for these statuses (no grace period, so that
     even a blip counts; `woke_at`: the last wake from sleep): the notices shown, by key; a key is
-    one notification on the desktop, each later notice replacing the one before."""
+    one notification on the desktop, each later notice replacing the one before. As in the app,
+    the policy is asked again at each `next_check_at` (a notice held back for its minimum time
+    on screen), those after the last status too: the app makes them if nothing else happens."""
     policy = NotifyPolicy()
     quick = replace(settings, notification_grace_s=0.0)
     shown: dict[str, list[Notice]] = {}
-    for item in seen:
-        for action in policy.decide(item.status, quick, item.status.now, woke_at).actions:
+    check_at: float | None = None
+
+    def decide(status: Status) -> None:
+        nonlocal check_at
+        decision = policy.decide(status, quick, status.now, woke_at)
+        check_at = decision.next_check_at
+        for action in decision.actions:
             if isinstance(action, ShowNotice):
                 shown.setdefault(action.notice.key, []).append(action.notice)
+
+    last: Status | None = None
+    for item in [*seen, None]:
+        for _ in range(MAX_CHECKS):
+            if last is None or check_at is None:
+                break
+            if item is not None and check_at > item.status.now:
+                break
+            decide(replace(last, now=check_at))
+        if item is not None:
+            decide(item.status)
+            last = item.status
     return shown
 
 

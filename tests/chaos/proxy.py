@@ -1,7 +1,8 @@
 """A loopback TCP proxy between the engine and the real server, that breaks things on request.
 
     async with ChaosProxy(server_port) as proxy:      # the engine's client_url = proxy.url
-        proxy.cut_stream(Cut.RESET)                    # at the next event on /global/event
+        proxy.cut_stream(Cut.RESET)                    # at the next event on /global/event,
+        proxy.release_cut()                            # held back until released
         proxy.fail({"/session/status": 2})             # the next 2 such requests get a 500
         proxy.inject(b"data: not JSON\\n\\n")           # raw SSE text, between two events
 
@@ -51,6 +52,7 @@ class ChaosProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._cut: Cut | None = None
         self._cut_done = asyncio.Event()
+        self._cut_released = asyncio.Event()
         self._injections: list[bytes] = []
         self._failing: dict[str, int] = {}
         self._fail_status = 500
@@ -78,9 +80,15 @@ class ChaosProxy:
     # -- what tests ask for ----------------------------------------------------------------------
 
     def cut_stream(self, how: Cut) -> None:
-        """Break the event stream at its next event (await `cut_done` to know it happened)."""
+        """Break the event stream at its next event, which is held back (and the stream with
+        it) until `release_cut`: a test finishes what made the server send that event before
+        the engine sees the fault. Await `cut_done` to know the cut was made."""
         self._cut = how
         self._cut_done.clear()
+        self._cut_released.clear()
+
+    def release_cut(self) -> None:
+        self._cut_released.set()
 
     async def cut_done(self) -> None:
         await self._cut_done.wait()
@@ -181,6 +189,7 @@ class ChaosProxy:
                     return
                 continue
             how, self._cut = self._cut, None
+            await self._cut_released.wait()
             await self._break(link, how, chunk)
             return
 
