@@ -182,6 +182,28 @@ CONSTRUCTED = [
         {"timeout_s": 60.0},
         id="keyring_waiting",
     ),
+    pytest.param(
+        causes.memory_limit(4403.2, 4096),
+        CauseKind.MEMORY_LIMIT,
+        "restarted: the server used 4.3 GB (limit 4 GB)",
+        {"memory_mb": 4403, "limit_mb": 4096, "waited_s": None},
+        id="memory_limit",
+    ),
+    pytest.param(
+        causes.requests_hang(20.04, "/global/health"),
+        CauseKind.REQUESTS_HANG,
+        "requests hang: /global/health got no answer for 20 s while the event stream went on; "
+        "restarting the server",
+        {"seconds": 20.0, "path": "/global/health"},
+        id="requests_hang",
+    ),
+    pytest.param(
+        causes.binary_updated("1.18.33", "1.18.34", "/usr/bin/opencode"),
+        CauseKind.BINARY_UPDATED,
+        "restarted onto opencode 1.18.34: the binary on disk changed (was 1.18.33)",
+        {"running": "1.18.33", "on_disk": "1.18.34", "path": "/usr/bin/opencode"},
+        id="binary_updated",
+    ),
 ]
 
 
@@ -356,6 +378,9 @@ WEIGHTS = {
     CauseKind.SERVER_HUNG: 2,
     CauseKind.WRONG_PASSWORD: 2,
     CauseKind.KEYRING_WAITING: 2,
+    CauseKind.MEMORY_LIMIT: 2,
+    CauseKind.REQUESTS_HANG: 2,
+    CauseKind.BINARY_UPDATED: 2,
     CauseKind.HEARTBEAT_MISSED: 1,
     CauseKind.STREAM_CLOSED: 1,
     CauseKind.STREAM_BROKEN: 1,

@@ -33,6 +33,9 @@ def test_connected_report_has_every_documented_field() -> None:
             "version": "1.18.33",
             "uptime_s": 120.0,
             "restarts": 2,
+            "memory_mb": None,
+            "memory_peak_mb": None,
+            "memory_limit_mb": None,
         },
         "stream": {"connected": True, "seconds_since_last_event": 5.0},
         "sessions": {
@@ -41,7 +44,9 @@ def test_connected_report_has_every_documented_field() -> None:
             "last_active": "ses_1",
             "last_gap_s": 2.5,
             "changed_in_gap": ["ses_0"],
+            "stuck": [],
         },
+        "update": {"available": None, "on_disk": None, "pending_restart": None, "note": None},
         "incidents": [],
     }
     json.dumps(data)

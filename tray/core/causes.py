@@ -39,6 +39,9 @@ class CauseKind(Enum):
     HTTP_ERROR = "http_error"
     REQUEST_FAILED = "request_failed"
     CRASH_LOOP = "crash_loop"
+    MEMORY_LIMIT = "memory_limit"
+    REQUESTS_HANG = "requests_hang"
+    BINARY_UPDATED = "binary_updated"
     KEYRING_WAITING = "keyring_waiting"
 
 
@@ -134,8 +137,28 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def process_exited(returncode: int, stderr_tail: Sequence[str]) -> Cause:
-    """Classify an unexpected exit: signal or code, and what the last output lines say."""
+def size_text(megabytes: float) -> str:
+    """'850 MB', '4.3 GB', '4 GB' (1 GB = 1024 MB)."""
+    if megabytes < 1024:
+        return f"{megabytes:.0f} MB"
+    return f"{megabytes / 1024:.1f}".removesuffix(".0") + " GB"
+
+
+@dataclass(frozen=True)
+class OutOfMemory:
+    """Why a SIGKILL the app did not send looks like the kernel's out-of-memory killer: the
+    kernel's record (cgroup `memory.events` `oom_kill` went up) or memory high at the last
+    sample; `memory_mb` is the last measured size of the server's process tree."""
+
+    memory_mb: float | None
+    kernel_recorded: bool
+
+
+def process_exited(
+    returncode: int, stderr_tail: Sequence[str], oom: OutOfMemory | None = None
+) -> Cause:
+    """Classify an unexpected exit: signal or code, and what the last output lines say; `oom`
+    words a SIGKILL as the out-of-memory killer's."""
     tail = clean_lines(stderr_tail)[-TAIL_LINES:]
     facts: dict[str, FactValue] = {"returncode": returncode, "stderr_tail": tail}
     detail = _recognise_output(tail)
@@ -146,8 +169,25 @@ def process_exited(returncode: int, stderr_tail: Sequence[str]) -> Cause:
     if signum:
         name = _signal_name(signum)
         facts["signal"] = name
+        if oom is not None and signum == signal.SIGKILL:
+            return _killed_out_of_memory(oom, facts)
         return Cause(CauseKind.KILLED_BY_SIGNAL, f"server killed by {name}{suffix}", facts)
     return Cause(CauseKind.EXITED, f"server exited with code {returncode}{suffix}", facts)
+
+
+def _killed_out_of_memory(oom: OutOfMemory, facts: dict[str, FactValue]) -> Cause:
+    size = f", last measured at {size_text(oom.memory_mb)}" if oom.memory_mb is not None else ""
+    why = "the kernel recorded an OOM kill" if oom.kernel_recorded else "memory was high"
+    facts.update(
+        out_of_memory=True,
+        memory_mb=None if oom.memory_mb is None else round(oom.memory_mb),
+        evidence="memory.events oom_kill" if oom.kernel_recorded else "memory high",
+    )
+    return Cause(
+        CauseKind.KILLED_BY_SIGNAL,
+        f"server killed by the out-of-memory killer (SIGKILL; {why}){size}",
+        facts,
+    )
 
 
 def _recognise_output(tail: Sequence[str]) -> str | None:
@@ -251,6 +291,36 @@ def keyring_waiting(timeout_s: float) -> Cause:
         "waiting for the keyring (is it asking for its password?): the server starts when it "
         f"answers, or after {timeout_s:.0f} s with a password for this run only",
         {"timeout_s": timeout_s},
+    )
+
+
+def memory_limit(memory_mb: float, limit_mb: int, waited_s: float | None = None) -> Cause:
+    """A restart the app decided on: the server's process tree used more than the limit;
+    `waited_s` when the grace period for busy sessions ran out."""
+    waited = f"; busy sessions waited for {waited_s / 60:.0f} min" if waited_s is not None else ""
+    return Cause(
+        CauseKind.MEMORY_LIMIT,
+        f"restarted: the server used {size_text(memory_mb)} (limit {size_text(limit_mb)}){waited}",
+        {"memory_mb": round(memory_mb), "limit_mb": limit_mb, "waited_s": waited_s},
+    )
+
+
+def requests_hang(seconds: float, path: str) -> Cause:
+    """Heartbeats go on but a request got no answer for `seconds`: restarted like a hung server."""
+    return Cause(
+        CauseKind.REQUESTS_HANG,
+        f"requests hang: {path} got no answer for {seconds:.0f} s while the event stream "
+        "went on; restarting the server",
+        {"seconds": round(seconds, 1), "path": path},
+    )
+
+
+def binary_updated(running: str, on_disk: str, path: str) -> Cause:
+    """A restart the app decided on: the binary on disk is another version than the server."""
+    return Cause(
+        CauseKind.BINARY_UPDATED,
+        f"restarted onto opencode {on_disk}: the binary on disk changed (was {running})",
+        {"running": running, "on_disk": on_disk, "path": path},
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tray.core.causes import Cause
+from tray.core.causes import Cause, OutOfMemory
 from tray.core.resume import SessionReport
 
 # -- events: the user ---------------------------------------------------------------------------
@@ -69,6 +69,7 @@ class Exited:
     gen: int
     returncode: int
     stderr_tail: tuple[str, ...] = ()
+    oom: OutOfMemory | None = None  # a SIGKILL that looks like the out-of-memory killer's
 
 
 # -- events: the event stream -------------------------------------------------------------------
@@ -129,6 +130,15 @@ class PasswordReady:
 
 
 @dataclass(frozen=True)
+class RestartFor:
+    """The app decided to restart the server with this pid for `cause` (its health watch): a
+    request hang like a hung server, a planned restart (memory limit, updated binary) at once."""
+
+    pid: int
+    cause: Cause
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time has passed; the supervisor checks its deadlines."""
 
@@ -148,6 +158,7 @@ Event = (
     | StreamClosed
     | Resynced
     | ResyncFailed
+    | RestartFor
     | PasswordPending
     | PasswordReady
     | Tick

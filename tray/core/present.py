@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tray.core.causes import Cause, CauseKind, size_text
 from tray.core.status import State, Status
 
 
@@ -73,7 +74,42 @@ def details(status: Status) -> list[str]:
     busy = len(status.busy_sessions)
     if busy:
         lines.append(f"{busy} active session{'s' if busy != 1 else ''}")
+    return lines + health_lines(status)
+
+
+def health_lines(status: Status) -> list[str]:
+    """Memory, stuck turns, a restart waiting for idle, updates: one line each, when there."""
+    health = status.health
+    lines = []
+    if health.memory_mb is not None:
+        peak = health.memory_peak_mb
+        limit = health.memory_limit_mb
+        extra = [f"peak {size_text(peak)}"] if peak is not None else []
+        extra += [f"limit {size_text(limit)}"] if limit else []
+        shown = f" ({', '.join(extra)})" if extra else ""
+        lines.append(f"Memory {size_text(health.memory_mb)}{shown}")
+    for turn in health.stuck:
+        silent = duration(turn.silent_for(status.now))
+        lines.append(f"Session {turn.session_id} stuck: busy with no event for {silent}")
+    pending = health.pending_restart
+    if pending is not None:
+        lines.append(f"Restart when no session is busy: {_waiting_restart(pending)}")
+    if health.update_available and health.update_available != status.version:
+        lines.append(f"opencode {health.update_available} is available")
+    if health.update_note:
+        lines.append(health.update_note)
     return lines
+
+
+def _waiting_restart(cause: Cause) -> str:
+    facts = cause.facts
+    if cause.kind is CauseKind.MEMORY_LIMIT:
+        used, limit = facts["memory_mb"], facts["limit_mb"]
+        if isinstance(used, int | float) and isinstance(limit, int | float):
+            return f"the server uses {size_text(used)} (limit {size_text(limit)})"
+    if cause.kind is CauseKind.BINARY_UPDATED:
+        return f"opencode {facts['on_disk']} is on disk (running {facts['running']})"
+    return cause.text
 
 
 def tooltip(status: Status) -> str:

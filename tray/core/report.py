@@ -57,6 +57,9 @@ def status_json(
             "version": status.version,
             "uptime_s": _rounded(status.uptime_s),
             "restarts": status.restarts,
+            "memory_mb": _rounded(status.health.memory_mb),
+            "memory_peak_mb": _rounded(status.health.memory_peak_mb),
+            "memory_limit_mb": status.health.memory_limit_mb or None,
         },
         "stream": {
             "connected": status.stream_connected,
@@ -68,6 +71,15 @@ def status_json(
             "last_active": status.last_worked_in,
             "last_gap_s": _rounded(status.last_gap_s),
             "changed_in_gap": list(status.changed_in_gap),
+            "stuck": list(status.health.stuck_sessions),
+        },
+        "update": {
+            "available": status.health.update_available,
+            "on_disk": status.health.binary_version,
+            "pending_restart": (
+                status.health.pending_restart.to_json() if status.health.pending_restart else None
+            ),
+            "note": status.health.update_note,
         },
         "incidents": [
             _incident(i, status.now, wall) for i in status.incidents[-INCIDENTS_REPORTED:]

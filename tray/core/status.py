@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tray.core.causes import Cause
+from tray.core.health import NOTHING_MEASURED, HealthStatus
 from tray.core.resume import SessionReport
 
 
@@ -73,6 +74,7 @@ class Status:
     changed_in_gap: tuple[str, ...] = ()  # sessions updated during the last gap, per the resync
     # `last_worked_in` as the last resync found it (interrupted, waiting for an answer, ...).
     last_worked_in_report: SessionReport | None = None
+    health: HealthStatus = NOTHING_MEASURED  # memory, stuck turns, updates (the engine's watch)
 
     @property
     def stream_connected(self) -> bool:

@@ -31,6 +31,7 @@ from tray.core.messages import (
     OpenStream,
     PasswordPending,
     PasswordReady,
+    RestartFor,
     RestartRequested,
     Resync,
     Resynced,
@@ -154,6 +155,8 @@ class Supervisor:
             case Tick():
                 return self._on_tick(now)
             case PasswordPending():
+            case RestartFor():
+                return self._on_restart_for(event, now)
                 self._password_wait = causes.keyring_waiting(event.timeout_s)
                 return []
             case PasswordReady():
@@ -192,7 +195,7 @@ class Supervisor:
                 return []
             case Exited():
                 return self._on_exited(
-                    causes.process_exited(event.returncode, event.stderr_tail), now
+                    causes.process_exited(event.returncode, event.stderr_tail, event.oom), now
                 )
             case StreamOpened():
                 return self._on_stream_opened(now)
@@ -300,6 +303,15 @@ class Supervisor:
         return effects + self._terminate(respawn=True)
 
     def _reset_retries(self) -> None:
+    def _on_restart_for(self, event: RestartFor, now: float) -> list[Effect]:
+        if self._pid != event.pid or self._proc is not Proc.READY or not self._want:
+            return []  # decided about a server that is gone, or no longer wanted
+        if event.cause.kind is CauseKind.REQUESTS_HANG:
+            return self._crashed(event.cause, now, terminate=True)
+        self._open_incident(event.cause, now)
+        self._restarts += 1
+        return self._close_stream(now) + self._terminate(respawn=True)
+
         self._failed = None
         self._breaker.reset()
         self._restart_attempt = 0

@@ -1,0 +1,534 @@
+"""The health watch: memory limit, OOM attribution, wedged requests, stuck turns, updates."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import replace
+
+import pytest
+
+from tests.core.driver import PID, Driver
+from tests.factories import make_status
+from tray.core import causes, present, report
+from tray.core.causes import CauseKind, OutOfMemory
+from tray.core.health import (
+    MB,
+    HealthPolicy,
+    HealthStatus,
+    HealthWatch,
+    MemorySample,
+    Notices,
+    RestartServer,
+    StuckNotice,
+    StuckTurn,
+    UpdateNotice,
+)
+from tray.core.messages import Exited, RestartFor, Spawn, Terminate
+from tray.core.status import State
+
+GB = 1024 * MB
+RAM = 16 * GB
+OTHER_PID = 777
+
+
+def sample(mb: float, available_gb: float = 8, oom_kills: int | None = None) -> MemorySample:
+    return MemorySample(int(mb * MB), RAM, int(available_gb * GB), oom_kills)
+
+
+def watch(**policy: float) -> HealthWatch:
+    chosen = {"memory_limit_mb": 4096, "memory_grace_s": 600.0, "stuck_after_s": 600.0}
+    health = HealthWatch(HealthPolicy(**{**chosen, **policy}))  # type: ignore[arg-type]
+    health.server(PID, "1.18.33")
+    return health
+
+
+def busy_event(session: str) -> tuple[str, dict[str, object]]:
+    return "session.status", {"sessionID": session, "status": {"type": "busy"}}
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+
+def test_memory_and_its_peak_are_shown_for_the_running_server() -> None:
+    health = watch()
+    assert health.status().memory_mb is None
+    health.sampled(PID, sample(900))
+    health.sampled(PID, sample(700))
+    shown = health.status()
+    assert (shown.memory_mb, shown.memory_peak_mb, shown.memory_limit_mb) == (700, 900, 4096)
+
+
+def test_a_new_server_starts_its_peak_afresh_and_a_stale_sample_is_ignored() -> None:
+    health = watch()
+    health.sampled(PID, sample(3000))
+    health.server(OTHER_PID, None)
+    health.sampled(PID, sample(5000))
+    assert health.status().memory_mb is None
+    health.sampled(OTHER_PID, sample(300))
+    assert health.status().memory_peak_mb == 300
+    health.server(None, None)
+    assert health.status().memory_mb is None
+
+
+def test_over_the_limit_and_idle_restarts_at_once_with_its_cause() -> None:
+    health = watch()
+    health.sampled(PID, sample(4000))
+    assert health.decide(True, (), 0.0) == []
+    health.sampled(PID, sample(4403))
+    [decision] = health.decide(True, (), 1.0)
+    assert decision.pid == PID
+    assert decision.cause.kind is CauseKind.MEMORY_LIMIT
+    assert decision.cause.text == "restarted: the server used 4.3 GB (limit 4 GB)"
+    assert decision.cause.facts == {"memory_mb": 4403, "limit_mb": 4096, "waited_s": None}
+    assert health.decide(True, (), 2.0) == [], "asked once per server"
+
+
+def test_over_the_limit_waits_for_busy_sessions_then_restarts_when_they_end() -> None:
+    health = watch()
+    health.sampled(PID, sample(5000))
+    assert health.decide(True, ("ses_a",), 0.0) == []
+    pending = health.status().pending_restart
+    assert pending is not None
+    assert pending.kind is CauseKind.MEMORY_LIMIT
+    assert health.decide(True, ("ses_a",), 300.0) == []
+    [decision] = health.decide(True, (), 301.0)
+    assert decision.cause.facts["waited_s"] is None
+    assert health.status().pending_restart is None
+
+
+def test_over_the_limit_past_the_grace_period_restarts_even_when_busy() -> None:
+    health = watch(memory_grace_s=600)
+    health.sampled(PID, sample(5000))
+    assert health.decide(True, ("ses_a",), 100.0) == []
+    assert health.decide(True, ("ses_a",), 699.0) == []
+    [decision] = health.decide(True, ("ses_a",), 700.0)
+    assert decision.cause.facts["waited_s"] == 600
+    assert decision.cause.text.endswith("(limit 4 GB); busy sessions waited for 10 min")
+
+
+def test_back_under_the_limit_nothing_is_pending_and_the_grace_starts_again() -> None:
+    health = watch(memory_grace_s=600)
+    health.sampled(PID, sample(5000))
+    health.decide(True, ("ses_a",), 0.0)
+    health.sampled(PID, sample(3000))
+    assert health.decide(True, ("ses_a",), 500.0) == []
+    assert health.status().pending_restart is None
+    health.sampled(PID, sample(5000))
+    assert health.decide(True, ("ses_a",), 700.0) == []
+    assert health.decide(True, ("ses_a",), 1299.0) == []
+    assert len(health.decide(True, ("ses_a",), 1300.0)) == 1
+
+
+def test_no_limit_never_restarts_for_memory() -> None:
+    health = watch(memory_limit_mb=0)
+    health.sampled(PID, sample(30000))
+    assert health.decide(True, (), 0.0) == []
+    assert health.status().memory_limit_mb == 0
+
+
+def test_nothing_is_restarted_while_not_connected_or_without_a_server() -> None:
+    health = watch()
+    health.sampled(PID, sample(5000))
+    assert health.decide(False, (), 0.0) == []
+    health.server(None, None)
+    assert health.decide(True, (), 1.0) == []
+
+
+def test_the_limit_is_read_from_the_current_policy() -> None:
+    health = watch(memory_limit_mb=0)
+    health.sampled(PID, sample(5000))
+    assert health.decide(True, (), 0.0) == []
+    health.policy = replace(health.policy, memory_limit_mb=4096)
+    assert len(health.decide(True, (), 1.0)) == 1
+
+
+# -- the out-of-memory killer ----------------------------------------------------------------------
+
+
+def test_a_kernel_oom_record_since_the_start_is_evidence() -> None:
+    health = watch(memory_limit_mb=0)
+    health.sampled(PID, sample(2000, oom_kills=3))
+    health.sampled(PID, sample(2100, oom_kills=3))
+    assert health.exit_evidence(PID, 3) is None
+    assert health.exit_evidence(PID, 4) == OutOfMemory(2100, kernel_recorded=True)
+
+
+def test_memory_high_is_evidence_without_a_kernel_record() -> None:
+    health = watch(memory_limit_mb=4096)
+    health.sampled(PID, sample(4500))
+    assert health.exit_evidence(PID, None) == OutOfMemory(4500, kernel_recorded=False)
+
+
+@pytest.mark.parametrize(
+    ("mb", "available_gb", "high"),
+    [(8 * 1024, 8, True), (8 * 1024 - 1, 8, False), (1000, 0.8, True), (1000, 0.9, False)],
+)
+def test_high_without_a_limit_is_half_the_ram_or_a_machine_nearly_out(
+    mb: float, available_gb: float, high: bool
+) -> None:
+    health = watch(memory_limit_mb=0)
+    health.sampled(PID, sample(mb, available_gb))
+    assert (health.exit_evidence(PID, None) is not None) is high
+
+
+def test_no_evidence_without_samples_or_for_another_server() -> None:
+    health = watch()
+    assert health.exit_evidence(PID, 5) is None
+    health.sampled(PID, sample(5000))
+    assert health.exit_evidence(OTHER_PID, 5) is None
+    unknown_ram = HealthWatch(HealthPolicy(memory_limit_mb=0))
+    unknown_ram.server(PID, None)
+    unknown_ram.sampled(PID, MemorySample(5000 * MB, 0, 0))
+    assert unknown_ram.exit_evidence(PID, None) is None
+
+
+def test_the_oom_wording_names_the_killer_and_the_last_size() -> None:
+    kernel = causes.process_exited(-9, [], OutOfMemory(4403, kernel_recorded=True))
+    assert kernel.kind is CauseKind.KILLED_BY_SIGNAL
+    assert kernel.text == (
+        "server killed by the out-of-memory killer (SIGKILL; the kernel recorded an OOM kill), "
+        "last measured at 4.3 GB"
+    )
+    assert kernel.facts["out_of_memory"] is True
+    assert kernel.facts["memory_mb"] == 4403
+    assert kernel.facts["evidence"] == "memory.events oom_kill"
+    assert kernel.facts["signal"] == "SIGKILL"
+    high = causes.process_exited(137, [], OutOfMemory(None, kernel_recorded=False))
+    assert high.text == "server killed by the out-of-memory killer (SIGKILL; memory was high)"
+    assert high.facts["evidence"] == "memory high"
+
+
+def test_the_oom_evidence_words_only_a_sigkill() -> None:
+    oom = OutOfMemory(4403, kernel_recorded=True)
+    assert causes.process_exited(-signal.SIGTERM, [], oom).text == "server killed by SIGTERM"
+    assert causes.process_exited(1, [], oom).kind is CauseKind.EXITED
+
+
+def test_the_supervisor_words_an_exit_with_oom_evidence() -> None:
+    d = Driver()
+    d.start()
+    d.connect()
+    d.send(Exited(d.proc_gen, -9, (), OutOfMemory(5000, kernel_recorded=False)))
+    assert d.state() is State.CRASHED
+    assert d.cause.text.startswith("server killed by the out-of-memory killer")
+
+
+@pytest.mark.parametrize(
+    ("mb", "text"), [(850, "850 MB"), (1023.6, "1024 MB"), (4096, "4 GB"), (4403, "4.3 GB")]
+)
+def test_sizes_are_shown_in_mb_then_gb(mb: float, text: str) -> None:
+    assert causes.size_text(mb) == text
+
+
+# -- wedged requests -------------------------------------------------------------------------------
+
+
+def test_a_probe_that_hangs_while_the_stream_goes_on_is_a_requests_hang() -> None:
+    health = watch()
+    health.probe_hung(PID, started_at=10.0, now=30.0)
+    assert health.decide(True, (), 30.0) == [], "no stream event since the probe was sent"
+    health.stream_event("server.heartbeat", {}, 15.0)
+    health.probe_hung(PID, started_at=10.0, now=30.0)
+    [decision] = health.decide(True, ("ses_busy",), 30.0)
+    assert decision == RestartServer(PID, causes.requests_hang(20.0, "/global/health"))
+    assert decision.cause.text == (
+        "requests hang: /global/health got no answer for 20 s while the event stream went on; "
+        "restarting the server"
+    )
+
+
+def test_a_hang_of_another_server_is_ignored() -> None:
+    health = watch()
+    health.stream_event("server.heartbeat", {}, 15.0)
+    health.probe_hung(OTHER_PID, 10.0, 30.0)
+    assert health.decide(True, (), 30.0) == []
+
+
+def test_a_requests_hang_is_restarted_like_a_hung_server() -> None:
+    d = Driver()
+    d.start()
+    d.connect()
+    hang = causes.requests_hang(20, "/global/health")
+    effects = d.send(RestartFor(PID, hang))
+    assert any(isinstance(e, Terminate) for e in effects)
+    assert d.state() is State.CRASHED
+    assert d.cause == hang
+    d.exited(-15)
+    spawns = d.advance(5)
+    assert any(isinstance(e, Spawn) for e in spawns)
+
+
+# -- planned restarts in the supervisor ------------------------------------------------------------
+
+
+def test_a_planned_restart_terminates_and_respawns_at_once_without_counting_a_crash() -> None:
+    d = Driver()
+    d.start()
+    d.connect()
+    limit = causes.memory_limit(4403, 4096)
+    for _ in range(d.sup.policy.crash_loop_limit + 2):
+        effects = d.send(RestartFor(PID, limit))
+        assert [type(e) for e in effects if isinstance(e, Terminate)] == [Terminate]
+        assert d.state() is State.STARTING
+        assert d.cause == limit
+        respawn = d.exited(-15)
+        assert any(isinstance(e, Spawn) for e in respawn), "no backoff for a planned restart"
+        d.connect()
+    status = d.status
+    assert status.state is State.CONNECTED
+    assert status.restarts == d.sup.policy.crash_loop_limit + 2
+    assert status.incidents[-1].cause == limit
+    assert status.incidents[-1].recovered
+
+
+def test_a_restart_for_a_stale_pid_or_a_server_not_ready_is_ignored() -> None:
+    d = Driver()
+    d.start()
+    limit = causes.memory_limit(4403, 4096)
+    d.spawned()
+    assert d.send(RestartFor(PID, limit)) == [], "still starting"
+    d.listening()
+    d.healthy()
+    d.opened()
+    assert d.send(RestartFor(OTHER_PID, limit)) == []
+    d.stop()
+    assert d.send(RestartFor(PID, limit)) == []
+    assert d.state() is State.STOPPED
+
+
+# -- stuck turns -----------------------------------------------------------------------------------
+
+
+def test_a_busy_session_with_no_event_for_the_limit_is_stuck_until_an_event_comes() -> None:
+    health = watch(stuck_after_s=600)
+    health.stream_event(*busy_event("ses_a"), 0.0)
+    health.decide(True, ("ses_a",), 0.0)
+    health.decide(True, ("ses_a",), 599.0)
+    assert health.status().stuck == ()
+    health.decide(True, ("ses_a",), 600.0)
+    assert health.status().stuck == (StuckTurn("ses_a", 0.0),)
+    assert health.status().stuck_sessions == ("ses_a",)
+    assert health.status().stuck[0].silent_for(660.0) == 660.0
+    health.stream_event("message.part.delta", {"sessionID": "ses_a", "delta": "x"}, 650.0)
+    health.decide(True, ("ses_a",), 651.0)
+    assert health.status().stuck == ()
+
+
+def test_events_about_other_sessions_and_heartbeats_do_not_unstick_a_session() -> None:
+    health = watch(stuck_after_s=60)
+    health.stream_event(*busy_event("ses_a"), 0.0)
+    health.stream_event(*busy_event("ses_b"), 50.0)
+    health.stream_event("server.heartbeat", {}, 55.0)
+    health.decide(True, ("ses_a", "ses_b"), 60.0)
+    assert health.status().stuck_sessions == ("ses_a",)
+    health.decide(True, ("ses_a", "ses_b"), 110.0)
+    assert health.status().stuck_sessions == ("ses_a", "ses_b")
+
+
+def test_a_session_no_longer_busy_is_no_longer_stuck_and_starts_afresh() -> None:
+    health = watch(stuck_after_s=60)
+    health.stream_event(*busy_event("ses_a"), 0.0)
+    health.decide(True, ("ses_a",), 60.0)
+    assert health.status().stuck_sessions == ("ses_a",)
+    health.decide(True, (), 61.0)
+    assert health.status().stuck == ()
+    health.decide(True, ("ses_a",), 62.0)  # busy again per REST, no event since
+    health.decide(True, ("ses_a",), 121.0)
+    assert health.status().stuck == ()
+    health.decide(True, ("ses_a",), 122.0)
+    assert health.status().stuck == (StuckTurn("ses_a", 62.0),)
+
+
+def test_a_session_busy_per_rest_without_any_event_counts_from_when_it_was_seen() -> None:
+    health = watch(stuck_after_s=60)
+    health.decide(True, ("ses_a",), 100.0)
+    health.decide(True, ("ses_a",), 159.0)
+    assert health.status().stuck == ()
+    health.decide(True, ("ses_a",), 160.0)
+    assert health.status().stuck == (StuckTurn("ses_a", 100.0),)
+
+
+def test_a_new_server_forgets_its_predecessors_stuck_turns() -> None:
+    health = watch(stuck_after_s=60)
+    health.stream_event(*busy_event("ses_a"), 0.0)
+    health.decide(True, ("ses_a",), 60.0)
+    health.server(OTHER_PID, None)
+    health.decide(True, ("ses_a",), 61.0)
+    assert health.status().stuck == ()
+    health.server(None, None)
+    health.decide(True, ("ses_a",), 200.0)
+    assert health.status().stuck == ()
+
+
+def test_stuck_turns_never_restart_or_abort_anything() -> None:
+    health = watch(stuck_after_s=60)
+    health.decide(True, ("ses_a",), 0.0)
+    assert health.decide(True, ("ses_a",), 10_000.0) == []
+
+
+def test_one_notice_per_stuck_session_and_again_only_after_it_came_unstuck() -> None:
+    notices = Notices()
+    a, b = StuckTurn("ses_a", 0.0), StuckTurn("ses_b", 5.0)
+    assert notices.new(HealthStatus(stuck=(a,))) == [StuckNotice(a)]
+    assert notices.new(HealthStatus(stuck=(a,))) == []
+    assert notices.new(HealthStatus(stuck=(a, b))) == [StuckNotice(b)]
+    assert notices.new(HealthStatus(stuck=(b,))) == []
+    assert notices.new(HealthStatus(stuck=(a, b))) == [StuckNotice(a)]
+
+
+# -- updates ---------------------------------------------------------------------------------------
+
+
+def test_an_announced_update_is_shown_and_noticed_once_per_version() -> None:
+    health = watch()
+    notices = Notices()
+    health.stream_event("installation.update-available", {"version": "1.19.0"}, 0.0)
+    assert health.status().update_available == "1.19.0"
+    assert notices.new(health.status()) == [UpdateNotice("1.19.0")]
+    health.stream_event("installation.update-available", {"version": "1.19.0"}, 1.0)
+    assert notices.new(health.status()) == []
+    health.stream_event("installation.update-available", {"version": ""}, 2.0)
+    health.stream_event("installation.update-available", {}, 2.0)
+    assert health.status().update_available == "1.19.0"
+    health.stream_event("installation.update-available", {"version": "1.19.1"}, 3.0)
+    assert notices.new(health.status()) == [UpdateNotice("1.19.1")]
+    health.stream_event("installation.update-available", {"version": "1.19.0"}, 4.0)
+    assert notices.new(health.status()) == []
+
+
+def test_a_changed_binary_on_disk_is_restarted_onto_at_the_next_idle_moment() -> None:
+    health = watch()
+    health.binary_on_disk("/usr/bin/opencode", "1.18.33")
+    assert health.decide(True, (), 0.0) == []
+    health.binary_on_disk("/usr/bin/opencode", "1.18.34")
+    assert health.decide(True, ("ses_a",), 1.0) == [], "never during a busy turn"
+    assert health.decide(True, ("ses_a",), 100_000.0) == [], "not even after a long wait"
+    pending = health.status().pending_restart
+    assert pending == causes.binary_updated("1.18.33", "1.18.34", "/usr/bin/opencode")
+    [decision] = health.decide(True, (), 100_001.0)
+    assert decision.cause.text == (
+        "restarted onto opencode 1.18.34: the binary on disk changed (was 1.18.33)"
+    )
+
+
+def test_a_binary_that_still_differs_after_its_restart_is_not_restarted_again() -> None:
+    health = watch()
+    health.binary_on_disk("/x/opencode", "1.18.34")
+    assert len(health.decide(True, (), 0.0)) == 1
+    health.server(OTHER_PID, None)
+    health.server(OTHER_PID, "1.18.33")  # the wrapper says one thing, the server another
+    assert health.decide(True, (), 10.0) == []
+    assert health.status().pending_restart is None
+    health.binary_on_disk("/x/opencode", "1.18.35")
+    assert len(health.decide(True, (), 20.0)) == 1
+
+
+def test_an_unknown_running_version_is_never_restarted_for_the_binary() -> None:
+    health = HealthWatch(HealthPolicy())
+    health.server(PID, None)
+    health.binary_on_disk("/x/opencode", "1.18.34")
+    assert health.decide(True, (), 0.0) == []
+
+
+def test_a_requests_hang_comes_before_memory_and_memory_before_the_binary() -> None:
+    health = watch()
+    health.binary_on_disk("/x/opencode", "1.18.34")
+    health.sampled(PID, sample(5000))
+    health.stream_event("server.heartbeat", {}, 5.0)
+    health.probe_hung(PID, 1.0, 21.0)
+    [first] = health.decide(True, (), 21.0)
+    assert first.cause.kind is CauseKind.REQUESTS_HANG
+    other = watch()
+    other.binary_on_disk("/x/opencode", "1.18.34")
+    other.sampled(PID, sample(5000))
+    [second] = other.decide(True, (), 0.0)
+    assert second.cause.kind is CauseKind.MEMORY_LIMIT
+
+
+def test_the_update_note_is_shown() -> None:
+    health = watch()
+    health.update_finished("update to 1.19.0 failed: no network")
+    assert health.status().update_note == "update to 1.19.0 failed: no network"
+
+
+# -- what people and scripts see -------------------------------------------------------------------
+
+
+def _shown(**health: object) -> HealthStatus:
+    return HealthStatus(**health)  # type: ignore[arg-type]
+
+
+def test_the_tooltip_shows_memory_stuck_turns_pending_restarts_and_updates() -> None:
+    health = _shown(
+        memory_mb=4403.0,
+        memory_peak_mb=5000.0,
+        memory_limit_mb=4096,
+        stuck=(StuckTurn("ses_a", 0.0),),
+        update_available="1.19.0",
+        pending_restart=causes.memory_limit(4403, 4096),
+        update_note="updated to 1.19.0",
+    )
+    status = make_status(now=720.0, version="1.18.33", health=health)
+    assert present.health_lines(status) == [
+        "Memory 4.3 GB (peak 4.9 GB, limit 4 GB)",
+        "Session ses_a stuck: busy with no event for 12 min",
+        "Restart when no session is busy: the server uses 4.3 GB (limit 4 GB)",
+        "opencode 1.19.0 is available",
+        "updated to 1.19.0",
+    ]
+    assert "Memory 4.3 GB (peak 4.9 GB, limit 4 GB)" in present.tooltip(status)
+
+
+def test_the_tooltip_says_little_when_little_is_known() -> None:
+    assert present.health_lines(make_status()) == []
+    just_memory = make_status(health=_shown(memory_mb=300.0))
+    assert present.health_lines(just_memory) == ["Memory 300 MB"]
+    pending = causes.binary_updated("1.18.33", "1.18.34", "/x")
+    waiting = make_status(health=_shown(pending_restart=pending, update_available="1.18.33"))
+    assert present.health_lines(replace(waiting, version="1.18.33")) == [
+        "Restart when no session is busy: opencode 1.18.34 is on disk (running 1.18.33)"
+    ]
+    other = make_status(health=_shown(pending_restart=causes.requests_hang(20, "/x")))
+    assert present.health_lines(other) == [
+        f"Restart when no session is busy: {causes.requests_hang(20, '/x').text}"
+    ]
+
+
+def test_status_json_adds_memory_stuck_sessions_and_update_fields() -> None:
+    health = _shown(
+        memory_mb=812.34,
+        memory_peak_mb=900.0,
+        memory_limit_mb=4096,
+        stuck=(StuckTurn("ses_a", 0.0),),
+        update_available="1.19.0",
+        binary_version="1.18.33",
+        pending_restart=causes.memory_limit(4403, 4096),
+    )
+    data = report.status_json(make_status(health=health), lambda t: t, "0.1.0", 1)
+    assert data["server"]["memory_mb"] == 812.3
+    assert data["server"]["memory_peak_mb"] == 900.0
+    assert data["server"]["memory_limit_mb"] == 4096
+    assert data["sessions"]["stuck"] == ["ses_a"]
+    assert data["update"] == {
+        "available": "1.19.0",
+        "on_disk": "1.18.33",
+        "pending_restart": causes.memory_limit(4403, 4096).to_json(),
+        "note": None,
+    }
+    empty = report.status_json(make_status(), lambda t: t, "0.1.0", 1)
+    assert empty["server"]["memory_mb"] is None
+    assert empty["server"]["memory_limit_mb"] is None
+    assert empty["sessions"]["stuck"] == []
+    assert empty["update"]["pending_restart"] is None
+
+
+def test_after_the_stream_was_down_a_busy_session_counts_from_when_it_is_seen_again() -> None:
+    health = watch(stuck_after_s=60)
+    health.stream_event(*busy_event("ses_a"), 0.0)
+    health.decide(True, ("ses_a",), 30.0)
+    health.decide(False, ("ses_a",), 40.0)
+    assert health.status().stuck == ()
+    health.decide(True, ("ses_a",), 70.0)
+    assert health.status().stuck == ()
+    health.decide(True, ("ses_a",), 130.0)
+    assert health.status().stuck == (StuckTurn("ses_a", 70.0),)
