@@ -119,11 +119,22 @@ def load_or_create() -> ServerPassword:
         if existing:
             return ServerPassword(existing, persistent=True)
         created = generate()
-        store.backend.set_password(SERVICE, ACCOUNT, created)
+        _keep(store.backend, created)
     except Exception as error:
         return per_run(_said(error))
     log.info("created a new server password in the keyring (%s)", backend_name(store.backend))
     return ServerPassword(created, persistent=True)
+
+
+def _keep(backend: KeyringBackend, value: str) -> None:
+    """Store `value`, and read it back: some backends (null) drop it without a word."""
+    backend.set_password(SERVICE, ACCOUNT, value)
+    if backend.get_password(SERVICE, ACCOUNT) != value:
+        raise NotKept(f"{backend_name(backend)} did not keep the password")
+
+
+class NotKept(Exception):
+    pass
 
 
 def rotate() -> ServerPassword:
@@ -133,7 +144,7 @@ def rotate() -> ServerPassword:
         return per_run(store.why_none)
     created = generate()
     try:
-        store.backend.set_password(SERVICE, ACCOUNT, created)
+        _keep(store.backend, created)
     except Exception as error:
         return per_run(_said(error))
     return ServerPassword(created, persistent=True)

@@ -1,0 +1,61 @@
+"""A keyring backend that answers late, or never (TESTING.md section 7):
+
+    PYTHON_KEYRING_BACKEND=tests.slow_keyring.SlowKeyring
+
+Every call first waits (setting `asked`): until `gate` is set (in-process tests set it), or for
+$SLOW_KEYRING_DELAY_S seconds when that is set (a child process), else forever. Then it keeps
+passwords in the JSON file $SLOW_KEYRING_FILE (default: slow-keyring.json in $HOME), so a test
+can read what was stored. With $SLOW_KEYRING_FAIL set it fails instead, as a locked keyring does
+when its prompt is cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from keyring.backend import KeyringBackend
+from keyring.errors import KeyringLocked
+
+gate = threading.Event()
+asked = threading.Event()  # a call has started waiting, in this process
+
+
+def _store() -> Path:
+    return Path(os.environ.get("SLOW_KEYRING_FILE") or Path.home() / "slow-keyring.json")
+
+
+def _wait() -> None:
+    asked.set()
+    delay = os.environ.get("SLOW_KEYRING_DELAY_S")
+    gate.wait(float(delay) if delay else None)
+    if os.environ.get("SLOW_KEYRING_FAIL"):
+        raise KeyringLocked("Failed to unlock the collection!")  # the user cancelled the prompt
+
+
+def _read() -> dict[str, str]:
+    path = _store()
+    data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    return data
+
+
+class SlowKeyring(KeyringBackend):
+    priority = 1
+
+    def get_password(self, service: str, username: str) -> str | None:
+        _wait()
+        return _read().get(f"{service}/{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        _wait()
+        data = _read()
+        data[f"{service}/{username}"] = password
+        _store().write_text(json.dumps(data))
+
+    def delete_password(self, service: str, username: str) -> None:
+        _wait()
+        data = _read()
+        data.pop(f"{service}/{username}", None)
+        _store().write_text(json.dumps(data))
