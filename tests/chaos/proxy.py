@@ -1,8 +1,8 @@
 """A loopback TCP proxy between the engine and the real server, that breaks things on request.
 
     async with ChaosProxy(server_port) as proxy:      # the engine's client_url = proxy.url
-        proxy.cut_stream(Cut.RESET)                    # at the next event on /global/event,
-        proxy.release_cut()                            # held back until released
+        proxy.cut_stream(Cut.RESET)                    # at the next event on /global/event
+        proxy.cut_stream(Cut.RESET, held=True)         # ... held back until `release_cut()`
         proxy.fail({"/session/status": 2})             # the next 2 such requests get a 500
         proxy.inject(b"data: not JSON\\n\\n")           # raw SSE text, between two events
 
@@ -79,13 +79,16 @@ class ChaosProxy:
 
     # -- what tests ask for ----------------------------------------------------------------------
 
-    def cut_stream(self, how: Cut) -> None:
-        """Break the event stream at its next event, which is held back (and the stream with
-        it) until `release_cut`: a test finishes what made the server send that event before
-        the engine sees the fault. Await `cut_done` to know the cut was made."""
+    def cut_stream(self, how: Cut, *, held: bool = False) -> None:
+        """Break the event stream at its next event (await `cut_done` to know it happened).
+        `held`: that event (and the stream with it) waits for `release_cut`, so that a test can
+        finish what made the server send it before the engine meets the fault."""
         self._cut = how
         self._cut_done.clear()
-        self._cut_released.clear()
+        if held:
+            self._cut_released.clear()
+        else:
+            self._cut_released.set()
 
     def release_cut(self) -> None:
         self._cut_released.set()

@@ -61,7 +61,7 @@ async def strike(
     """Cut the event stream in the way asked, at an event the server sends right now (for a
     poke). The cut waits until the poke has its answer, then `before_cut` runs: whatever the
     fault sets off, a server restart say, never meets the test's own request."""
-    proxy.cut_stream(how)
+    proxy.cut_stream(how, held=True)
     await sessions.poke()
     before_cut()
     proxy.release_cut()
