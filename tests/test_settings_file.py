@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from tray import settings_file
-from tray.core.settings import ResumeTarget, Settings
-from tray.settings_file import RULES, Kind, load, save, validate
+from tray.core.setting import Kind, Setting
+from tray.core.settings import SETTINGS, ResumeTarget, Settings, problems
+from tray.settings_file import load, save
 
 GOOD = """\
 [server]
@@ -46,6 +47,75 @@ GOOD_SETTINGS = Settings(
     start_at_login=True,
     notify_recovered=False,
     resume_target=ResumeTarget.TERMINAL,
+)
+# A file as the release before the settings were declared in one place wrote it.
+PREVIOUS_RELEASE = """\
+# opencode tray settings. Change them with Settings... in the tray menu, or here.
+# A value that cannot be used falls back to its default with a warning, and this file is
+# then kept as it was beside itself (settings.toml.broken-YYYYmmdd-HHMMSS).
+
+[server]
+# The opencode binary; empty: `opencode` on PATH, else the project-local install.
+opencode_path = "/opt/opencode/bin/opencode"
+# Port the server listens on (127.0.0.1 only); 0: any free port.
+port = 5123
+# Folder the server runs in; empty: your home folder.
+working_directory = "/srv/code"
+
+[server.env]
+# Extra environment for the server, NAME = "value"; not OPENCODE_SERVER_PASSWORD (the app sets it).
+HTTPS_PROXY = "http://proxy:3128"
+
+[timeouts]
+# Seconds the server may take to start and answer before it counts as failed.
+startup_timeout_s = 90.0
+# Seconds without any event before the connection counts as stalled; more than 10.
+heartbeat_timeout_s = 25.0
+# Longest wait between two attempts to reconnect to the server.
+reconnect_max_s = 30.0
+# Wait before the first automatic restart after a crash; doubles with each crash.
+restart_backoff_min_s = 1.0
+# Longest wait between two automatic restarts.
+restart_backoff_max_s = 60.0
+# This many crashes within crash_loop_window_s stop the automatic restarts.
+crash_loop_limit = 3
+# The window, in seconds, in which crash_loop_limit crashes count as a crash loop.
+crash_loop_window_s = 300.0
+# Seconds a server that runs but does not answer gets before it is restarted.
+hung_restart_after_s = 60.0
+# Seconds the server gets to exit on its own before it is killed.
+stop_grace_s = 2.5
+# Seconds a disconnection may last before it is notified (a quick recovery stays quiet).
+notification_grace_s = 5.0
+
+[behaviour]
+# Start the server when the app starts.
+start_server_with_app = true
+# Start the app when you log in.
+start_at_login = true
+# Notify when the server disconnects or crashes.
+notify_incidents = true
+# Notify when the server is back.
+notify_recovered = false
+# Notify about sessions that finished while the app was disconnected.
+notify_session_finished = false
+# Where Resume opens a session: "browser" or "terminal".
+resume_target = "terminal"
+# Terminal to resume sessions in; empty: the platform's terminal.
+terminal_command = "kitty"
+"""
+PREVIOUS_SETTINGS = Settings(
+    opencode_path="/opt/opencode/bin/opencode",
+    port=5123,
+    working_directory="/srv/code",
+    extra_env={"HTTPS_PROXY": "http://proxy:3128"},
+    startup_timeout_s=90.0,
+    stop_grace_s=2.5,
+    crash_loop_limit=3,
+    start_at_login=True,
+    notify_recovered=False,
+    resume_target=ResumeTarget.TERMINAL,
+    terminal_command="kitty",
 )
 TRICKY_TEXT = [
     "",
@@ -85,7 +155,7 @@ def backups(path: Path) -> list[Path]:
 def random_settings(rng: random.Random) -> Settings:
     """Arbitrary valid settings: every field drawn within its rule, edges included."""
     values: dict[str, Any] = {}
-    for name, rule in RULES.items():
+    for name, rule in SETTINGS.items():
         match rule.kind:
             case Kind.TEXT:
                 values[name] = rng.choice([*TRICKY_TEXT, random_text(rng)])
@@ -115,7 +185,7 @@ def random_env_name(rng: random.Random) -> str:
     return "X" + name
 
 
-def random_seconds(rng: random.Random, rule: settings_file.Rule) -> float:
+def random_seconds(rng: random.Random, rule: Setting) -> float:
     low = rule.minimum
     choices = [
         rule.maximum,
@@ -156,7 +226,7 @@ def test_a_hand_written_file_is_read(path: Path) -> None:
 @pytest.mark.parametrize("seed", range(300))
 def test_any_valid_settings_round_trip(path: Path, seed: int) -> None:
     settings = random_settings(random.Random(seed))
-    assert settings_file.problems(settings) == {}
+    assert problems(settings) == {}
     save(path, settings)
     result = load(path)
     assert result.warnings == []
@@ -173,8 +243,18 @@ def test_the_file_is_sectioned_and_every_key_is_explained(path: Path) -> None:
     for number, line in enumerate(lines):
         if "=" in line and not line.startswith("#") and not line.startswith(("A_B", '"weird')):
             assert lines[number - 1].startswith("# "), line
-    for rule in RULES.values():
-        assert f"\n{rule.key} = " in text or f"[{rule.section}.{rule.key}]" in text
+    for rule in SETTINGS.values():
+        assert f"\n{rule.key} = " in text or f"[{rule.section.value}.{rule.key}]" in text
+
+
+def test_a_file_the_previous_release_wrote_reads_the_same(path: Path) -> None:
+    write(path, PREVIOUS_RELEASE)
+    assert load(path) == settings_file.LoadResult(PREVIOUS_SETTINGS)
+    save(path, PREVIOUS_SETTINGS)
+    added = set(path.read_text(encoding="utf-8").splitlines()) - set(PREVIOUS_RELEASE.splitlines())
+    assert {line.split(" = ")[0] for line in added if not line.startswith("#")} == {
+        "keyring_timeout_s"
+    }
 
 
 def test_windows_paths_stay_readable(path: Path) -> None:
@@ -422,7 +502,7 @@ def test_a_damaged_file_never_crashes_the_reader(path: Path, seed: int) -> None:
                 data[at] = rng.randrange(256)
     path.write_bytes(bytes(data))
     result = load(path)
-    assert settings_file.problems(result.settings) == {}
+    assert problems(result.settings) == {}
     for warning in result.warnings[:-1]:
         assert warning.startswith(str(path))
 
@@ -506,58 +586,6 @@ def test_save_refuses_settings_it_could_not_read_back(path: Path) -> None:
 
 def test_nothing_secret_is_written(path: Path) -> None:
     save(path, Settings())
-    assert "password" not in path.read_text(encoding="utf-8").lower().replace(
-        "opencode_server_password", ""
-    )
-
-
-# -- the rules -----------------------------------------------------------------------------------
-
-
-def test_every_field_has_exactly_one_rule() -> None:
-    assert set(RULES) == {f.name for f in dataclasses.fields(Settings)}
-    assert len({(r.section, r.key) for r in RULES.values()}) == len(RULES)
-
-
-def test_the_defaults_keep_the_rules() -> None:
-    assert settings_file.problems(Settings()) == {}
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "problem"),
-    [
-        ("port", 0, None),
-        ("port", 65535, None),
-        ("port", 65536, "must be a whole number from 0 to 65535"),
-        ("port", True, "must be a whole number from 0 to 65535"),
-        ("heartbeat_timeout_s", 10.0, "must be more than 10 seconds (the server sends a"),
-        ("heartbeat_timeout_s", 10.001, None),
-        ("heartbeat_timeout_s", 86400, None),
-        ("heartbeat_timeout_s", 86401, "must be at most 86400 seconds"),
-        ("notification_grace_s", 0.0, None),
-        ("notification_grace_s", -0.1, "must be at least 0 seconds"),
-        ("startup_timeout_s", "60", "must be a number, more than 0 seconds"),
-        ("crash_loop_limit", 1, None),
-        ("crash_loop_limit", 1001, "must be a whole number from 1 to 1000"),
-        ("resume_target", "browser", 'must be "browser" or "terminal"'),
-        ("resume_target", ResumeTarget.BROWSER, None),
-        ("opencode_path", "a\x00b", "must not contain a NUL character"),
-        ("opencode_path", "\udc80", "must be valid Unicode text"),
-        ("start_at_login", 0, "must be true or false"),
-        ("extra_env", {"A": "1"}, None),
-        ("extra_env", {"Password_ok": "1"}, None),
-        ("extra_env", {"opencode_server_password": "1"}, "cannot be set here"),
-        ("extra_env", {"A=B": "1"}, "not a variable name"),
-        ("extra_env", {"": "1"}, "needs a name"),
-        ("extra_env", {"A B": "1"}, "not a variable name"),
-        ("extra_env", {"A": "nul\x00"}, "the value of A must not contain a NUL"),
-        ("extra_env", "A=1", "must be a table"),
-    ],
-)
-def test_validate(name: str, value: object, problem: str | None) -> None:
-    found = validate(name, value)
-    if problem is None:
-        assert found is None
-    else:
-        assert found is not None
-        assert problem in found
+    lines = path.read_text(encoding="utf-8").lower().splitlines()
+    written = "\n".join(line for line in lines if not line.startswith("#"))  # keys and values
+    assert "password" not in written

@@ -4,208 +4,38 @@ Reading never fails and never loses what the user wrote: a missing file gives th
 syntax error costs only the broken lines (each line is then read on its own); a bad value costs
 only its key. Every problem becomes a warning that names the file, the line and the key, and a
 file with problems is first copied beside itself (settings.toml.broken-YYYYmmdd-HHMMSS), so a
-later save cannot destroy it. The value rules live here, in `RULES` and `validate`, and the
-settings dialog checks its fields with the same ones.
+later save cannot destroy it. Which keys exist, under which table, and what they may hold is
+declared once, in `tray.core.settings`; this module only reads and writes that.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
-import math
 import os
 import re
 import sys
 import tempfile
+import textwrap
 import time
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from enum import Enum, auto
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from tray.core.settings import ResumeTarget, Settings
-
-HEARTBEAT_INTERVAL_S = 10.0  # the server sends a heartbeat event this often
-MAX_SECONDS = 86400.0  # a day: longer than any timeout anyone means
-MAX_PORT = 65535
-MAX_CRASH_LOOP_LIMIT = 1000
-RESERVED_ENV = "OPENCODE_SERVER_PASSWORD"  # the app sets it from the keyring
-
-
-class Kind(Enum):
-    TEXT = auto()
-    INT = auto()
-    SECONDS = auto()
-    FLAG = auto()
-    CHOICE = auto()
-    ENV = auto()
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Where a setting lives in the file, what it holds, and the range it must lie in."""
-
-    section: str
-    key: str
-    kind: Kind
-    comment: str
-    minimum: float = 0.0
-    maximum: float = MAX_SECONDS
-    above_minimum: bool = False  # the minimum itself is not allowed
-    reason: str = ""  # why the range is what it is, shown with a range error
-
-
-# One rule per Settings field, in the order of the file.
-RULES: dict[str, Rule] = {
-    "opencode_path": Rule(
-        "server",
-        "opencode_path",
-        Kind.TEXT,
-        "The opencode binary; empty: `opencode` on PATH, else the project-local install.",
-    ),
-    "port": Rule(
-        "server",
-        "port",
-        Kind.INT,
-        "Port the server listens on (127.0.0.1 only); 0: any free port.",
-        maximum=MAX_PORT,
-    ),
-    "working_directory": Rule(
-        "server",
-        "working_directory",
-        Kind.TEXT,
-        "Folder the server runs in; empty: your home folder.",
-    ),
-    "extra_env": Rule(
-        "server",
-        "env",
-        Kind.ENV,
-        f'Extra environment for the server, NAME = "value"; not {RESERVED_ENV} (the app sets it).',
-    ),
-    "startup_timeout_s": Rule(
-        "timeouts",
-        "startup_timeout_s",
-        Kind.SECONDS,
-        "Seconds the server may take to start and answer before it counts as failed.",
-        above_minimum=True,
-    ),
-    "heartbeat_timeout_s": Rule(
-        "timeouts",
-        "heartbeat_timeout_s",
-        Kind.SECONDS,
-        "Seconds without any event before the connection counts as stalled; more than 10.",
-        minimum=HEARTBEAT_INTERVAL_S,
-        above_minimum=True,
-        reason=f"the server sends a heartbeat every {HEARTBEAT_INTERVAL_S:g} s",
-    ),
-    "reconnect_max_s": Rule(
-        "timeouts",
-        "reconnect_max_s",
-        Kind.SECONDS,
-        "Longest wait between two attempts to reconnect to the server.",
-        above_minimum=True,
-    ),
-    "restart_backoff_min_s": Rule(
-        "timeouts",
-        "restart_backoff_min_s",
-        Kind.SECONDS,
-        "Wait before the first automatic restart after a crash; doubles with each crash.",
-        above_minimum=True,
-    ),
-    "restart_backoff_max_s": Rule(
-        "timeouts",
-        "restart_backoff_max_s",
-        Kind.SECONDS,
-        "Longest wait between two automatic restarts.",
-        above_minimum=True,
-    ),
-    "crash_loop_limit": Rule(
-        "timeouts",
-        "crash_loop_limit",
-        Kind.INT,
-        "This many crashes within crash_loop_window_s stop the automatic restarts.",
-        minimum=1,
-        maximum=MAX_CRASH_LOOP_LIMIT,
-    ),
-    "crash_loop_window_s": Rule(
-        "timeouts",
-        "crash_loop_window_s",
-        Kind.SECONDS,
-        "The window, in seconds, in which crash_loop_limit crashes count as a crash loop.",
-        above_minimum=True,
-    ),
-    "hung_restart_after_s": Rule(
-        "timeouts",
-        "hung_restart_after_s",
-        Kind.SECONDS,
-        "Seconds a server that runs but does not answer gets before it is restarted.",
-        above_minimum=True,
-    ),
-    "stop_grace_s": Rule(
-        "timeouts",
-        "stop_grace_s",
-        Kind.SECONDS,
-        "Seconds the server gets to exit on its own before it is killed.",
-    ),
-    "notification_grace_s": Rule(
-        "timeouts",
-        "notification_grace_s",
-        Kind.SECONDS,
-        "Seconds a disconnection may last before it is notified (a quick recovery stays quiet).",
-    ),
-    "start_server_with_app": Rule(
-        "behaviour",
-        "start_server_with_app",
-        Kind.FLAG,
-        "Start the server when the app starts.",
-    ),
-    "start_at_login": Rule(
-        "behaviour",
-        "start_at_login",
-        Kind.FLAG,
-        "Start the app when you log in.",
-    ),
-    "notify_incidents": Rule(
-        "behaviour",
-        "notify_incidents",
-        Kind.FLAG,
-        "Notify when the server disconnects or crashes.",
-    ),
-    "notify_recovered": Rule(
-        "behaviour",
-        "notify_recovered",
-        Kind.FLAG,
-        "Notify when the server is back.",
-    ),
-    "notify_session_finished": Rule(
-        "behaviour",
-        "notify_session_finished",
-        Kind.FLAG,
-        "Notify about sessions that finished while the app was disconnected.",
-    ),
-    "resume_target": Rule(
-        "behaviour",
-        "resume_target",
-        Kind.CHOICE,
-        "Where Resume opens a session: " + " or ".join(f'"{t.value}"' for t in ResumeTarget) + ".",
-    ),
-    "terminal_command": Rule(
-        "behaviour",
-        "terminal_command",
-        Kind.TEXT,
-        "Terminal to resume sessions in; empty: the platform's terminal.",
-    ),
-}
+from tray.core.setting import Kind, Section, Setting, env_entry_problem
+from tray.core.settings import SETTINGS, Settings, problems, validate
+from tray.paths import private_dir
 
 _HEADER = """\
 # opencode tray settings. Change them with Settings... in the tray menu, or here.
 # A value that cannot be used falls back to its default with a warning, and this file is
 # then kept as it was beside itself (settings.toml.broken-YYYYmmdd-HHMMSS).
 """
-_SECTIONS = tuple(dict.fromkeys(rule.section for rule in RULES.values()))
-_BY_KEY = {(rule.section, rule.key): name for name, rule in RULES.items()}
+_SECTIONS = tuple(section.value for section in Section)
+_BY_KEY = {(declared.section.value, declared.key): name for name, declared in SETTINGS.items()}
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _HEADER_GUESS = re.compile(r"^\[+\s*([^\]#]*?)\s*\]*\s*(?:#.*)?$")
 _ESCAPES = {
@@ -218,6 +48,7 @@ _ESCAPES = {
     "\r": "\\r",
 }
 _SHOWN = 60
+_COMMENT_WIDTH = 98  # with "# ", a file line stays within 100 columns
 
 TomlTable = dict[str, object]
 KeyPath = tuple[str, ...]
@@ -228,84 +59,6 @@ class LoadResult:
     settings: Settings
     warnings: list[str] = field(default_factory=list)
     backup: Path | None = None  # where the file with problems was copied to
-
-
-# -- the rules ------------------------------------------------------------------------------------
-
-
-def validate(name: str, value: object) -> str | None:
-    """Why `value` cannot be the Settings field `name` ("must be ..."), or None when it can."""
-    rule = RULES[name]
-    match rule.kind:
-        case Kind.TEXT:
-            return _text_problem(value)
-        case Kind.FLAG:
-            return None if isinstance(value, bool) else "must be true or false"
-        case Kind.CHOICE:
-            choices = " or ".join(f'"{t.value}"' for t in ResumeTarget)
-            return None if isinstance(value, ResumeTarget) else f"must be {choices}"
-        case Kind.ENV:
-            if not isinstance(value, Mapping):
-                return "must be a table of NAME = value"
-            for key, text in value.items():
-                problem = validate_env_entry(key, text)
-                if problem:
-                    return problem
-            return None
-        case Kind.INT:
-            whole = isinstance(value, int) and not isinstance(value, bool)
-            if whole and isinstance(value, int) and rule.minimum <= value <= rule.maximum:
-                return None
-            return f"must be a whole number from {rule.minimum:g} to {rule.maximum:g}"
-        case Kind.SECONDS:
-            return _seconds_problem(rule, value)
-
-
-def validate_env_entry(name: object, value: object) -> str | None:
-    """Why NAME=value cannot be passed to the server, or None when it can."""
-    if not isinstance(name, str) or not isinstance(value, str):
-        return "names and values must be text"
-    if name.upper() == RESERVED_ENV:
-        return f"{RESERVED_ENV} cannot be set here: the app sets it from the keyring"
-    if not name:
-        return "a variable needs a name"
-    if "=" in name or any(c.isspace() or c == "\0" for c in name):
-        return f"{name!r} is not a variable name (no spaces, no '=')"
-    if _text_problem(name):
-        return f"{name!r} is not a variable name"
-    problem = _text_problem(value)
-    return f"the value of {name} {problem}" if problem else None
-
-
-def problems(settings: Settings) -> dict[str, str]:
-    """Every field of `settings` that breaks its rule, with the reason."""
-    found = {name: validate(name, getattr(settings, name)) for name in RULES}
-    return {name: problem for name, problem in found.items() if problem}
-
-
-def _text_problem(value: object) -> str | None:
-    if not isinstance(value, str):
-        return "must be text"
-    if "\0" in value:
-        return "must not contain a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode text"
-    return None
-
-
-def _seconds_problem(rule: Rule, value: object) -> str | None:
-    """The bound that `value` misses, in words; None when it lies within."""
-    lowest = f"{'more than' if rule.above_minimum else 'at least'} {rule.minimum:g} seconds"
-    reason = f" ({rule.reason})" if rule.reason else ""
-    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
-        return f"must be a number, {lowest}{reason}"
-    if value > rule.maximum:
-        return f"must be at most {rule.maximum:g} seconds"
-    if value < rule.minimum or (rule.above_minimum and value == rule.minimum):
-        return f"must be {lowest}{reason}"
-    return None
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -321,7 +74,7 @@ def save(path: Path, settings: Settings) -> None:
     if bad:
         raise ValueError("; ".join(f"{name} {problem}" for name, problem in bad.items()))
     text = render(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # the user's only, with the backups; mkstemp makes the file 0600
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
@@ -342,15 +95,16 @@ def render(settings: Settings) -> str:
     for section in _SECTIONS:
         lines += ["", f"[{section}]"]
         tables: list[str] = []
-        for name, rule in RULES.items():
-            if rule.section != section:
+        for name, declared in SETTINGS.items():
+            if declared.section.value != section:
                 continue
             value = getattr(settings, name)
-            if rule.kind is Kind.ENV:
-                tables += ["", f"[{section}.{rule.key}]", f"# {rule.comment}"]
+            comment = [f"# {line}" for line in textwrap.wrap(declared.help, _COMMENT_WIDTH)]
+            if declared.kind is Kind.ENV:
+                tables += ["", f"[{section}.{declared.key}]", *comment]
                 tables += [f"{_key(k)} = {_string(v)}" for k, v in value.items()]
             else:
-                lines += [f"# {rule.comment}", f"{rule.key} = {_format(value)}"]
+                lines += [*comment, f"{declared.key} = {_format(value)}"]
         lines += tables
     return "\n".join(lines) + "\n"
 
@@ -521,17 +275,17 @@ class _Reader:
                     name = _BY_KEY.get((section, key))
                     if name is None:
                         self._unknown((section, key), raw)
-                    elif RULES[name].kind is Kind.ENV:
+                    elif SETTINGS[name].kind is Kind.ENV:
                         values[name] = self._environment((section, key), raw)
                     else:
                         self._value(name, (section, key), raw, values)
         return values
 
     def _value(self, name: str, where: KeyPath, raw: object, values: dict[str, Any]) -> None:
-        value = _convert(RULES[name].kind, raw)
+        value = _convert(SETTINGS[name], raw)
         problem = validate(name, value)
         if problem:
-            default = _format(getattr(Settings(), name))
+            default = _format(SETTINGS[name].default)
             self._warn(where, f"= {_shown(raw)}: {problem}; using the default {default}")
         else:
             values[name] = value
@@ -542,7 +296,7 @@ class _Reader:
             return {}
         env: dict[str, str] = {}
         for name, value in raw.items():
-            problem = validate_env_entry(name, value)
+            problem = env_entry_problem(name, value)
             if problem:
                 self._warn((*where, name), f"= {_shown(value)}: {problem}; ignored")
             else:
@@ -561,13 +315,12 @@ class _Reader:
         self.warnings.append(f"{place}: {'.'.join(where)} {message}.")
 
 
-def _convert(kind: Kind, raw: object) -> object:
+def _convert(declared: Setting, raw: object) -> object:
     """The Settings value for a TOML value, where the types differ; else the value itself."""
-    if kind is Kind.SECONDS and isinstance(raw, int) and not isinstance(raw, bool):
+    if declared.kind is Kind.SECONDS and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
-    if kind is Kind.CHOICE and isinstance(raw, str):
-        with contextlib.suppress(ValueError):
-            return ResumeTarget(raw)
+    if declared.kind is Kind.CHOICE:
+        return next((choice for choice in declared.choices if choice.value == raw), raw)
     return raw
 
 

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -21,12 +22,15 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QTabWidget,
 )
 from pytestqt.qtbot import QtBot
 
-from tray.core.settings import ResumeTarget, Settings
-from tray.engine.probe import ProbeError
-from tray.ui.settings_dialog import SettingsDialog, parse_env
+from tray.core.setting import Kind
+from tray.core.settings import SETTINGS, ResumeTarget, Settings
+from tray.engine.probe import ProbeError, check_binary
+from tray.ui.setting_fields import parse_env
+from tray.ui.settings_dialog import SettingsDialog
 
 FOUND = "/opt/opencode/bin/opencode"
 Make = Callable[..., SettingsDialog]
@@ -98,8 +102,16 @@ def label(dialog: SettingsDialog, name: str) -> QLabel:
     return found
 
 
+def reveal(dialog: SettingsDialog, name: str) -> None:
+    """Turn to the page that shows the setting, as a person would to see it."""
+    pages = dialog.findChild(QTabWidget, "pages")
+    assert pages is not None
+    pages.setCurrentIndex(dialog.page_of(name))
+
+
 def error(dialog: SettingsDialog, name: str) -> str | None:
-    """The message next to the field, or None when there is none to see."""
+    """The message next to the field, or None when there is none to see on its page."""
+    reveal(dialog, name)
     shown = label(dialog, f"{name}_error")
     return shown.text() if shown.isVisible() else None
 
@@ -180,6 +192,86 @@ async def test_the_fields_show_the_settings(make: Make, tmp_path: Path) -> None:
     assert dialog.edited() == settings
 
 
+async def test_every_setting_has_its_input_on_its_page(make: Make) -> None:
+    dialog = make()
+    pages = dialog.findChild(QTabWidget, "pages")
+    assert pages is not None
+    assert [pages.tabText(i) for i in range(pages.count())] == ["General", "Advanced"]
+    kinds = {Kind.FLAG: QCheckBox, Kind.CHOICE: QComboBox, Kind.ENV: QPlainTextEdit}
+    for name, declared in SETTINGS.items():
+        widget = dialog.findChild(kinds.get(declared.kind, QLineEdit), name)
+        assert widget is not None, name
+        assert widget.toolTip() == declared.help
+        page = pages.widget(dialog.page_of(name))
+        assert page.isAncestorOf(widget), name
+        assert dialog.page_of(name) == (1 if declared.advanced else 0)
+    for name in ("resume_target", "terminal_command", "stop_grace_s", "hung_restart_after_s"):
+        assert SETTINGS[name].advanced, name
+
+
+async def test_empty_paths_say_what_empty_means(make: Make) -> None:
+    dialog = make()
+    assert edit(dialog, "opencode_path").placeholderText().startswith("opencode on PATH")
+    assert edit(dialog, "working_directory").placeholderText() == "your home folder"
+    assert edit(dialog, "terminal_command").placeholderText() == "the platform's terminal"
+    assert env_box(dialog).placeholderText() == "NAME=value, one per line"
+
+
+async def test_no_label_is_cut_off(make: Make) -> None:
+    dialog = make()
+    for index in range(2):
+        reveal(dialog, "port" if index == 0 else "stop_grace_s")
+        await asyncio.sleep(0.02)
+        for shown in dialog.findChildren(QLabel):
+            if shown.isVisible() and shown.text() and not shown.wordWrap():
+                assert shown.width() >= shown.sizeHint().width(), shown.text()
+
+
+async def test_the_advanced_settings_apply(make: Make) -> None:
+    dialog = make()
+    applied = record(dialog.applied)
+    choice = dialog.findChild(QComboBox, "resume_target")
+    assert choice is not None
+    assert [choice.itemText(i) for i in range(choice.count())] == ["Browser", "Terminal"]
+    assert choice.currentData() is ResumeTarget.BROWSER
+    choice.setCurrentIndex(1)
+    type_into(dialog, "terminal_command", "kitty --single-instance")
+    type_into(dialog, "stop_grace_s", "0")
+    type_into(dialog, "hung_restart_after_s", "90")
+    type_into(dialog, "restart_backoff_min_s", "0.5")
+    type_into(dialog, "restart_backoff_max_s", "120")
+    type_into(dialog, "keyring_timeout_s", "15")
+    assert restart_note(dialog) is None
+    apply(dialog).click()
+    assert applied == [
+        Settings(
+            resume_target=ResumeTarget.TERMINAL,
+            terminal_command="kitty --single-instance",
+            stop_grace_s=0.0,
+            hung_restart_after_s=90.0,
+            restart_backoff_min_s=0.5,
+            restart_backoff_max_s=120.0,
+            keyring_timeout_s=15.0,
+        )
+    ]
+
+
+async def test_a_page_with_a_bad_field_is_marked(make: Make) -> None:
+    dialog = make()
+    pages = dialog.findChild(QTabWidget, "pages")
+    assert pages is not None
+    assert pages.currentIndex() == 0
+    assert pages.tabIcon(1).isNull()
+    type_into(dialog, "keyring_timeout_s", "0")
+    assert not pages.tabIcon(1).isNull()
+    assert pages.tabToolTip(1) == "A setting here needs fixing"
+    assert pages.tabIcon(0).isNull()
+    assert not ok(dialog).isEnabled()
+    type_into(dialog, "keyring_timeout_s", "30")
+    assert pages.tabIcon(1).isNull()
+    assert ok(dialog).isEnabled()
+
+
 # -- validation ----------------------------------------------------------------------------------
 
 
@@ -257,6 +349,8 @@ async def test_the_dialog_grows_to_show_its_messages(make: Make) -> None:
     type_into(dialog, "port", "-1")
     await asyncio.sleep(0.05)
     assert dialog.height() >= dialog.heightForWidth(dialog.width())
+    reveal(dialog, "extra_env")
+    await asyncio.sleep(0.05)
     box = env_box(dialog)
     message = label(dialog, "extra_env_error")
     assert (
@@ -489,7 +583,9 @@ async def test_any_checker_failure_is_shown(make: Make) -> None:
 
 
 async def test_the_real_binary_is_found(qtbot: QtBot, opencode_binary: str) -> None:
-    dialog = SettingsDialog(Settings(opencode_path=opencode_binary), check_delay_ms=0)
+    dialog = SettingsDialog(
+        Settings(opencode_path=opencode_binary), checker=check_binary, check_delay_ms=0
+    )
     qtbot.addWidget(dialog)
     dialog.show()
     await eventually(lambda: binary_status(dialog).startswith("Found opencode 1."), 15)

@@ -1,14 +1,37 @@
-"""The user's settings: plain values with defaults, and the supervisor policy they imply."""
+"""The user's settings, each declared once, and the supervisor policy they imply.
+
+To add a setting, add one field to `Settings` below, `name: type = setting(default, Setting(...))`,
+and use it (`settings.name`). Its type says its kind (str, int, float seconds, bool, an Enum,
+Mapping[str, str]); the `Setting` says where it lives in the file, its dialog box and label, its
+help line, its range, and whether the server must restart for it. The settings file
+(`tray/settings_file.py`), the dialog (`tray/ui/settings_dialog.py`), `needs_restart` and the
+value checks are all generated from these fields; `tests/core/test_settings.py` checks a new one.
+A setting whose group is Advanced shows on the dialog's Advanced page.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields, replace
 from enum import Enum
+from typing import get_type_hints
 
+from tray.core.setting import (
+    DECLARATION,
+    RESERVED_ENV,
+    Browse,
+    Group,
+    Section,
+    Setting,
+    kind_of,
+    setting,
+)
 from tray.core.supervisor import Policy
 
 DEFAULT_PORT = 4096
+MAX_PORT = 65535
+MAX_CRASH_LOOP_LIMIT = 1000
+HEARTBEAT_INTERVAL_S = 10.0  # the server sends a heartbeat event this often
 
 
 class ResumeTarget(Enum):
@@ -18,34 +41,251 @@ class ResumeTarget(Enum):
 
 @dataclass(frozen=True)
 class Settings:
-    # server
-    opencode_path: str = ""  # empty: `opencode` on PATH, else the project-local install
-    port: int = DEFAULT_PORT  # 0: any free port
-    working_directory: str = ""  # empty: the user's home
-    extra_env: Mapping[str, str] = field(default_factory=dict)
-    # timeouts, seconds
-    startup_timeout_s: float = 60.0
-    heartbeat_timeout_s: float = 25.0
-    reconnect_max_s: float = 30.0
-    restart_backoff_min_s: float = 1.0
-    restart_backoff_max_s: float = 60.0
-    crash_loop_limit: int = 5
-    crash_loop_window_s: float = 300.0
-    hung_restart_after_s: float = 60.0
-    stop_grace_s: float = 5.0
-    notification_grace_s: float = 5.0
-    # behaviour
-    start_server_with_app: bool = True
-    start_at_login: bool = False
-    notify_incidents: bool = True
-    notify_recovered: bool = True
-    notify_session_finished: bool = False
-    resume_target: ResumeTarget = ResumeTarget.BROWSER
-    terminal_command: str = ""  # empty: the platform's terminal
+    """Every setting with its default; the file writes them section by section in this order,
+    the dialog box by box (`Group`'s order) in this order."""
+
+    opencode_path: str = setting(
+        "",
+        Setting(
+            Section.SERVER,
+            Group.SERVER,
+            "opencode binary",
+            "The opencode binary; empty: `opencode` on PATH, else the project-local install.",
+            restart=True,
+            placeholder="opencode on PATH, else the project-local install",
+            browse=Browse.FILE,
+        ),
+    )
+    port: int = setting(
+        DEFAULT_PORT,
+        Setting(
+            Section.SERVER,
+            Group.SERVER,
+            "Port",
+            "Port the server listens on (127.0.0.1 only); 0: any free port.",
+            maximum=MAX_PORT,
+            restart=True,
+            note="0: any free port",
+        ),
+    )
+    working_directory: str = setting(
+        "",
+        Setting(
+            Section.SERVER,
+            Group.SERVER,
+            "Working folder",
+            "Folder the server runs in; empty: your home folder.",
+            restart=True,
+            placeholder="your home folder",
+            browse=Browse.FOLDER,
+        ),
+    )
+    extra_env: Mapping[str, str] = setting(
+        {},
+        Setting(
+            Section.SERVER,
+            Group.PROCESS,
+            "Extra environment",
+            f'Extra environment for the server, NAME = "value"; not {RESERVED_ENV} '
+            "(the app sets it).",
+            key="env",
+            restart=True,
+            note="One NAME=value per line.",
+            placeholder="NAME=value, one per line",
+        ),
+    )
+    startup_timeout_s: float = setting(
+        60.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.PROCESS,
+            "Startup timeout",
+            "Seconds the server may take to start and answer before it counts as failed.",
+            above_minimum=True,
+        ),
+    )
+    keyring_timeout_s: float = setting(
+        60.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.PROCESS,
+            "Keyring wait",
+            "Seconds to wait for the keyring (it may be asking you to unlock it) before the "
+            "server starts with a password for this run only.",
+            above_minimum=True,
+        ),
+    )
+    heartbeat_timeout_s: float = setting(
+        25.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.CONNECTION,
+            "Stalled after silence of",
+            "Seconds without any event before the connection counts as stalled; more than 10.",
+            minimum=HEARTBEAT_INTERVAL_S,
+            above_minimum=True,
+            reason=f"the server sends a heartbeat every {HEARTBEAT_INTERVAL_S:g} s",
+        ),
+    )
+    reconnect_max_s: float = setting(
+        30.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.CONNECTION,
+            "Longest reconnect wait",
+            "Longest wait between two attempts to reconnect to the server.",
+            above_minimum=True,
+        ),
+    )
+    restart_backoff_min_s: float = setting(
+        1.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.RESTARTS,
+            "First restart after",
+            "Wait before the first automatic restart after a crash; doubles with each crash.",
+            above_minimum=True,
+        ),
+    )
+    restart_backoff_max_s: float = setting(
+        60.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.RESTARTS,
+            "Longest restart wait",
+            "Longest wait between two automatic restarts.",
+            above_minimum=True,
+        ),
+    )
+    crash_loop_limit: int = setting(
+        5,
+        Setting(
+            Section.TIMEOUTS,
+            Group.RESTARTS,
+            "Stop restarting after",
+            "This many crashes within crash_loop_window_s stop the automatic restarts.",
+            minimum=1,
+            maximum=MAX_CRASH_LOOP_LIMIT,
+            unit="crashes",
+        ),
+    )
+    crash_loop_window_s: float = setting(
+        300.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.RESTARTS,
+            "Crashes counted within",
+            "The window, in seconds, in which crash_loop_limit crashes count as a crash loop.",
+            above_minimum=True,
+        ),
+    )
+    hung_restart_after_s: float = setting(
+        60.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.CONNECTION,
+            "Restart a hung server after",
+            "Seconds a server that runs but does not answer gets before it is restarted.",
+            above_minimum=True,
+        ),
+    )
+    stop_grace_s: float = setting(
+        5.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.PROCESS,
+            "Time to exit before a kill",
+            "Seconds the server gets to exit on its own before it is killed.",
+        ),
+    )
+    start_server_with_app: bool = setting(
+        True,
+        Setting(
+            Section.BEHAVIOUR,
+            Group.STARTUP,
+            "Start the server with the app",
+            "Start the server when the app starts.",
+        ),
+    )
+    start_at_login: bool = setting(
+        False,
+        Setting(
+            Section.BEHAVIOUR,
+            Group.STARTUP,
+            "Start at login",
+            "Start the app when you log in.",
+        ),
+    )
+    notify_incidents: bool = setting(
+        True,
+        Setting(
+            Section.BEHAVIOUR,
+            Group.NOTIFICATIONS,
+            "Notify when the server disconnects or crashes",
+            "Notify when the server disconnects or crashes.",
+        ),
+    )
+    notify_recovered: bool = setting(
+        True,
+        Setting(
+            Section.BEHAVIOUR,
+            Group.NOTIFICATIONS,
+            "Notify when the server has recovered",
+            "Notify when the server is back.",
+        ),
+    )
+    notify_session_finished: bool = setting(
+        False,
+        Setting(
+            Section.BEHAVIOUR,
+            Group.NOTIFICATIONS,
+            "Notify about sessions that finished while disconnected",
+            "Notify about sessions that finished while the app was disconnected.",
+        ),
+    )
+    notification_grace_s: float = setting(
+        5.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.NOTIFICATIONS,
+            "Wait before notifying",
+            "Seconds a disconnection may last before it is notified "
+            "(a quick recovery stays quiet).",
+        ),
+    )
+    resume_target: ResumeTarget = setting(
+        ResumeTarget.BROWSER,
+        Setting(
+            Section.BEHAVIOUR,
+            Group.RESUME,
+            "Resume sessions in",
+            "Where Resume opens a session: "
+            + " or ".join(f'"{target.value}"' for target in ResumeTarget)
+            + ".",
+        ),
+    )
+    terminal_command: str = setting(
+        "",
+        Setting(
+            Section.BEHAVIOUR,
+            Group.RESUME,
+            "Terminal command",
+            "Terminal to resume sessions in; empty: the platform's terminal.",
+            placeholder="the platform's terminal",
+        ),
+    )
 
     def needs_restart(self, previous: Settings) -> bool:
         """Whether going from `previous` to these settings only takes effect after a restart."""
-        return any(getattr(self, name) != getattr(previous, name) for name in _LAUNCH_FIELDS)
+        return bool(self.restart_changes(previous))
+
+    def restart_changes(self, previous: Settings) -> list[Setting]:
+        """The settings that differ from `previous` and reach the server only when it restarts."""
+        return [
+            declared
+            for name, declared in SETTINGS.items()
+            if declared.restart and getattr(self, name) != getattr(previous, name)
+        ]
 
     def policy(self) -> Policy:
         return Policy(
@@ -61,5 +301,34 @@ class Settings:
         )
 
 
-# What the server process is started with; the rest applies at once.
-_LAUNCH_FIELDS = ("opencode_path", "port", "working_directory", "extra_env")
+def validate(name: str, value: object) -> str | None:
+    """Why `value` cannot be the setting `name` ("must be ..."), or None when it can."""
+    return SETTINGS[name].problem(value)
+
+
+def problems(settings: Settings) -> dict[str, str]:
+    """Every field of `settings` that breaks its rule, with the reason."""
+    found = {name: validate(name, getattr(settings, name)) for name in SETTINGS}
+    return {name: problem for name, problem in found.items() if problem}
+
+
+def _declarations() -> dict[str, Setting]:
+    """Each field's `Setting`, completed with what the field itself says."""
+    hints = get_type_hints(Settings)
+    defaults = Settings()
+    table: dict[str, Setting] = {}
+    for each in fields(Settings):
+        declared: Setting = each.metadata[DECLARATION]
+        kind, choices = kind_of(hints[each.name])
+        table[each.name] = replace(
+            declared,
+            name=each.name,
+            key=declared.key or each.name,
+            kind=kind,
+            default=getattr(defaults, each.name),
+            choices=choices,
+        )
+    return table
+
+
+SETTINGS: dict[str, Setting] = _declarations()  # by field name, in declaration order
