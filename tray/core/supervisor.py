@@ -154,9 +154,9 @@ class Supervisor:
                 return self._on_restart(now)
             case Tick():
                 return self._on_tick(now)
-            case PasswordPending():
             case RestartFor():
                 return self._on_restart_for(event, now)
+            case PasswordPending():
                 self._password_wait = causes.keyring_waiting(event.timeout_s)
                 return []
             case PasswordReady():
@@ -302,7 +302,6 @@ class Supervisor:
             return effects + self._spawn(now)
         return effects + self._terminate(respawn=True)
 
-    def _reset_retries(self) -> None:
     def _on_restart_for(self, event: RestartFor, now: float) -> list[Effect]:
         if self._pid != event.pid or self._proc is not Proc.READY or not self._want:
             return []  # decided about a server that is gone, or no longer wanted
@@ -312,6 +311,7 @@ class Supervisor:
         self._restarts += 1
         return self._close_stream(now) + self._terminate(respawn=True)
 
+    def _reset_retries(self) -> None:
         self._failed = None
         self._breaker.reset()
         self._restart_attempt = 0
