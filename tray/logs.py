@@ -15,6 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tray.paths import private_dir
+
 LOG_FILE = "opencode-tray.log"
 MAX_BYTES = 1_000_000
 BACKUPS = 5
@@ -45,9 +47,10 @@ secret_filter = SecretFilter()
 
 
 def setup(log_dir: Path, level: int = logging.INFO) -> Path:
-    """Log to `log_dir`/opencode-tray.log (rotating) and stderr; returns the file's path."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / LOG_FILE
+    """Log to `log_dir`/opencode-tray.log (rotating) and stderr; returns the file's path.
+
+    The folder is made the user's only: the server's output in it may say more than it should."""
+    path = private_dir(log_dir) / LOG_FILE
     handlers: list[logging.Handler] = [
         RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"),
         logging.StreamHandler(),
