@@ -8,7 +8,7 @@ import sys
 from tray import cli
 from tray.core.report import EXIT_NOT_RUNNING
 from tray.shell import instance
-from tray.shell.app import print_reply, run_app
+from tray.shell.startup import print_reply, run_app
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from tray.core.notify_policy import RECOVERED_TITLE, ShowNotice, incident_key
 from tray.core.settings import Settings
 from tray.core.status import State
 from tray.core.wake import WakeDetector
-from tray.shell.app import WAKE_CHECK_S
+from tray.engine.notices import WAKE_CHECK_S
 
 pytestmark = pytest.mark.chaos
 

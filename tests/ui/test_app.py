@@ -44,19 +44,21 @@ async def test_without_a_tray_the_status_window_supervises(
     app = make_app()
     running = asyncio.ensure_future(app.run())
     await poll(lambda: app.engine.status().state is State.CONNECTED, 30, "connected")
-    assert app.tray is None
-    assert app.window.isVisible()
-    assert app.window.notice.isVisible()
-    assert app.window.notice.text().startswith("No system tray was found")
+    assert app.views.tray is None
+    window = app.views.window
+    assert window is not None
+    assert window.isVisible()
+    assert window.notice.isVisible()
+    assert window.notice.text().startswith("No system tray was found")
 
-    reply = await app.handle_command(["status", "--json"])
+    reply = await app.command_line.handle(["status", "--json"])
     data = json.loads(reply.output)
     assert (reply.code, data["state"], data["server"]["url"]) == (
         0,
         "connected",
         f"http://127.0.0.1:{free_port}",
     )
-    reply = await app.handle_command(["frobnicate"])
+    reply = await app.command_line.handle(["frobnicate"])
     assert reply.code == 2
     assert "invalid choice" in reply.output
 
@@ -69,22 +71,22 @@ async def test_without_a_tray_the_status_window_supervises(
     assert not password.persistent
     assert password.warning is not None
     assert password.warning.startswith("No keyring available")
-    assert password.value not in app.diagnostics()
+    assert password.value not in app.commands.diagnostics()
 
     # Rotation is explicit: a new password, the server restarted with it, connected again.
     old = app.engine.launch.password.value
-    reply = await app.handle_command(["rotate-password"])
+    reply = await app.command_line.handle(["rotate-password"])
     assert reply.code == 1  # no keyring to keep it in: said so
     assert app.engine.launch.password.value != old
     await poll(lambda: app.engine.status().state is State.CONNECTED, 30, "connected, rotated")
 
-    await app.handle_command(["stop"])
+    await app.command_line.handle(["stop"])
     await poll(lambda: app.engine.status().pid is None, 30, "the server stopped")
     assert app.engine.status().state is State.STOPPED
-    app.window.start_stop_button.click()
+    window.start_stop_button.click()
     await poll(lambda: app.engine.status().state is State.CONNECTED, 30, "connected again")
 
-    reply = await app.handle_command(["quit"])
+    reply = await app.command_line.handle(["quit"])
     assert reply.code == 0
     assert await asyncio.wait_for(running, 20) == 0
     assert app.engine.status().pid is None

@@ -51,37 +51,48 @@ def status_json(
         "cause": status.cause.to_json() if status.cause else None,
         "attempt": status.attempt,
         "next_retry_in_s": _rounded(status.next_retry_in_s),
-        "server": {
-            "pid": status.pid,
-            "url": status.url,
-            "version": status.version,
-            "uptime_s": _rounded(status.uptime_s),
-            "restarts": status.restarts,
-            "memory_mb": _rounded(status.health.memory_mb),
-            "memory_peak_mb": _rounded(status.health.memory_peak_mb),
-            "memory_limit_mb": status.health.memory_limit_mb or None,
-        },
+        "server": _server(status),
         "stream": {
             "connected": status.stream_connected,
             "seconds_since_last_event": _rounded(status.since_last_event_s),
         },
-        "sessions": {
-            "busy": list(status.busy_sessions),
-            "active": list(status.busy_sessions),  # the old name of "busy", kept for scripts
-            "last_active": status.last_worked_in,
-            "last_gap_s": _rounded(status.last_gap_s),
-            "changed_in_gap": list(status.changed_in_gap),
-            "stuck": list(status.health.stuck_sessions),
-        },
-        "update": {
-            "available": status.health.update_available,
-            "on_disk": status.health.binary_version,
-            "pending_restart": (
-                status.health.pending_restart.to_json() if status.health.pending_restart else None
-            ),
-            "note": status.health.update_note,
-        },
+        "sessions": _sessions(status),
+        "update": _update(status),
         "incidents": [
             _incident(i, status.now, wall) for i in status.incidents[-INCIDENTS_REPORTED:]
         ],
+    }
+
+
+def _server(status: Status) -> dict[str, Any]:
+    return {
+        "pid": status.pid,
+        "url": status.url,
+        "version": status.version,
+        "uptime_s": _rounded(status.uptime_s),
+        "restarts": status.restarts,
+        "memory_mb": _rounded(status.health.memory_mb),
+        "memory_peak_mb": _rounded(status.health.memory_peak_mb),
+        "memory_limit_mb": status.health.memory_limit_mb or None,
+    }
+
+
+def _sessions(status: Status) -> dict[str, Any]:
+    return {
+        "busy": list(status.busy_sessions),
+        "active": list(status.busy_sessions),  # the old name of "busy", kept for scripts
+        "last_active": status.last_worked_in,
+        "last_gap_s": _rounded(status.last_gap_s),
+        "changed_in_gap": list(status.changed_in_gap),
+        "stuck": list(status.health.stuck_sessions),
+    }
+
+
+def _update(status: Status) -> dict[str, Any]:
+    pending = status.health.pending_restart
+    return {
+        "available": status.health.update_available,
+        "on_disk": status.health.binary_version,
+        "pending_restart": pending.to_json() if pending else None,
+        "note": status.health.update_note,
     }

@@ -1,4 +1,4 @@
-"""The app's menu, built anew from a `ViewModel` each time it is about to show."""
+"""The app's menu, built anew from each `ViewModel` the view holding it is handed."""
 
 from __future__ import annotations
 
@@ -30,30 +30,51 @@ def _recent_label(session: SessionSummary, now_wall: float) -> str:
 def fill(menu: QMenu, model: ViewModel, commands: Commands) -> None:
     """Replace the menu's entries with ones that match `model`."""
     menu.clear()
-
-    def add(text: str, slot: Callable[[], None], enabled: bool = True) -> QAction:
-        action = menu.addAction(text)
-        action.triggered.connect(slot)
-        action.setEnabled(enabled)
-        return action
-
     status = menu.addAction(_elide(present.status_line(model.status), STATUS_CHARS))
     status.setEnabled(False)
     status.setToolTip(present.status_line(model.status))
     menu.addSeparator()
-    add("Restart server", commands.restart_server)
+    _add(menu, "Restart server", commands.restart_server)
     if model.server_running:
-        add("Stop server", commands.stop_server)
+        _add(menu, "Stop server", commands.stop_server)
     else:
-        add("Start server", commands.start_server)
+        _add(menu, "Start server", commands.start_server)
+    _sessions(menu, model, commands)
+    menu.addSeparator()
+    _add(menu, "Open in browser", commands.open_in_browser, model.can_resume)
+    _add(menu, "Copy server URL", commands.copy_url, model.status.url is not None)
+    _add(menu, "Copy password", commands.copy_password)
+    menu.addSeparator()
+    _add(menu, "Open log folder", commands.open_log_folder)
+    _add(menu, "Copy diagnostics", commands.copy_diagnostics)
+    menu.addSeparator()
+    _add(menu, "Settings…", commands.open_settings)
+    login = menu.addAction("Start at login")
+    login.setCheckable(True)
+    login.setChecked(model.start_at_login)
+    login.toggled.connect(commands.set_start_at_login)
+    menu.addSeparator()
+    _add(menu, "Quit", commands.quit)
+
+
+def _add(menu: QMenu, text: str, slot: Callable[[], None], enabled: bool = True) -> QAction:
+    action = menu.addAction(text)
+    action.triggered.connect(slot)
+    action.setEnabled(enabled)
+    return action
+
+
+def _sessions(menu: QMenu, model: ViewModel, commands: Commands) -> None:
+    """Resume the last session (and continue its turn), or one of the recent ones."""
     last = model.status.last_worked_in_report
     resume_text = "Resume last session"
     if last is not None:
         resume_text += f": {_elide(last.title or last.id, 40)} ({last.condition.label})"
-    add(resume_text, commands.resume_last, model.can_resume)
+    _add(menu, resume_text, commands.resume_last, model.can_resume)
     interrupted = model.interrupted
     if interrupted is not None:
-        add(
+        _add(
+            menu,
             "Continue the interrupted turn",
             lambda: commands.continue_session(interrupted.id),
             model.can_resume,
@@ -66,19 +87,3 @@ def fill(menu: QMenu, model: ViewModel, commands: Commands) -> None:
         action.setEnabled(model.can_resume)
     if not model.recent_sessions:
         recent.addAction("No sessions yet").setEnabled(False)
-    menu.addSeparator()
-    connected = model.can_resume
-    add("Open in browser", commands.open_in_browser, connected)
-    add("Copy server URL", commands.copy_url, model.status.url is not None)
-    add("Copy password", commands.copy_password)
-    menu.addSeparator()
-    add("Open log folder", commands.open_log_folder)
-    add("Copy diagnostics", commands.copy_diagnostics)
-    menu.addSeparator()
-    add("Settings…", commands.open_settings)
-    login = menu.addAction("Start at login")
-    login.setCheckable(True)
-    login.setChecked(model.start_at_login)
-    login.toggled.connect(commands.set_start_at_login)
-    menu.addSeparator()
-    add("Quit", commands.quit)

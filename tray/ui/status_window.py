@@ -3,10 +3,8 @@ tray (plain GNOME, offscreen), and on a left click on the tray icon."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -23,10 +21,19 @@ from tray.ui.tray_icon import state_icon
 from tray.ui.view_model import Commands, ViewModel
 
 ICON_PX = 48
+NO_TRAY = (
+    "No system tray was found: this window stands in for the tray icon. Closing it keeps "
+    "opencode running; use Quit to stop everything."
+)
 
 
 class StatusWindow(QWidget):
-    def __init__(self, commands: Commands, model: Callable[[], ViewModel]) -> None:
+    """Shows the `ViewModel` it is handed; `visibility_changed(shown)` tells when it shows and
+    hides, so that whoever feeds it knows when its times need to move."""
+
+    visibility_changed = Signal(bool)
+
+    def __init__(self, commands: Commands, model: ViewModel) -> None:
         super().__init__()
         self._commands = commands
         self._model = model
@@ -38,23 +45,22 @@ class StatusWindow(QWidget):
         self._details = QLabel()
         self._details.setWordWrap(True)
         self._details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notice = QLabel(
-            "No system tray was found: this window stands in for the tray icon. Closing it "
-            "keeps opencode running; use Quit to stop everything."
-        )
+        self.notice = QLabel(NO_TRAY)
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color: palette(mid)")
         self.notice.setVisible(False)
-
         self.restart_button = QPushButton("Restart server")
         self.restart_button.clicked.connect(commands.restart_server)
         self.start_stop_button = QPushButton()
         self.start_stop_button.clicked.connect(self._start_or_stop)
         self._more = QMenu(self)
-        self._more.aboutToShow.connect(lambda: menu.fill(self._more, model(), commands))
+        self._more.aboutToShow.connect(self._fill_more)
+        self._lay_out()
+        self.show_model(model)
+
+    def _lay_out(self) -> None:
         more_button = QPushButton("More")
         more_button.setMenu(self._more)
-
         head = QHBoxLayout()
         head.addWidget(self._icon)
         head.addWidget(self._state, 1)
@@ -68,26 +74,35 @@ class StatusWindow(QWidget):
         layout.addWidget(self._details)
         layout.addWidget(self.notice)
         layout.addLayout(buttons)
-        self.refresh()
 
     def stand_in_for_the_tray(self) -> None:
-        """There is no system tray: say so, and show the window."""
+        """There is no system tray: say so."""
         self.notice.setVisible(True)
 
-    def refresh(self) -> None:
-        model = self._model()
+    def show_model(self, model: ViewModel) -> None:
+        self._model = model
         status = model.status
         self._icon.setPixmap(state_icon(status.state).pixmap(ICON_PX, ICON_PX))
         self._state.setText(present.state_line(status))
-        details = present.tooltip(status).split("\n")[1:]
-        self._details.setText("\n".join(details) or "No server details yet.")
+        self._details.setText("\n".join(present.details(status)) or "No server details yet.")
         self.start_stop_button.setText("Stop server" if model.server_running else "Start server")
 
+    def _fill_more(self) -> None:
+        menu.fill(self._more, self._model, self._commands)
+
     def _start_or_stop(self) -> None:
-        if self._model().server_running:
+        if self._model.server_running:
             self._commands.stop_server()
         else:
             self._commands.start_server()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.visibility_changed.emit(True)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.visibility_changed.emit(False)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         event.ignore()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
@@ -20,21 +18,22 @@ def state_icon(state: State) -> QIcon:
 
 
 class TrayIcon(QObject):
-    """Shows the latest `ViewModel`; a left click asks for the status window."""
+    """Shows the `ViewModel` it is handed. A left click emits `activated` (show the status
+    window); the menu about to open emits `menu_opening` (a fresh model is welcome then)."""
 
     activated = Signal()
+    menu_opening = Signal()
 
-    def __init__(self, commands: Commands, model: Callable[[], ViewModel]) -> None:
+    def __init__(self, commands: Commands, model: ViewModel) -> None:
         super().__init__()
         self._commands = commands
-        self._model = model
         self._menu = QMenu()
-        self._menu.aboutToShow.connect(self._rebuild)
+        self._menu.aboutToShow.connect(self.menu_opening)
         self.icon = QSystemTrayIcon(self)
         self.icon.setContextMenu(self._menu)
         self.icon.activated.connect(self._on_activated)
         self._state: State | None = None
-        self.refresh()
+        self.show_model(model)
 
     def show(self) -> None:
         self.icon.show()
@@ -46,17 +45,15 @@ class TrayIcon(QObject):
     def menu(self) -> QMenu:
         return self._menu
 
-    def refresh(self) -> None:
-        model = self._model()
+    def show_model(self, model: ViewModel) -> None:
         state = model.status.state
         if state is not self._state:
             self.icon.setIcon(state_icon(state))
             self._state = state
-        self.icon.setToolTip(present.tooltip(model.status))
+        tooltip = present.tooltip(model.status)
+        if tooltip != self.icon.toolTip():  # an unchanged one would still be sent to the panel
+            self.icon.setToolTip(tooltip)
         menu.fill(self._menu, model, self._commands)
-
-    def _rebuild(self) -> None:
-        menu.fill(self._menu, self._model(), self._commands)
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (

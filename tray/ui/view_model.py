@@ -1,7 +1,7 @@
 """What the views show and what they may ask for: data in, commands out.
 
-Views (tray icon, status window) get a `ViewModel` and call `Commands`; they never reach the
-engine, processes or HTTP themselves.
+Views (tray icon, menu, status window) are handed a `ViewModel` and call `Commands`; they never
+reach the engine, the OS, processes or HTTP themselves, and never ask for data: it is pushed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from tray.core.status import State, Status
 
 @dataclass(frozen=True)
 class ViewModel:
+    """One status with what goes beside it: the recent sessions and whether the app starts at
+    login (as the app last set or read it)."""
+
     status: Status
     recent_sessions: tuple[SessionSummary, ...] = ()
     start_at_login: bool = False
@@ -29,9 +32,19 @@ class ViewModel:
 
     @property
     def interrupted(self) -> SessionReport | None:
-        """The last session, when the server died in the middle of its turn."""
+        """The session last worked in, when the server died in the middle of its turn."""
         last = self.status.last_worked_in_report
         return last if last is not None and last.condition is Condition.INTERRUPTED else None
+
+    @property
+    def counting_down(self) -> bool:
+        """A retry is due: the texts count down the seconds to it."""
+        return self.status.next_retry_at is not None
+
+    @property
+    def shows_time(self) -> bool:
+        """The texts carry a time that moves (uptime, a countdown)."""
+        return self.counting_down or self.status.state is State.CONNECTED
 
 
 class Commands(Protocol):

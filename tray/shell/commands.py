@@ -1,0 +1,219 @@
+"""What the user can ask for, in one place: the menu, the status window, the notifications'
+clicks and buttons, and the command line all call these.
+
+Decisions live in the core (`tray.core.resume` for resuming); this module carries them out with
+the engine, the desktop (browser, terminal, clipboard) and message boxes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+from tray import diagnostics, logs
+from tray.core.notify_policy import Notice, NoticeButton
+from tray.core.resume import (
+    ResumeStep,
+    SessionReport,
+    resume_found,
+    resume_lookup_failed,
+    resume_start,
+    terminal_command,
+    web_url,
+)
+from tray.core.settings import ResumeTarget
+from tray.engine import password as passwords
+from tray.engine.api import ApiError
+from tray.engine.engine import Engine
+from tray.shell import launcher
+from tray.shell.instance import Reply
+from tray.shell.preferences import Preferences
+from tray.tasks import Tasks
+from tray.ui.boxes import Boxes
+
+log = logging.getLogger(__name__)
+
+
+class AppCommands:
+    """Implements `tray.ui.view_model.Commands`; `quit()` ends the app."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        preferences: Preferences,
+        *,
+        boxes: Boxes,
+        tasks: Tasks,
+        log_path: Path,
+        quit: Callable[[], None],
+    ) -> None:
+        self._engine = engine
+        self._preferences = preferences
+        self._boxes = boxes
+        self._tasks = tasks
+        self._log_path = log_path
+        self.quit = quit
+
+    # -- the server ------------------------------------------------------------------------------
+
+    def restart_server(self) -> None:
+        self._engine.restart()
+
+    def stop_server(self) -> None:
+        self._engine.stop()
+
+    def start_server(self) -> None:
+        self._engine.start()
+
+    def rotate_password(self) -> Reply:
+        """A new server password: stored in the keyring, and the server restarted with it."""
+        password = passwords.rotate()
+        logs.secret_filter.secrets.add(password.value)
+        self._engine.set_password(password)
+        if password.warning:
+            return Reply(1, password.warning)
+        return Reply(0, "New server password stored in the keyring; the server is restarting.")
+
+    # -- sessions --------------------------------------------------------------------------------
+
+    def resume_last(self) -> None:
+        self._tasks.start(self._resume_told(None), "resume")
+
+    def resume(self, session_id: str) -> None:
+        self._tasks.start(self._resume_told(session_id), "resume")
+
+    async def _resume_told(self, session_id: str | None) -> None:
+        reply = await self.resume_session(session_id)
+        if reply.code:
+            self._boxes.warn(reply.output)
+
+    async def resume_session(self, session_id: str | None) -> Reply:
+        """Reopen `session_id` (None: the one last worked in) where the user works."""
+        status = self._engine.status()
+        session_id = session_id or status.last_worked_in
+        step = resume_start(status.url, session_id)
+        if step is None and status.url is not None and session_id is not None:
+            try:
+                found = await self._engine.session_report(session_id)
+            except ApiError as error:
+                step = resume_lookup_failed(session_id, error.cause.text)
+            else:
+                step = resume_found(found, self._preferences.settings.resume_target.value)
+        assert step is not None
+        return await self._carry_out(step, status.url)
+
+    async def _carry_out(self, step: ResumeStep, url: str | None) -> Reply:
+        if step.open_list:
+            self.open_in_browser()
+        if step.session is not None and url is not None:
+            problem = await self._open_session(url, step.session)
+            if problem:
+                return Reply(1, problem)
+        if step.offer_continue and step.session is not None:
+            found = step.session
+            self._boxes.ask(
+                f"“{found.title or found.id}” was interrupted: the server stopped in the middle "
+                "of a turn. Continue the turn?",
+                "Continue",
+                "Not now",
+                lambda: self.continue_session(found.id),
+            )
+        return Reply(step.code, step.message)
+
+    async def _open_session(self, url: str, found: SessionReport) -> str | None:
+        """Open the configured target at `found`; what went wrong, if anything."""
+        settings = self._preferences.settings
+        try:
+            if settings.resume_target is ResumeTarget.BROWSER:
+                launcher.open_url(self._web(url, found))
+                return None
+            template = settings.terminal_command or launcher.default_terminal_template()
+            argv = terminal_command(template, self._engine.binary(), url, found)
+            if isinstance(argv, str):
+                return argv
+            await launcher.open_terminal(argv, self._engine.launch.env())
+        except launcher.LaunchError as error:
+            return str(error)
+        return None
+
+    def continue_session(self, session_id: str) -> None:
+        self._tasks.start(self._continue(session_id), "continue")
+
+    async def _continue(self, session_id: str) -> None:
+        try:
+            await self._engine.continue_session(session_id)
+        except ApiError as error:
+            self._boxes.warn(f"Could not continue the session: {error.cause.text}")
+
+    # -- the desktop -----------------------------------------------------------------------------
+
+    def open_in_browser(self) -> None:
+        url = self._engine.status().url
+        if url is not None:
+            try:
+                launcher.open_url(self._web(url))
+            except launcher.LaunchError as error:
+                self._boxes.warn(str(error))
+
+    def _web(self, url: str, found: SessionReport | None = None) -> str:
+        launch = self._engine.launch
+        where = (found.directory, found.id) if found is not None else ("", "")
+        return web_url(url, launch.username(), launch.password.value, *where)
+
+    def copy_url(self) -> None:
+        url = self._engine.status().url
+        if url:
+            QGuiApplication.clipboard().setText(url)
+
+    def copy_password(self) -> None:
+        QGuiApplication.clipboard().setText(self._engine.launch.password.value)
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._log_path.parent)))
+
+    def copy_diagnostics(self) -> None:
+        QGuiApplication.clipboard().setText(self.diagnostics())
+
+    def diagnostics(self) -> str:
+        engine = self._engine
+        return diagnostics.build(
+            engine.status(),
+            self._preferences.settings,
+            engine.output_tail(),
+            engine.wall_time,
+            [engine.launch.password.value],
+        )
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        self._preferences.open_dialog()
+
+    def set_start_at_login(self, enabled: bool) -> None:
+        self._preferences.set_start_at_login(enabled)
+
+    # -- the notifications' clicks and buttons ----------------------------------------------------
+
+    def notice_clicked(self, notice: Notice) -> None:
+        if notice.session:
+            self.resume(notice.session)
+        else:
+            self.open_in_browser()
+
+    def notice_button(self, notice: Notice, button: NoticeButton) -> None:
+        match button:
+            case NoticeButton.RESTART_SERVER:
+                self.restart_server()
+            case NoticeButton.SHOW_LOG:
+                self.open_log_folder()
+            case NoticeButton.CONTINUE if notice.session:
+                self.continue_session(notice.session)
+
+    def quit_soon(self) -> None:
+        """Quit once the current callback (say, answering the command line) has returned."""
+        asyncio.get_running_loop().call_soon(self.quit)

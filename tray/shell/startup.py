@@ -1,0 +1,76 @@
+"""Starting the app: become the single instance (or hand the command line to the one that
+runs), set up logging and Qt, and run `App` on qasync until it quits."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+import qasync
+from PySide6.QtCore import QSocketNotifier
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from tray import __version__, logs, paths
+from tray.identity import DISPLAY_NAME
+from tray.resources import app_icon_path, restore_user_environment
+from tray.shell.app import App
+from tray.shell.instance import Reply, send
+
+log = logging.getLogger(__name__)
+
+
+def _quit_on_signals(quit_app: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT quit cleanly (stopping the server), even while Qt's loop runs."""
+    if sys.platform == "win32":
+        return
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
+    notifier.activated.connect(lambda: reader.recv(64))
+    _keep.extend([reader, writer, notifier])
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: quit_app())
+
+
+_keep: list[object] = []
+
+
+def print_reply(reply: Reply) -> int:
+    """Print what the running instance answered; its code is ours."""
+    print(reply.output, file=sys.stdout if reply.code in (0, 1) else sys.stderr)
+    return reply.code
+
+
+def run_app(args: argparse.Namespace, argv: list[str]) -> int:
+    """Become the instance, or hand `argv` to the one that runs."""
+    qapp = QApplication(sys.argv[:1])  # before anything else Qt: the probe below needs one
+    restore_user_environment()  # Qt has read the bundle's paths: programs we start get the user's
+    reply = send(argv)
+    if reply is not None:
+        return print_reply(reply)
+    log_path = logs.setup(paths.log_dir())
+    log.info("opencode-tray %s starting (pid %d)", __version__, os.getpid())
+    qapp.setQuitOnLastWindowClosed(False)
+    qapp.setApplicationName(DISPLAY_NAME)
+    qapp.setWindowIcon(QIcon(str(app_icon_path())))
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+
+    async def main() -> int:
+        app = App(args, paths.settings_file(), log_path)
+        app.errors.install(asyncio.get_running_loop())
+        _quit_on_signals(app.quit)
+        return await app.run()
+
+    with loop:
+        code: int = loop.run_until_complete(main())
+    return code
