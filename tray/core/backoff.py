@@ -24,6 +24,18 @@ class Backoff:
         return ceiling / 2 + rng() * ceiling / 2
 
 
+def restart_delay(
+    backoff: Backoff, attempt: int, rng: Callable[[], float], first_at_once: bool
+) -> float:
+    """Delay before restart number `attempt` since the last stable period. With
+    `first_at_once` the first goes at once (a crash after a stable run is rarely a loop, and
+    every client waits on it) and later ones back off from the base, so a crash loop still
+    slows down and trips the breaker."""
+    if not first_at_once:
+        return backoff.delay(attempt, rng)
+    return 0.0 if attempt <= 1 else backoff.delay(attempt - 1, rng)
+
+
 class CrashLoopBreaker:
     """Trips when `limit` crashes fall within `window_s` seconds."""
 

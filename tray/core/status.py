@@ -74,6 +74,8 @@ class Status:
     changed_in_gap: tuple[str, ...] = ()  # sessions updated during the last gap, per the resync
     # `last_worked_in` as the last resync found it (interrupted, waiting for an answer, ...).
     last_worked_in_report: SessionReport | None = None
+    # The server's own address; `url` is the one clients use (the front door's, when it is on).
+    upstream_url: str | None = None
     health: HealthStatus = NOTHING_MEASURED  # memory, stuck turns, updates (the engine's watch)
 
     @property

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import Enum, auto
 
 from tray.core import causes, versions
-from tray.core.backoff import Backoff, CrashLoopBreaker
+from tray.core.backoff import Backoff, CrashLoopBreaker, restart_delay
 from tray.core.causes import Cause, CauseKind
 from tray.core.messages import (
     CheckHealth,
@@ -64,6 +64,7 @@ class Policy:
     reconnect_max_s: float = 30.0
     restart_min_s: float = 1.0
     restart_max_s: float = 60.0
+    first_restart_at_once: bool = False  # the first restart after a stable period: no backoff
     crash_loop_limit: int = 5
     crash_loop_window_s: float = 300.0
     stable_after_s: float = 60.0
@@ -402,7 +403,12 @@ class Supervisor:
             last = causes.crash_loop(self._breaker.count(), self._breaker.window_s, cause)
             return effects + self._give_up(last, now)
         self._restart_attempt += 1
-        self._restart_at = now + self._restart_backoff.delay(self._restart_attempt, self._rng)
+        self._restart_at = now + restart_delay(
+            self._restart_backoff,
+            self._restart_attempt,
+            self._rng,
+            self.policy.first_restart_at_once,
+        )
         if terminate:
             effects += self._terminate(respawn=False)
         return effects

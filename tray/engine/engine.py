@@ -21,6 +21,7 @@ import httpx
 
 from tray.core import causes
 from tray.core.causes import Cause
+from tray.core.front_door import Credentials, Upstream
 from tray.core.messages import (
     CheckHealth,
     CloseStream,
@@ -49,11 +50,12 @@ from tray.core.messages import (
 from tray.core.resume import SessionReport, SessionSummary, apply_session_event, newest_first
 from tray.core.settings import Settings
 from tray.core.status import State, Status
-from tray.core.supervisor import Supervisor
+from tray.core.supervisor import Policy, Supervisor
 from tray.engine import binary, ports
 from tray.engine.api import ApiError, CurrentCredentials, ServerApi, make_client
 from tray.engine.leftover import RecordFile, stop_leftover
 from tray.engine.password import USERNAME, ServerPassword
+from tray.engine.password import generate as generate_password
 from tray.engine.process import ServerProcess
 from tray.engine.stream import read_events
 from tray.tasks import Tasks
@@ -81,6 +83,9 @@ class ServerLaunch:
     # The base URL the app's HTTP client uses instead of the one the server prints (the
     # fault-injection tests put a proxy there); the status still shows the server's own URL.
     client_url: str | None = None
+    # The front door's public address: then the server listens on a private port with a
+    # password of its own for each start, which only the engine and the front door know.
+    public_url: str | None = None
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ if self.base_env is None else self.base_env)
@@ -102,7 +107,8 @@ class Engine:
     def __init__(self, launch: ServerLaunch, rng: Callable[[], float] = random.random) -> None:
         self.launch = launch
         self._loop = asyncio.get_running_loop()
-        self._supervisor = Supervisor(launch.settings.policy(), rng)
+        self._supervisor = Supervisor(self._policy(launch), rng)
+        self._private: Credentials | None = None  # the running server's, behind a front door
         self._records = RecordFile(launch.state_dir / "server.json")
         self._subscribers: list[Callable[[Status], None]] = []
         self._timer: asyncio.Handle | None = None  # qasync's timers are plain Handles
@@ -126,7 +132,25 @@ class Engine:
         self._subscribers.append(callback)
 
     def status(self) -> Status:
-        return self._supervisor.status(self._loop.time())
+        status = self._supervisor.status(self._loop.time())
+        public = self.launch.public_url
+        if public is None or status.url is None:
+            return replace(status, upstream_url=status.url)
+        return replace(status, url=public, upstream_url=status.url)
+
+    def upstream(self) -> Upstream | None:
+        """The private server a front door forwards to (with its per-start password), while
+        one is listening; None without a front door."""
+        url = self._supervisor.status(self._loop.time()).url
+        if self.launch.public_url is None or url is None or self._private is None:
+            return None
+        return Upstream(url, self._private)
+
+    @staticmethod
+    def _policy(launch: ServerLaunch) -> Policy:
+        """Behind a front door clients wait for a restart: the first one goes at once."""
+        policy = launch.settings.policy()
+        return replace(policy, first_restart_at_once=launch.public_url is not None)
 
     def wall_time(self, monotonic: float) -> float:
         """A monotonic time from a `Status` as seconds since the epoch."""
@@ -169,7 +193,7 @@ class Engine:
         """Take new settings; True when they need a server restart to take full effect."""
         needs_restart = settings.needs_restart(self.launch.settings)
         self.launch = replace(self.launch, settings=settings)
-        self._supervisor.set_policy(settings.policy())
+        self._supervisor.set_policy(self._policy(self.launch))
         self._schedule_tick()
         return needs_restart
 
@@ -185,13 +209,18 @@ class Engine:
         running server is restarted so that it expects it (and forgets the old). Without, a
         running server, and the requests to it, keep the password it was started with until it
         next starts."""
-        if restart or self.status().pid is None:
+        behind_door = self.launch.public_url is not None  # the server has its own password
+        if restart or behind_door or self.status().pid is None:
             self.launch = replace(self.launch, password=password)
             self._next_password = None
         else:
             self._next_password = password
         self.dispatch(PasswordReady())
-        if restart and self._supervisor.state() not in (State.STOPPED, State.FAILED):
+        if (
+            restart
+            and not behind_door
+            and self._supervisor.state() not in (State.STOPPED, State.FAILED)
+        ):
             self.restart()
 
     def start(self) -> None:
@@ -315,13 +344,19 @@ class Engine:
             self.dispatch(SpawnFailed(gen, found))
             return None
         await stop_leftover(self._records, launch.settings.stop_grace_s)
-        port = launch.settings.port
+        env = launch.env()
+        if launch.public_url is not None:
+            port = ports.any_free()
+            self._private = Credentials(launch.username(), generate_password())
+            env["OPENCODE_SERVER_PASSWORD"] = self._private.password
+        else:
+            port = launch.settings.port
         if port and not await ports.wait_free(port, PORT_RELEASE_S):
             self.dispatch(SpawnFailed(gen, causes.port_in_use(port, ports.owner(port))))
             return None
         try:
             return await ServerProcess.spawn(
-                found, port, launch.cwd(), launch.env(), lambda url: self._listening(gen, url)
+                found, port, launch.cwd(), env, lambda url: self._listening(gen, url)
             )
         except OSError as error:
             self.dispatch(SpawnFailed(gen, causes.spawn_failed(found, str(error))))
@@ -338,6 +373,8 @@ class Engine:
 
     def _credentials(self) -> tuple[str, str]:
         """Read at each request, so a new password needs no new client."""
+        if self.launch.public_url is not None and self._private is not None:
+            return self._private.username, self._private.password
         return self.launch.credentials()
 
     async def _terminate(self, gen: int, grace_s: float) -> None:

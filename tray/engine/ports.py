@@ -24,6 +24,14 @@ def is_free(port: int, host: str = HOST) -> bool:
     return True
 
 
+def any_free(host: str = HOST) -> int:
+    """A loopback port free now (for a private server; another process may still take it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 async def wait_free(port: int, timeout_s: float, host: str = HOST) -> bool:
     """Wait until `port` is free; False if it is still taken after `timeout_s`."""
     for _ in range(max(1, round(timeout_s / POLL_S))):

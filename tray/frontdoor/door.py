@@ -1,0 +1,674 @@
+"""The front door on asyncio (aiohttp): a public listener, the upstream client and the relays.
+
+Every request is checked for credentials first (nothing is held for a caller who is not let
+in), then `tray.core.front_door` decides: forward, hold until the server is ready, retry once,
+or answer 503 in the server's error shape. Event streams stay open across servers; WebSocket
+upgrades (the web app's terminal) are relayed frame by frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from tray.core import front_door as core
+from tray.core.causes import Cause
+from tray.core.front_door import (
+    Answer,
+    Credentials,
+    DoorStats,
+    Forward,
+    HeldStream,
+    Hold,
+    Pending,
+    Phase,
+    Refuse,
+    ServerView,
+    StreamFormat,
+    Upstream,
+)
+from tray.core.status import State
+
+log = logging.getLogger(__name__)
+
+# Headers that belong to one hop (RFC 9110 7.6.1), never forwarded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# aiohttp's client adds these when absent; the server must see only what the client sent.
+AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache, no-transform",
+    "X-Content-Type-Options": "nosniff",
+    "x-accel-buffering": "no",
+}
+# A response up to this size is read whole before it is answered, so that a server dying in
+# the middle of it still gets the client a retry or a 503 instead of a cut-off body.
+BUFFER_RESPONSE_BYTES = 1024 * 1024
+CHUNK = 64 * 1024
+# Below the server's (Bun's) idle timeout of 10 s, so a pooled connection is never one it has
+# just closed.
+UPSTREAM_KEEPALIVE_S = 4.0
+CONNECT_TIMEOUT_S = 5.0
+TICK_S = 1.0
+
+
+@dataclass(frozen=True)
+class DoorConfig:
+    """Where the door listens and its bounds; each bound answers with a clear error."""
+
+    host: str = "127.0.0.1"
+    port: int = 4096  # 0: any free port
+    hold_limit_s: float = core.HOLD_LIMIT_S  # the startup timeout
+    max_connections: int = 4096
+    max_held_requests: int = 2048
+    max_body_bytes: int = 256 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024  # one request line or header field
+    max_headers: int = 128
+
+
+class _Cutoff(Exception):
+    """A forward failed before anything was written to the client."""
+
+    def __init__(self, text: str, sent: bool) -> None:
+        super().__init__(text)
+        self.sent = sent
+
+
+@dataclass(eq=False)
+class _Stream:
+    """One client's event stream, as the door's other tasks see it."""
+
+    held: HeldStream
+    response: web.StreamResponse
+    credentials_gen: int
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    live: bool = False  # an upstream stream is being relayed now
+    lost_at: float | None = None  # when the last upstream stream was lost
+    upstream: aiohttp.ClientResponse | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    broken: bool = False  # the client went away
+
+    async def write(self, data: bytes) -> None:
+        if self.broken or not data:
+            return
+        async with self.lock:
+            try:
+                await self.response.write(data)
+            except (ConnectionError, RuntimeError):
+                self.broken = True
+                self.ended.set()
+
+
+class FrontDoor:
+    """The public address. Wire it with a few calls: `await start()`, then `server_changed()`
+    at each status the engine pushes, `set_credentials()` after a rotation, `await close()`."""
+
+    def __init__(
+        self,
+        config: DoorConfig,
+        credentials: Credentials,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._credentials = credentials
+        self._credentials_gen = 0
+        self._clock = clock
+        self._view = ServerView(State.STARTING, None)
+        self._logins = core.BrowserLogins()
+        self._changed: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.ServerRunner | None = None
+        self._server: web.Server | None = None
+        self._client: aiohttp.ClientSession | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._streams: set[_Stream] = set()
+        self._requests: dict[asyncio.Task[Any], int] = {}  # request task -> credentials gen
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._url: str | None = None
+        self._clients = 0
+        self._held = 0
+        self._relayed = 0
+        self._last_hold_s: float | None = None
+        self._closing = False
+
+    # -- what the app calls ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The public address clients use (after `start`)."""
+        assert self._url is not None, "start the door first"
+        return self._url
+
+    async def start(self) -> str:
+        self._loop = asyncio.get_running_loop()
+        self._changed = self._loop.create_future()
+        self._client = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=0, keepalive_timeout=UPSTREAM_KEEPALIVE_S, enable_cleanup_closed=True
+            ),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+        )
+        cfg = self.config
+        self._server = web.Server(
+            self._handle,
+            handler_cancellation=True,
+            max_line_size=cfg.max_header_bytes,
+            max_field_size=cfg.max_header_bytes,
+            max_headers=cfg.max_headers,
+            auto_decompress=False,
+        )
+        self._runner = web.ServerRunner(self._server, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, cfg.host, cfg.port, backlog=1024, reuse_address=True)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self._url = f"http://{cfg.host}:{port}"
+        self._ticker = self._loop.create_task(self._tick(), name="front door heartbeats")
+        log.info("front door listening on %s", self._url)
+        return self._url
+
+    def server_changed(
+        self,
+        upstream: Upstream | None,
+        state: State,
+        cause: Cause | None = None,
+        version: str | None = None,
+    ) -> None:
+        """The server as the engine's latest status shows it (`upstream`: its private address
+        and per-start credentials, None while there is no server answering)."""
+        view = ServerView(state, upstream, cause, version or self._view.version)
+        if view == self._view:
+            return
+        self._view = view
+        for stream in list(self._streams):
+            ended = stream.held.server_gone(view)
+            if stream.upstream is not None and stream.held.bound_to != view.upstream:
+                stream.upstream.close()  # a replaced server's stream says no more
+            if ended:
+                self._spawn(stream.write(b"".join(ended)))
+            if view.phase is Phase.CLOSED:
+                stream.ended.set()
+        self._wake()
+
+    def set_credentials(self, credentials: Credentials) -> None:
+        """New public credentials (a rotation): what the old ones let in ends now."""
+        self._credentials = credentials
+        self._credentials_gen += 1
+        self._logins.revoke_all()
+        for stream in list(self._streams):
+            stream.ended.set()
+        for task, gen in list(self._requests.items()):
+            if gen < self._credentials_gen:
+                task.cancel()
+        for ws in list(self._sockets):
+            self._spawn(ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"rotated"))
+
+    def login_url(self, target: str) -> str:
+        """A one-time URL that signs a browser in and sends it on to `target` (a web app path or
+        URL; any `auth_token` in it is dropped). Good for a few seconds, once."""
+        token = self._logins.issue(target, self._clock())
+        return f"{self.url}{core.LOGIN_PATH}/{token}"
+
+    def stats(self) -> DoorStats:
+        return DoorStats(
+            url=self._url,
+            clients=self._clients,
+            streams=len(self._streams),
+            streams_held=sum(1 for s in self._streams if not s.live),
+            requests_held=self._held,
+            requests_relayed=self._relayed,
+            last_hold_s=self._last_hold_s,
+        )
+
+    async def close(self) -> None:
+        """Stop listening; held requests get 503, streams end cleanly."""
+        self._closing = True
+        self.server_changed(None, State.STOPPED, self._view.cause)
+        for ws in list(self._sockets):
+            await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"app quitting")
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self._runner is not None:
+            await self._runner.shutdown()  # lets handlers end their streams
+            await self._runner.cleanup()
+        if self._client is not None:
+            await self._client.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._clock()
+
+    def _spawn(self, coro: Any) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(coro)
+        task.add_done_callback(_log_failure)
+
+    def _wake(self) -> None:
+        assert self._loop is not None
+        if self._changed is not None and not self._changed.done():
+            self._changed.set_result(None)
+        self._changed = self._loop.create_future()
+
+    async def _wait_change(self, until: float | None) -> None:
+        """Until the next server change, or the monotonic time `until`."""
+        assert self._changed is not None
+        timeout = None if until is None else max(0.0, until - self._now())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._changed), timeout)
+
+    async def _tick(self) -> None:
+        """Heartbeats for held streams, in the server's format."""
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = self._now()
+            for stream in list(self._streams):
+                beat = stream.held.heartbeat_due(self._view, stream.live, now)
+                if beat is not None:
+                    self._spawn(stream.write(beat))
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        self._clients += 1
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            return await self._admit(request, task)
+        finally:
+            self._clients -= 1
+            self._requests.pop(task, None)
+
+    async def _admit(self, request: web.BaseRequest, task: asyncio.Task[Any]) -> web.StreamResponse:
+        assert self._server is not None
+        if len(self._server.connections) > self.config.max_connections:
+            limit = self.config.max_connections
+            return _refuse(
+                Refuse(503, "TooManyConnections", f"the front door takes {limit} connections"),
+                close=True,
+            )
+        if request.path.startswith(core.LOGIN_PATH + "/") and request.method == "GET":
+            return self._login(request)
+        if (
+            core.authenticate(
+                request.headers.get("Authorization"),
+                request.query.get("auth_token"),
+                request.cookies.get(core.COOKIE_NAME),
+                self._credentials,
+                self._logins,
+            )
+            is None
+        ):
+            return _refuse(core.unauthorized(), body=False)
+        gen = self._credentials_gen
+        length = request.content_length
+        if length is not None and length > self.config.max_body_bytes:
+            return _refuse(
+                Refuse(
+                    413,
+                    "PayloadTooLarge",
+                    f"request body of {length} bytes; the front door takes "
+                    f"{self.config.max_body_bytes} bytes at most",
+                ),
+                close=True,
+            )
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            self._requests[task] = gen
+            return await self._websocket(request, gen)
+        fmt = core.stream_format(request.method, request.path)
+        if fmt is not None:
+            return await self._stream(request, fmt, gen)
+        self._requests[task] = gen  # ended by a rotation
+        return await self._forward(request)
+
+    def _login(self, request: web.BaseRequest) -> web.StreamResponse:
+        token = request.path[len(core.LOGIN_PATH) + 1 :]
+        redeemed = self._logins.redeem(token, self._now())
+        if redeemed is None:
+            return _refuse(
+                Refuse(
+                    403,
+                    "LoginExpired",
+                    "this sign-in link was used already or has expired: use Open in browser "
+                    "in the tray menu again",
+                )
+            )
+        cookie, target = redeemed
+        return web.Response(
+            status=303,
+            headers={
+                "Location": target,
+                "Set-Cookie": core.cookie_header(cookie),
+                "Cache-Control": "no-store",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    async def _decide(self, pending: Pending) -> Forward | Refuse | Answer:
+        """Hold until the core says forward, refuse or answer."""
+        held_since: float | None = None
+        try:
+            while True:
+                decision = core.decide_request(pending, self._view, self._now())
+                if not isinstance(decision, Hold):
+                    if held_since is not None and isinstance(decision, Forward):
+                        self._last_hold_s = self._now() - held_since
+                    return decision
+                if held_since is None:
+                    if self._held >= self.config.max_held_requests:
+                        limit = self.config.max_held_requests
+                        return core.unavailable(
+                            self._view, f"{limit} requests are waiting already, this one was not"
+                        )
+                    held_since = self._now()
+                    self._held += 1
+                await self._wait_change(decision.until)
+        finally:
+            if held_since is not None:
+                self._held -= 1
+
+    async def _forward(self, request: web.BaseRequest) -> web.StreamResponse:
+        pending = Pending(request.method, request.path, self._now(), self.config.hold_limit_s)
+        while True:
+            decision = await self._decide(pending)
+            if isinstance(decision, Refuse):
+                return _refuse(decision)
+            if isinstance(decision, Answer):
+                return web.Response(
+                    status=decision.status, body=decision.body, content_type="application/json"
+                )
+            try:
+                response = await self._send(request, decision.upstream)
+            except _Cutoff as cutoff:
+                log.info("front door: %s %s: %s", request.method, request.path, cutoff)
+                pending = pending.failed(decision.upstream, self._now(), str(cutoff), cutoff.sent)
+                continue
+            self._relayed += 1
+            return response
+
+    def _upstream_request(
+        self, request: web.BaseRequest, upstream: Upstream
+    ) -> tuple[URL, CIMultiDict[str], list[str]]:
+        headers = CIMultiDict[str]()
+        for name, value in request.headers.items():
+            lower = name.lower()
+            if lower in HOP_BY_HOP or lower in ("host", "authorization"):
+                continue
+            kept = _without_cookie(value) if lower == "cookie" else value
+            if kept:
+                headers.add(name, kept)
+        headers["Authorization"] = upstream.credentials.basic()
+        skip = [h for h in AUTO_HEADERS if h not in request.headers]
+        path, _, query = request.raw_path.partition("?")
+        query = core.strip_query(query, ("auth_token",))
+        target = upstream.url.rstrip("/") + path + (f"?{query}" if query else "")
+        return URL(target, encoded=True), headers, skip
+
+    async def _send(self, request: web.BaseRequest, upstream: Upstream) -> web.StreamResponse:
+        assert self._client is not None
+        url, headers, skip = self._upstream_request(request, upstream)
+        body = request.content if request.body_exists else None
+        try:
+            async with self._client.request(
+                request.method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                skip_auto_headers=skip,
+            ) as answer:
+                length = answer.content_length
+                if length is not None and length <= BUFFER_RESPONSE_BYTES:
+                    payload = await answer.read()
+                    return web.Response(
+                        status=answer.status,
+                        reason=answer.reason,
+                        body=payload,
+                        headers=_response_headers(answer.headers),
+                    )
+                response = web.StreamResponse(
+                    status=answer.status,
+                    reason=answer.reason,
+                    headers=_response_headers(answer.headers),
+                )
+                first = await answer.content.readany()
+                await response.prepare(request)
+                return await self._pipe(request, answer, response, first)
+        except aiohttp.ClientConnectorError as error:
+            raise _Cutoff(f"could not connect: {error.os_error}", sent=False) from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise _Cutoff(f"{type(error).__name__}: {error}", sent=True) from error
+
+    async def _pipe(
+        self,
+        request: web.BaseRequest,
+        answer: aiohttp.ClientResponse,
+        response: web.StreamResponse,
+        first: bytes,
+    ) -> web.StreamResponse:
+        """Stream the rest of a large body; a break now can only cut the client off."""
+        try:
+            chunk = first
+            while chunk:
+                await response.write(chunk)
+                chunk = await answer.content.readany()
+            await response.write_eof()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning(
+                "front door: %s %s cut off mid-body: %s", request.method, request.path, error
+            )
+            if request.transport is not None:
+                request.transport.close()
+        return response
+
+    # -- event streams --------------------------------------------------------------------------
+
+    async def _stream(
+        self, request: web.BaseRequest, fmt: StreamFormat, gen: int
+    ) -> web.StreamResponse:
+        directory = request.query.get("directory") or request.headers.get("x-opencode-directory")
+        response = web.StreamResponse(status=200, headers=SSE_HEADERS)
+        await response.prepare(request)
+        stream = _Stream(HeldStream(fmt, directory), response, gen)
+        self._streams.add(stream)
+        try:
+            await self._relay(request, stream)
+            if not stream.broken:
+                await stream.write(b"")
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await response.write_eof()
+        finally:
+            self._streams.discard(stream)
+        return response
+
+    async def _relay(self, request: web.BaseRequest, stream: _Stream) -> None:
+        """Relay upstream streams one after another until the stream ends."""
+        assert self._client is not None
+        splitter = core.EventSplitter()
+        while not stream.ended.is_set() and not self._closing:
+            view = self._view
+            if view.phase is Phase.CLOSED:
+                return
+            if view.phase is Phase.RECOVERING or view.upstream is None:
+                await self._until_change_or_end(stream, None)
+                continue
+            upstream = view.upstream
+            url, headers, skip = self._upstream_request(request, upstream)
+            try:
+                async with self._client.get(url, headers=headers, skip_auto_headers=skip) as answer:
+                    if answer.status != 200:
+                        raise _Cutoff(f"the server answered {answer.status}", sent=True)
+                    stream.upstream = answer
+                    stream.held.subscribed(upstream)
+                    await self._relay_one(stream, answer, splitter)
+            except (aiohttp.ClientError, TimeoutError, _Cutoff) as error:
+                log.debug("front door: stream %s lost: %s", request.path, error)
+            finally:
+                stream.upstream = None
+                if stream.live:
+                    stream.live = False
+                    stream.lost_at = self._now()
+                await stream.write(splitter.reset())
+            if self._view.upstream == upstream and self._view.phase is Phase.READY:
+                await self._until_change_or_end(stream, self._now() + core.SETTLE_S)
+
+    async def _relay_one(
+        self, stream: _Stream, answer: aiohttp.ClientResponse, splitter: core.EventSplitter
+    ) -> None:
+        while chunk := await answer.content.readany():
+            now = self._now()
+            if not stream.live:
+                stream.live = True
+                if stream.lost_at is not None:
+                    self._last_hold_s = now - stream.lost_at
+            out: list[bytes] = []
+            for event in splitter.feed(chunk):
+                out.extend(stream.held.relay(event, now))
+            if out:
+                await stream.write(b"".join(out))
+            if stream.ended.is_set():
+                return
+
+    async def _until_change_or_end(self, stream: _Stream, until: float | None) -> None:
+        ended = asyncio.ensure_future(stream.ended.wait())
+        try:
+            await asyncio.wait(
+                [ended, asyncio.ensure_future(self._wait_change(until))],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            ended.cancel()
+
+    # -- WebSocket (the web app's terminal) -----------------------------------------------------
+
+    async def _websocket(self, request: web.BaseRequest, gen: int) -> web.StreamResponse:
+        assert self._client is not None
+        pending = Pending(request.method, request.path, self._now(), self.config.hold_limit_s)
+        decision = await self._decide(pending)
+        if isinstance(decision, Refuse):
+            return _refuse(decision)
+        if isinstance(decision, Answer):
+            return web.Response(status=decision.status, body=decision.body)
+        url, headers, _skip = self._upstream_request(request, decision.upstream)
+        for name in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions"):
+            headers.popall(name, None)
+        protocols = [
+            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p
+        ]
+        headers.popall("Sec-WebSocket-Protocol", None)
+        try:
+            upstream_ws = await self._client.ws_connect(
+                url, headers=headers, protocols=protocols, max_msg_size=0, autoping=False
+            )
+        except aiohttp.WSServerHandshakeError as error:
+            return _refuse(Refuse(error.status, "UpgradeFailed", error.message))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            return _refuse(
+                core.unavailable(self._view, f"the terminal connection failed ({error})")
+            )
+        client_ws = web.WebSocketResponse(
+            protocols=[upstream_ws.protocol] if upstream_ws.protocol else (),
+            max_msg_size=0,
+            autoping=False,
+        )
+        await client_ws.prepare(request)
+        self._sockets.add(client_ws)
+        try:
+            await _pump_both(client_ws, upstream_ws)
+        finally:
+            self._sockets.discard(client_ws)
+            await upstream_ws.close()
+            if not client_ws.closed:
+                await client_ws.close(
+                    code=aiohttp.WSCloseCode.SERVICE_RESTART, message=b"opencode server went away"
+                )
+        return client_ws
+
+
+async def _pump(
+    source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+) -> None:
+    async for message in source:
+        match message.type:
+            case aiohttp.WSMsgType.TEXT:
+                await sink.send_str(message.data)
+            case aiohttp.WSMsgType.BINARY:
+                await sink.send_bytes(message.data)
+            case aiohttp.WSMsgType.PING:
+                await sink.ping(message.data)
+            case aiohttp.WSMsgType.PONG:
+                await sink.pong(message.data)
+
+
+async def _pump_both(
+    client_ws: web.WebSocketResponse, upstream_ws: aiohttp.ClientWebSocketResponse
+) -> None:
+    tasks = [
+        asyncio.ensure_future(_pump(client_ws, upstream_ws)),
+        asyncio.ensure_future(_pump(upstream_ws, client_ws)),
+    ]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP)
+
+
+def _without_cookie(header: str) -> str:
+    """A `Cookie` header without the door's own session cookie."""
+    kept = [
+        part.strip()
+        for part in header.split(";")
+        if part.strip() and not part.strip().startswith(core.COOKIE_NAME + "=")
+    ]
+    return "; ".join(kept)
+
+
+def _refuse(refusal: Refuse, body: bool = True, close: bool = False) -> web.Response:
+    headers = dict(refusal.headers)
+    if close:
+        headers["Connection"] = "close"
+    if not body:
+        return web.Response(status=refusal.status, headers=headers)
+    return web.Response(
+        status=refusal.status,
+        body=refusal.body(),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("front door task failed", exc_info=task.exception())
