@@ -1,0 +1,50 @@
+"""The resync after a reconnect, against the real server behind a fault-injecting proxy: REST
+failing more often than the 3 tries of old, and the resync still coming through while the
+stream stays up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from tests.chaos.proxy import ChaosProxy, Cut
+from tests.engine.helpers import LaunchFactory, poll, running
+from tray.core.status import State
+
+pytestmark = pytest.mark.server
+
+FAILURES = 4  # 0.5-1 s, 1-2 s, 2-4 s and 4-8 s between the tries
+# The stream is cut at the server's next event (a heartbeat every 10 s), then the tries above.
+WITHIN_S = 10 + 15 + 15
+
+
+@pytest.fixture
+async def proxy(free_port: int) -> AsyncIterator[ChaosProxy]:
+    async with ChaosProxy(free_port) as chaos:
+        yield chaos
+
+
+def _logged(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+async def test_a_resync_failing_more_than_3_times_is_retried_until_it_succeeds(
+    make_launch: LaunchFactory, proxy: ChaosProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    launch = replace(make_launch(), client_url=proxy.url)
+    async with running(launch) as harness:
+        first = await harness.connected()
+        proxy.fail({"/session/status": FAILURES})
+        proxy.cut_stream(Cut.RESET)
+        await poll(lambda: bool(_logged(caplog, "resynced after")), WITHIN_S, "the resync")
+        status = harness.engine.status()
+        assert (status.state, status.pid, status.restarts) == (State.CONNECTED, first.pid, 0)
+        assert status.last_gap_s is not None
+    failed = _logged(caplog, "resync attempt")
+    expected = [f"resync attempt {n} failed: HTTP error 500: Injected" for n in range(1, 5)]
+    assert failed == expected
+    assert _logged(caplog, "gave up") == []
