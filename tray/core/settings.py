@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields, replace
 from enum import Enum
 from typing import get_type_hints
 
+from tray.core.health import HealthPolicy
 from tray.core.setting import (
     DECLARATION,
     RESERVED_ENV,
@@ -31,6 +32,7 @@ from tray.core.supervisor import Policy
 DEFAULT_PORT = 4096
 MAX_PORT = 65535
 MAX_CRASH_LOOP_LIMIT = 1000
+MAX_MEMORY_MB = 1024 * 1024
 HEARTBEAT_INTERVAL_S = 10.0  # the server sends a heartbeat event this often
 
 
@@ -189,6 +191,60 @@ class Settings:
             above_minimum=True,
         ),
     )
+    memory_limit_mb: int = setting(
+        8192,
+        Setting(
+            Section.BEHAVIOUR,
+            Group.RESTARTS,
+            "Restart the server above",
+            "Restart the server when its processes use more than this many MB of memory, at the "
+            "next moment no session is busy; 0: never.",
+            maximum=MAX_MEMORY_MB,
+            unit="MB",
+            note="0: never",
+        ),
+    )
+    memory_grace_s: float = setting(
+        900.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.RESTARTS,
+            "Busy sessions may delay that for",
+            "Seconds a restart for memory waits for busy sessions to finish; then it goes ahead.",
+        ),
+    )
+    request_hang_s: float = setting(
+        20.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.CONNECTION,
+            "Restart when a request hangs for",
+            "Seconds a health request may go unanswered while the event stream goes on before "
+            "the server counts as wedged and is restarted.",
+            above_minimum=True,
+        ),
+    )
+    health_interval_s: float = setting(
+        15.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.CONNECTION,
+            "Check memory and requests every",
+            "Seconds between two looks at the server's memory, a health request and the binary.",
+            above_minimum=True,
+        ),
+    )
+    stuck_after_s: float = setting(
+        600.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.NOTIFICATIONS,
+            "A busy turn is stuck after",
+            "Seconds a busy session may go without any event before it is called stuck and "
+            "you are offered to abort it.",
+            above_minimum=True,
+        ),
+    )
     stop_grace_s: float = setting(
         5.0,
         Setting(
@@ -286,6 +342,15 @@ class Settings:
             for name, declared in SETTINGS.items()
             if declared.restart and getattr(self, name) != getattr(previous, name)
         ]
+
+    def health_policy(self) -> HealthPolicy:
+        return HealthPolicy(
+            memory_limit_mb=self.memory_limit_mb,
+            memory_grace_s=self.memory_grace_s,
+            stuck_after_s=self.stuck_after_s,
+            request_hang_s=self.request_hang_s,
+            interval_s=self.health_interval_s,
+        )
 
     def policy(self) -> Policy:
         return Policy(

@@ -60,6 +60,12 @@ def generate() -> str:
     return secrets.token_urlsafe(32)
 
 
+def placeholder() -> ServerPassword:
+    """Stands in until the keyring answers; no server starts with it (the engine holds starts
+    back until it is given the real one)."""
+    return ServerPassword(generate(), persistent=False)
+
+
 def per_run(reason: str) -> ServerPassword:
     """A password for this run only, with the warning that says why and what it means."""
     warning = (

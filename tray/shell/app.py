@@ -19,7 +19,7 @@ from tray.core.status import Status
 from tray.engine import password as passwords
 from tray.engine.engine import Engine, ServerLaunch
 from tray.engine.notices import NoticeLoop
-from tray.engine.password import ServerPassword
+from tray.engine.password_source import PasswordSource
 from tray.shell import preferences
 from tray.shell.command_line import CommandLine
 from tray.shell.commands import AppCommands
@@ -45,11 +45,13 @@ class App:
         self.errors = logs.ErrorReporter(self.boxes.warn)
         settings, self._warnings = preferences.load(settings_path)
         launch = ServerLaunch(
-            settings, self._password(), paths.state_dir(), binary_override=args.opencode
+            settings, passwords.placeholder(), paths.state_dir(), binary_override=args.opencode
         )
         self.engine = Engine(launch)
+        self._passwords = PasswordSource()
         self.preferences = Preferences(self.engine, settings_path, self.boxes.warn, self._notify)
         tasks = Tasks(loop, lambda error, name: self.errors.report(error, f"the {name} task"))
+        self._tasks = tasks
         self.commands = AppCommands(
             self.engine,
             self.preferences,
@@ -57,6 +59,7 @@ class App:
             tasks=tasks,
             log_path=log_path,
             quit=self.quit,
+            passwords=self._passwords,
         )
         self.views = Views(self._view_model)
         self.command_line = CommandLine(self.engine, self.commands, self.views.show_window)
@@ -66,20 +69,17 @@ class App:
         )
         self.instance = InstanceServer(self.command_line.handle)
 
-    def _password(self) -> ServerPassword:
-        """The server password: from the keyring, or for this run only (with a warning)."""
-        password = passwords.load_or_create()
-        logs.secret_filter.secrets.add(password.value)
-        if password.warning:
-            self._warnings.append(password.warning)
-        return password
-
     async def run(self) -> int:
         """Run until Quit; returns the process exit code."""
         if not self.instance.listen():
             log.error("another opencode-tray started at the same moment: leaving it the field")
             return 1
         hold_windows_mutex()
+        # The keyring may ask the user (an unlock prompt) or hang: asked off the loop, and the
+        # server's start waits for it, saying so, until it answers or the timeout runs out.
+        timeout = self.engine.launch.settings.keyring_timeout_s
+        self.engine.wait_for_password(timeout)
+        self._tasks.start(self._passwords.obtain(timeout, self.commands.use_password), "keyring")
         autostart.refresh(autostart.launch_command())  # the app may have moved
         waits = self._args.wait_for_tray or self._args.background
         await self.views.show(self.commands, TRAY_WAIT_S if waits else 0.0)
@@ -96,6 +96,7 @@ class App:
         log.info("quitting: stopping the server")
         self.notices.close()
         self.instance.close()
+        await self._tasks.cancel()
         await self.engine.shutdown()
         await self.notifier.aclose()
         self.views.hide()

@@ -48,7 +48,7 @@ class CommandLine:
             case "quit":
                 commands.quit_soon()
             case "rotate-password":
-                return commands.rotate_password()
+                return await commands.rotate_password()
         return Reply(0, f"{args.command}: done")
 
     def status(self, json_output: bool) -> Reply:

@@ -27,9 +27,10 @@ from tray.core.resume import (
     web_url,
 )
 from tray.core.settings import ResumeTarget
-from tray.engine import password as passwords
 from tray.engine.api import ApiError
 from tray.engine.engine import Engine
+from tray.engine.password import ServerPassword
+from tray.engine.password_source import PasswordSource
 from tray.shell import launcher
 from tray.shell.instance import Reply
 from tray.shell.preferences import Preferences
@@ -51,8 +52,10 @@ class AppCommands:
         tasks: Tasks,
         log_path: Path,
         quit: Callable[[], None],
+        passwords: PasswordSource,
     ) -> None:
         self._engine = engine
+        self._passwords = passwords
         self._preferences = preferences
         self._boxes = boxes
         self._tasks = tasks
@@ -70,9 +73,24 @@ class AppCommands:
     def start_server(self) -> None:
         self._engine.start()
 
-    def rotate_password(self) -> Reply:
+    def use_password(self, password: ServerPassword, late: bool) -> None:
+        """The keyring's answer (`PasswordSource`): the password for a start held back for it, or
+        (`late`) for the server's next start; why it is for this run only is shown once."""
+        logs.secret_filter.secrets.add(password.value)
+        self._engine.set_password(password, restart=False)
+        if password.warning and not late:
+            self._boxes.warn(password.warning)
+
+    async def rotate_password(self) -> Reply:
         """A new server password: stored in the keyring, and the server restarted with it."""
-        password = passwords.rotate()
+        timeout = self._preferences.settings.keyring_timeout_s
+        password = await self._passwords.rotate(timeout, self.use_password)
+        if password is None:
+            return Reply(
+                1,
+                f"The keyring did not answer within {timeout:.0f} s: the password is unchanged. "
+                "If the keyring stores the new one later, the server uses it from its next start.",
+            )
         logs.secret_filter.secrets.add(password.value)
         self._engine.set_password(password)
         if password.warning:
