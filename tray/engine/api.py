@@ -139,6 +139,10 @@ class ServerApi:
             questions=await self.pending("question"),
         )
 
+    async def abort(self, session_id: str) -> None:
+        """POST /session/{id}/abort: end the session's turn."""
+        await self._request("POST", f"/session/{quote(session_id, safe='')}/abort")
+
     async def prompt_async(self, session_id: str, text: str) -> None:
         """POST /session/{id}/prompt_async: the server starts the turn and answers at once."""
         path = f"/session/{quote(session_id, safe='')}/prompt_async"

@@ -53,6 +53,7 @@ from tray.core.status import State, Status
 from tray.core.supervisor import Policy, Supervisor
 from tray.engine import binary, ports
 from tray.engine.api import ApiError, CurrentCredentials, ServerApi, make_client
+from tray.engine.health import HealthMonitor
 from tray.engine.leftover import RecordFile, stop_leftover
 from tray.engine.password import USERNAME, ServerPassword
 from tray.engine.password import generate as generate_password
@@ -86,11 +87,22 @@ class ServerLaunch:
     # The front door's public address: then the server listens on a private port with a
     # password of its own for each start, which only the engine and the front door know.
     public_url: str | None = None
+    # Where the kernel's OOM record is read instead of the server's cgroup (tests fake it).
+    oom_record: Path | None = None
 
     def env(self) -> dict[str, str]:
+        env = self.update_env()
+        env["OPENCODE_SERVER_PASSWORD"] = self.password.value
+        # The app restarts the server onto a new binary when no session is busy; opencode's
+        # own auto-update would change it under a busy one.
+        env["OPENCODE_DISABLE_AUTOUPDATE"] = "1"
+        return env
+
+    def update_env(self) -> dict[str, str]:
+        """The user's environment for `opencode upgrade`: no server password in it."""
         env = dict(os.environ if self.base_env is None else self.base_env)
         env.update(self.settings.extra_env)
-        env["OPENCODE_SERVER_PASSWORD"] = self.password.value
+        env.pop("OPENCODE_SERVER_PASSWORD", None)
         return env
 
     def cwd(self) -> Path:
@@ -125,6 +137,16 @@ class Engine:
         self._resync_gen = 0  # the stream connection whose resync runs
         self._closed = False
         self._next_password: ServerPassword | None = None  # for the server's next start
+        self._health = HealthMonitor(
+            launch.settings.health_policy(),
+            status=self.status,
+            dispatch=self.dispatch,
+            client=lambda: self._api.client if self._api is not None else None,
+            start=self._run,
+            publish=self._publish,
+            oom_record_path=launch.oom_record,
+        )
+        self._run(self._health.run(), "health")
 
     # -- what the UI and the command line use ---------------------------------------------------
 
@@ -132,7 +154,7 @@ class Engine:
         self._subscribers.append(callback)
 
     def status(self) -> Status:
-        status = self._supervisor.status(self._loop.time())
+        status = replace(self._supervisor.status(self._loop.time()), health=self._health.status())
         public = self.launch.public_url
         if public is None or status.url is None:
             return replace(status, upstream_url=status.url)
@@ -194,8 +216,24 @@ class Engine:
         needs_restart = settings.needs_restart(self.launch.settings)
         self.launch = replace(self.launch, settings=settings)
         self._supervisor.set_policy(self._policy(self.launch))
+        self._health.set_policy(settings.health_policy())
         self._schedule_tick()
         return needs_restart
+
+    async def abort_session(self, session_id: str) -> None:
+        """End a session's turn (the user clicked Abort on a stuck one)."""
+        log.info("aborting the turn of session %s", session_id)
+        await self._require_api().abort(session_id)
+
+    async def update_server(self, version: str) -> None:
+        """Run opencode's own update to `version` (the user clicked Update and restart); the
+        server is restarted onto the new binary when no session is busy."""
+        found = self.binary()
+        if isinstance(found, Cause):
+            self._health.watch.update_finished(f"update to {version} failed: {found.text}")
+            self._publish()
+            return
+        await self._health.update(version, found, self.launch.update_env())
 
     def wait_for_password(self, timeout_s: float) -> None:
         """Hold server starts back until `set_password` (the keyring is being asked; the caller
@@ -253,6 +291,7 @@ class Engine:
             return
         if isinstance(event, StreamEvent):
             self._recent = apply_session_event(self._recent, event.type, event.properties)
+            self._health.watch.stream_event(event.type, event.properties, self._loop.time())
         effects = self._supervisor.handle(event, self._loop.time())
         for effect in effects:
             self._execute(effect)
@@ -281,6 +320,7 @@ class Engine:
 
     def _publish(self) -> None:
         status = self.status()
+        self._health.follow(status)
         # Stream traffic alone (a new last-event time) is not news for the subscribers.
         quiet = replace(status, now=0.0, last_event_at=None)
         if self._published is not None and quiet == self._published:
@@ -331,7 +371,8 @@ class Engine:
             self._records.clear()
         log.info("server (pid %d) exited with %d", process.pid, code)
         self._process_tasks.pop(gen, None)
-        self.dispatch(Exited(gen, code, process.stderr_tail()))
+        oom = self._health.exit_evidence(process.pid, code)
+        self.dispatch(Exited(gen, code, process.stderr_tail(), oom))
 
     async def _spawn(self, gen: int) -> ServerProcess | None:
         if self._next_password is not None:
@@ -354,6 +395,7 @@ class Engine:
         if port and not await ports.wait_free(port, PORT_RELEASE_S):
             self.dispatch(SpawnFailed(gen, causes.port_in_use(port, ports.owner(port))))
             return None
+        self._health.binary_started(found)
         try:
             return await ServerProcess.spawn(
                 found, port, launch.cwd(), env, lambda url: self._listening(gen, url)

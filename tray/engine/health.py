@@ -1,0 +1,301 @@
+"""The health watch's senses and hands: what the core's `HealthWatch` is fed, at a slow tick.
+
+- memory: the RSS of the server's whole process tree (psutil), and the kernel's OOM record
+  (cgroup v2 `memory.events`, v1 `memory.oom_control`: `oom_kill N`), where readable;
+- wedged requests: `GET /global/health` with the hang limit as its timeout, while connected;
+- the binary on disk: its file is looked at each tick (a stat), and asked `--version` only when
+  it changed;
+- updates: `opencode upgrade <version>`, the installed opencode's own way (it finds out how it
+  was installed: curl script, npm, pnpm, bun, brew, choco, scoop).
+
+`HealthMonitor.tick` runs every `interval_s`; what it decides goes to the engine's `dispatch`
+as `RestartFor`. Nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from tray.core.causes import OutOfMemory
+from tray.core.health import PROBE_PATH, HealthPolicy, HealthStatus, HealthWatch, MemorySample
+from tray.core.messages import Event, RestartFor
+from tray.core.status import State, Status
+from tray.engine.probe import ProbeError, probe_version
+
+UPDATE_TIMEOUT_S = 600.0
+_SHOWN_OUTPUT = 200
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+log = logging.getLogger(__name__)
+
+
+def tree_rss(pid: int) -> int | None:
+    """Bytes of RSS of `pid` and all its descendants, or None when `pid` is gone."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):  # a child that just exited
+            total += proc.memory_info().rss
+    return total
+
+
+def oom_record(pid: int, root: Path = CGROUP_ROOT) -> Path | None:
+    """The file where the kernel counts OOM kills in `pid`'s memory cgroup, if readable."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        relative = path.lstrip("/")
+        if controllers == "":
+            candidate = root / relative / "memory.events"
+        elif "memory" in controllers.split(","):
+            candidate = root / "memory" / relative / "memory.oom_control"
+        else:
+            continue
+        if oom_kills(candidate) is not None:
+            return candidate
+    return None
+
+
+def oom_kills(record: Path | None) -> int | None:
+    """The `oom_kill` count in a `memory.events` or `memory.oom_control` file."""
+    if record is None:
+        return None
+    try:
+        text = record.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def measure(pid: int, record: Path | None) -> MemorySample | None:
+    rss = tree_rss(pid)
+    if rss is None:
+        return None
+    machine = psutil.virtual_memory()
+    return MemorySample(rss, machine.total, machine.available, oom_kills(record))
+
+
+@dataclass(frozen=True)
+class _FileState:
+    path: str
+    mtime_ns: int
+    size: int
+    inode: int
+
+
+def file_state(binary: str) -> _FileState | None:
+    """What says that a binary was replaced: its real path (a link followed), time, size, inode."""
+    real = os.path.realpath(binary)
+    try:
+        stat = os.stat(real)
+    except OSError:
+        return None
+    return _FileState(real, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+async def run_update(
+    binary: str, version: str, env: Mapping[str, str], timeout_s: float = UPDATE_TIMEOUT_S
+) -> str:
+    """`<binary> upgrade <version>`, as the user would run it; one line saying how it went."""
+    log.info("updating opencode: %s upgrade %s", binary, version)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            binary,
+            "upgrade",
+            version,
+            env=dict(env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=sys.platform != "win32",
+        )
+    except OSError as error:
+        return f"update to {version} failed: could not run {binary} ({error.strerror or error})"
+    try:
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except BaseException as error:
+        with contextlib.suppress(ProcessLookupError):
+            if sys.platform == "win32":
+                proc.kill()
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        if isinstance(error, TimeoutError):
+            return f"update to {version} failed: no end within {timeout_s:.0f} s"
+        raise
+    text = output.decode(errors="replace")
+    log.info("opencode upgrade exited with %s: %s", proc.returncode, text[-2000:])
+    last = _last_line(text)
+    if proc.returncode != 0:
+        return f"update to {version} failed (exit code {proc.returncode}): {last}"
+    return f"update to {version}: {last}" if last else f"updated to {version}"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip().strip("│┌└■◇◆●○")]
+    return lines[-1][:_SHOWN_OUTPUT] if lines else ""
+
+
+class HealthMonitor:
+    """Feeds the core's watch at a slow tick; what it decides is dispatched to the engine.
+
+    `status` is the engine's status; `client` the HTTP client to the server (None while there is
+    none); `start` runs a background task; `publish` tells the engine's subscribers of a change;
+    `oom_record_path` stands in for the server's cgroup file (tests)."""
+
+    def __init__(
+        self,
+        policy: HealthPolicy,
+        *,
+        status: Callable[[], Status],
+        dispatch: Callable[[Event], None],
+        client: Callable[[], httpx.AsyncClient | None],
+        start: Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]],
+        publish: Callable[[], None],
+        oom_record_path: Path | None = None,
+    ) -> None:
+        self.watch = HealthWatch(policy)
+        self._status = status
+        self._dispatch = dispatch
+        self._client = client
+        self._start = start
+        self._publish = publish
+        self._oom_record_path = oom_record_path
+        self._record: Path | None = None
+        self._record_pid: int | None = None
+        self._binary: str | None = None
+        self._binary_state: _FileState | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._version_check: asyncio.Task[None] | None = None
+
+    def set_policy(self, policy: HealthPolicy) -> None:
+        self.watch.policy = policy
+
+    def status(self) -> HealthStatus:
+        return self.watch.status()
+
+    def follow(self, status: Status) -> None:
+        """The server the supervisor runs now (its pid and version)."""
+        self.watch.server(status.pid, status.version)
+
+    def binary_started(self, binary: str) -> None:
+        """The server is started from `binary` as it is on disk now."""
+        self._binary = binary
+        self._binary_state = file_state(binary)
+
+    def exit_evidence(self, pid: int, returncode: int) -> OutOfMemory | None:
+        """For a server that exited by itself: why a SIGKILL looks like the OOM killer's."""
+        if returncode not in (-signal.SIGKILL, 128 + signal.SIGKILL):
+            return None
+        record = self._record if self._record_pid == pid else None
+        return self.watch.exit_evidence(pid, oom_kills(record))
+
+    async def run(self) -> None:
+        """Tick forever at the policy's interval."""
+        while True:
+            await asyncio.sleep(self.watch.policy.interval_s)
+            self.tick()
+
+    def tick(self) -> None:
+        status = self._status()
+        self.follow(status)
+        pid = status.pid
+        connected = status.state is State.CONNECTED
+        if pid is not None:
+            sample = measure(pid, self._record_for(pid))
+            if sample is not None:
+                self.watch.sampled(pid, sample)
+            if connected and self._probe is None:
+                self._probe = self._start(self._probe_once(pid), "health probe")
+        self._look_at_binary()
+        self.decide()
+
+    def decide(self) -> None:
+        status = self._status()
+        connected = status.state is State.CONNECTED
+        now = asyncio.get_running_loop().time()
+        decisions = self.watch.decide(connected, status.busy_sessions, now)
+        for decision in decisions:
+            log.warning("restarting server %d: %s", decision.pid, decision.cause.text)
+            self._dispatch(RestartFor(decision.pid, decision.cause))
+        if not decisions:
+            self._publish()
+
+    async def update(self, version: str, binary: str, env: Mapping[str, str]) -> None:
+        """Run opencode's own update to `version`, then look at the binary at once."""
+        note = await run_update(binary, version, env)
+        self.watch.update_finished(note)
+        self._look_at_binary(force=True)
+        self._publish()
+
+    # -- the parts -------------------------------------------------------------------------------
+
+    def _record_for(self, pid: int) -> Path | None:
+        if self._record_pid != pid:
+            self._record_pid = pid
+            self._record = self._oom_record_path or oom_record(pid)
+        return self._record
+
+    async def _probe_once(self, pid: int) -> None:
+        loop = asyncio.get_running_loop()
+        client = self._client()
+        try:
+            if client is None:
+                return
+            started = loop.time()
+            hang_s = self.watch.policy.request_hang_s
+            try:
+                await client.get(PROBE_PATH, timeout=hang_s)
+            except httpx.TimeoutException:
+                log.warning("%s got no answer within %.0f s", PROBE_PATH, hang_s)
+                self.watch.probe_hung(pid, started, loop.time())
+                self.decide()
+            except httpx.HTTPError:
+                pass  # refused or broken: the event stream's watchdog tells that story
+        finally:
+            self._probe = None
+
+    def _look_at_binary(self, force: bool = False) -> None:
+        binary = self._binary
+        if binary is None or self._version_check is not None:
+            return
+        now = file_state(binary)
+        if now is None or (now == self._binary_state and not force):
+            return
+        self._binary_state = now
+        self._version_check = self._start(self._check_version(binary), "binary version")
+
+    async def _check_version(self, binary: str) -> None:
+        try:
+            version = await probe_version(binary)
+        except ProbeError as error:
+            log.warning("the binary on disk changed but cannot say its version: %s", error)
+            return
+        finally:
+            self._version_check = None
+        log.info("the binary on disk is opencode %s", version)
+        self.watch.binary_on_disk(binary, version)
+        self.decide()
