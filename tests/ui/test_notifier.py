@@ -27,6 +27,7 @@ from tests.desktop import (
 from tray.core.notify_policy import CloseNotice, Notice, NoticeButton, ShowNotice
 from tray.core.status import State
 from tray.identity import DISPLAY_NAME
+from tray.ui import notifier as notifier_module
 from tray.ui.notifier import Notifier
 
 CRASHED = Notice(
@@ -403,3 +404,30 @@ def test_the_desktop_keyring_is_unlocked(tmp_path: Path) -> None:
             check=True,
         )
     assert done.stdout == "s3cret\n"
+
+
+# -- desktop-notifier, the Windows and macOS way (here against dunst) -----------------------------
+
+
+@pytest.mark.e2e
+async def test_desktop_notifier_clicks_reach_the_notice_shown(
+    desk: VirtualDesktop, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows and macOS replace by identifier, which cannot be tried here (desktop-notifier's
+    D-Bus backend always sends a new notification); its click and button handling can."""
+    monkeypatch.setattr(notifier_module, "FREEDESKTOP", False)
+    notifier = Notifier(calls.clicked, calls.button)
+    try:
+        await notifier.apply([ShowNotice(CRASHED)])
+        assert not notifier.uses_fallback
+        pressed = calls.next()
+        desk.choose_action(NoticeButton.SHOW_LOG.label)
+        assert await pressed == ("button", CRASHED, NoticeButton.SHOW_LOG)
+        desk.dunstctl("close-all")
+        await notifier.apply([ShowNotice(OTHER)])
+        clicked = calls.next()
+        desk.click_notification()
+        assert await clicked == ("clicked", OTHER, None)
+    finally:
+        await notifier.aclose()
+    assert desk.notification_count() == 0
