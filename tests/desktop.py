@@ -9,7 +9,8 @@
 
 Started in order, each piece waited for before the next (see TESTING.md section 3): Xvfb on
 a free display, a private session bus without D-Bus activation (so nothing can start a second
-dunst or a stray daemon behind our back), optionally gnome-keyring (unlocked), a
+dunst or a stray daemon behind our back), optionally gnome-keyring (unlocked; or locked, asking
+through gcr-prompter, the one service the bus may start: TESTING.md section 7), a
 StatusNotifierItem tray (status-notifier-watcher + gtk-sni-tray-standalone) and dunst with a
 configuration that makes clicks scriptable. Everything runs in its own process group and is
 killed on exit; a piece that fails to start raises with the tail of its log (all logs are in
@@ -43,6 +44,7 @@ NOTIFICATIONS = "org.freedesktop.Notifications"
 SNI_WATCHER = "org.kde.StatusNotifierWatcher"
 SECRETS = "org.freedesktop.secrets"
 KEYRING_PASSWORD = "pw"
+GCR_PROMPTER = "/usr/libexec/gcr-prompter"
 DESKTOP_COLOUR = "#3c5a78"
 TRAY_COLOUR = "#1e1e1e"
 
@@ -52,6 +54,7 @@ _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Confi
   <type>session</type>
   <listen>unix:dir={runtime}</listen>
   <auth>EXTERNAL</auth>
+  {services}
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
@@ -146,13 +149,20 @@ class VirtualDesktop:
         tray: bool = True,
         notifications: bool = True,
         keyring: bool = False,
+        keyring_locked: bool = False,
+        prompter_display: bool = True,
         screen: str = "1024x768x24",
         start_timeout_s: float = 20.0,
     ) -> None:
         self.workdir = workdir
         self.tray = tray
         self.notifications = notifications
-        self.keyring = keyring
+        self.keyring = keyring or keyring_locked
+        # A fresh keyring without --unlock: the first Secret Service call opens a prompt ("Choose
+        # password for new keyring") on the display, or, for a prompter that cannot open the
+        # display, fails at once with "Prompt dismissed".
+        self.keyring_locked = keyring_locked
+        self.prompter_display = prompter_display
         self.screen = screen
         self.start_timeout_s = start_timeout_s
         self.home = workdir / "home"
@@ -272,6 +282,8 @@ class VirtualDesktop:
         missing = missing_programs(
             tray=self.tray, notifications=self.notifications, keyring=self.keyring
         )
+        if self.keyring_locked:
+            missing += [p for p in (GCR_PROMPTER, "xdotool") if shutil.which(p) is None]
         if missing:
             pytest.skip(f"virtual desktop needs {', '.join(missing)} (see TESTING.md section 3)")
         try:
@@ -359,7 +371,10 @@ class VirtualDesktop:
 
     def _start_bus(self) -> None:
         config = self.workdir / "bus.conf"
-        config.write_text(_BUS_CONFIG.format(runtime=self._runtime))
+        services = ""
+        if self.keyring_locked:
+            services = f"<servicedir>{self._prompter_services()}</servicedir>"
+        config.write_text(_BUS_CONFIG.format(runtime=self._runtime, services=services))
         read_end, write_end = os.pipe()
         try:
             self._spawn(
@@ -380,7 +395,41 @@ class VirtualDesktop:
             if write_end != -1:
                 os.close(write_end)
 
+    def _prompter_services(self) -> Path:
+        """D-Bus service files that start gcr-prompter (and nothing else) when the keyring asks."""
+        folder = self.workdir / "dbus-services"
+        folder.mkdir(exist_ok=True)
+        log = self.logs / "gcr-prompter.log"
+        blind = "" if self.prompter_display else "env -u DISPLAY "
+        command = f"/bin/sh -c '{blind}exec {GCR_PROMPTER} >>{log} 2>&1'"
+        for name in ("org.gnome.keyring.SystemPrompter", "org.gnome.keyring.PrivatePrompter"):
+            (folder / f"{name}.service").write_text(
+                f"[D-BUS Service]\nName={name}\nExec={command}\n"
+            )
+        return folder
+
+    def keyring_prompt(self) -> str | None:
+        """The X window id of the keyring's prompt, when it shows one."""
+        try:
+            found = self.run("xdotool", "search", "--onlyvisible", "--class", "gcr-prompter")
+        except DesktopError:  # none
+            return None
+        return found.split()[0] if found.split() else None
+
+    def answer_keyring_prompt(self, password: str = KEYRING_PASSWORD) -> None:
+        """Type a new keyring's password twice and press Return, as a person does."""
+        window = self.keyring_prompt()
+        if window is None:
+            raise DesktopError("no keyring prompt to answer")
+        self.run("xdotool", "windowfocus", "--sync", window)  # no window manager: focus it
+        for step in (["type", password], ["key", "Tab"], ["type", password], ["key", "Return"]):
+            self.run("xdotool", *step)
+
     def _start_keyring(self) -> None:
+        if self.keyring_locked:
+            self._spawn("keyring", ["gnome-keyring-daemon", "--foreground", "--components=secrets"])
+            self.wait_for(lambda: self.has_owner(SECRETS), SECRETS, self.start_timeout_s)
+            return
         proc = self._spawn(
             "keyring",
             ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],

@@ -2,11 +2,12 @@
 
     PYTHON_KEYRING_BACKEND=tests.slow_keyring.SlowKeyring
 
-Every call first waits (setting `asked`): until `gate` is set (in-process tests set it), or for
-$SLOW_KEYRING_DELAY_S seconds when that is set (a child process), else forever. Then it keeps
-passwords in the JSON file $SLOW_KEYRING_FILE (default: slow-keyring.json in $HOME), so a test
-can read what was stored. With $SLOW_KEYRING_FAIL set it fails instead, as a locked keyring does
-when its prompt is cancelled.
+The first call in a process waits, as for an unlock prompt (setting `asked`): until `gate` is set
+(in-process tests set it), or for $SLOW_KEYRING_DELAY_S seconds when that is set (a child
+process), else forever; the calls after it answer at once. It keeps passwords in the JSON file
+$SLOW_KEYRING_FILE (default: slow-keyring.json in $HOME), so a test can read what was stored.
+With $SLOW_KEYRING_FAIL set every call fails, as a locked keyring does when its prompt is
+cancelled.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ def _store() -> Path:
 
 
 def _wait() -> None:
-    asked.set()
-    delay = os.environ.get("SLOW_KEYRING_DELAY_S")
-    gate.wait(float(delay) if delay else None)
+    if not asked.is_set():
+        asked.set()
+        delay = os.environ.get("SLOW_KEYRING_DELAY_S")
+        gate.wait(float(delay) if delay else None)
     if os.environ.get("SLOW_KEYRING_FAIL"):
         raise KeyringLocked("Failed to unlock the collection!")  # the user cancelled the prompt
 
