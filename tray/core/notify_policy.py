@@ -27,8 +27,9 @@ from tray.core.status import Incident, State, Status
 
 # Incidents that start this long after a wake from sleep are the sleep's doing: never shown.
 WAKE_QUIET_S = 15.0
-# No notice is replaced or closed sooner than this after it was shown.
-MIN_SHOWN_S = 1.0
+# No notice is replaced or closed sooner than this after it was shown: a second, and a margin
+# for the notices' own way to the daemon (they are sent one after the other).
+MIN_SHOWN_S = 1.2
 
 # Causes after which the server's log says more than the cause does.
 _LOG_WORTH_READING = {
