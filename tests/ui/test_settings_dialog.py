@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTabWidget,
 )
 from pytestqt.qtbot import QtBot
@@ -30,7 +31,7 @@ from tray.core.setting import Kind
 from tray.core.settings import SETTINGS, ResumeTarget, Settings
 from tray.engine.probe import ProbeError, check_binary
 from tray.ui.setting_fields import parse_env
-from tray.ui.settings_dialog import SettingsDialog
+from tray.ui.settings_dialog import FRAME_ALLOWANCE, SettingsDialog
 
 FOUND = "/opt/opencode/bin/opencode"
 Make = Callable[..., SettingsDialog]
@@ -107,6 +108,14 @@ def reveal(dialog: SettingsDialog, name: str) -> None:
     pages = dialog.findChild(QTabWidget, "pages")
     assert pages is not None
     pages.setCurrentIndex(dialog.page_of(name))
+
+
+def shown_page(dialog: SettingsDialog) -> QScrollArea:
+    pages = dialog.findChild(QTabWidget, "pages")
+    assert pages is not None
+    page = pages.currentWidget()
+    assert isinstance(page, QScrollArea)
+    return page
 
 
 def error(dialog: SettingsDialog, name: str) -> str | None:
@@ -349,14 +358,28 @@ async def test_the_dialog_grows_to_show_its_messages(make: Make) -> None:
     type_into(dialog, "port", "-1")
     await asyncio.sleep(0.05)
     assert dialog.height() >= dialog.heightForWidth(dialog.width())
-    reveal(dialog, "extra_env")
-    await asyncio.sleep(0.05)
+    screen = dialog.screen().availableGeometry().height() - FRAME_ALLOWANCE
+    for name in ("heartbeat_timeout_s", "extra_env"):
+        reveal(dialog, name)
+        await asyncio.sleep(0.05)
+        assert shown_page(dialog).verticalScrollBar().maximum() == 0 or dialog.height() >= screen
     box = env_box(dialog)
     message = label(dialog, "extra_env_error")
     assert (
         message.mapTo(dialog, message.rect().topLeft()).y()
         >= box.mapTo(dialog, box.rect().bottomLeft()).y()
     )
+
+
+async def test_a_page_scrolls_only_when_the_screen_is_too_short(make: Make) -> None:
+    dialog = make()
+    await asyncio.sleep(0.05)
+    screen = dialog.screen().availableGeometry().height() - FRAME_ALLOWANCE
+    assert dialog.height() <= max(screen, dialog.minimumSizeHint().height())
+    for name in ("port", "stop_grace_s"):
+        reveal(dialog, name)
+        await asyncio.sleep(0.05)
+        assert shown_page(dialog).verticalScrollBar().maximum() == 0 or dialog.height() >= screen
 
 
 # -- applying ------------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class Settings:
         {},
         Setting(
             Section.SERVER,
-            Group.PROCESS,
+            Group.SERVER,
             "Extra environment",
             f'Extra environment for the server, NAME = "value"; not {RESERVED_ENV} '
             "(the app sets it).",

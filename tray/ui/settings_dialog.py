@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QStyle,
     QTabWidget,
     QVBoxLayout,
@@ -41,6 +42,7 @@ CHECK_DELAY_MS = 400  # typing pauses this long before the binary is checked
 BINARY = "opencode_path"  # the setting whose binary is checked live
 PAGES = ("General", "Advanced")
 _FOUND_STYLE = "color: #2e7d32"
+FRAME_ALLOWANCE = 40  # the window manager's title bar and frame, which the dialog cannot see
 
 
 class SettingsDialog(QDialog):
@@ -68,7 +70,6 @@ class SettingsDialog(QDialog):
         self._check: asyncio.Task[None] | None = None
         self._fields = {name: field_for(d, getattr(settings, name)) for name, d in SETTINGS.items()}
         self.setWindowTitle(f"{DISPLAY_NAME}: Settings")
-        self.setMinimumWidth(680)
 
         self._binary_status = QLabel()
         self._binary_status.setObjectName("binary_status")
@@ -157,7 +158,7 @@ class SettingsDialog(QDialog):
             column.addStretch(1)
             page = QWidget()
             page.setLayout(column)
-            self._tabs.addTab(page, title)
+            self._tabs.addTab(_Page(page), title)
         width = max(label.sizeHint().width() for label in labels)
         for label in labels:
             label.setMinimumWidth(width)
@@ -227,12 +228,18 @@ class SettingsDialog(QDialog):
             self._tabs.setTabToolTip(index, "A setting here needs fixing" if index in bad else "")
 
     def _fit(self) -> None:
-        """Grow to show every message: a window does not grow for wrapped labels by itself."""
-        if not self.isVisible():
+        """Grow to show every page whole with its messages (a window does not grow for wrapped
+        labels by itself), as far as the screen allows; beyond that a page scrolls."""
+        shown = self._tabs.currentWidget()
+        if not self.isVisible() or not isinstance(shown, _Page):
             return
-        needed = self.heightForWidth(self.width())
-        if needed > self.height():
-            self.resize(self.width(), needed)
+        pages = [self._tabs.widget(index) for index in range(self._tabs.count())]
+        width, height = shown.viewport().width(), shown.viewport().height()
+        wanted = max(page.content_height(width) for page in pages if isinstance(page, _Page))
+        missing = wanted - height
+        screen = self.screen().availableGeometry().height() - FRAME_ALLOWANCE
+        if missing > 0 and self.height() < screen:
+            self.resize(self.width(), min(self.height() + missing, screen))
 
     def _ok(self) -> None:
         if self.edited() is None:
@@ -271,6 +278,37 @@ class SettingsDialog(QDialog):
             self._binary_status.setStyleSheet(_FOUND_STYLE)
             self._binary_status.setText(f"Found opencode {version}")
         self._fit()
+
+
+class _Page(QScrollArea):
+    """A page that scrolls only when the screen is too short for it: it asks for its whole
+    content, where a scroll area otherwise asks for a fixed few lines."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self._content = content
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def content_height(self, width: int) -> int:
+        """The height that shows all of the page at `width`."""
+        wanted = self._content.heightForWidth(width)
+        return wanted if wanted > 0 else self._content.sizeHint().height()
+
+    def sizeHint(self) -> QSize:
+        content = self._content.sizeHint()
+        return QSize(content.width() + self._scrollbar_width(), content.height())
+
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as the content allows (it never scrolls sideways), as short as a scroll
+        area may be."""
+        width = self._content.minimumSizeHint().width() + self._scrollbar_width()
+        return QSize(width, super().minimumSizeHint().height())
+
+    def _scrollbar_width(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
 
 
 def _the(label: str) -> str:
