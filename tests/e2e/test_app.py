@@ -110,7 +110,7 @@ def test_the_app_as_a_person_uses_it(
         lambda: any("Settings" in title for title in app.window_titles()), "the settings dialog"
     )
     time.sleep(0.3)
-    _shot(desk, tmp_path, "settings-dialog.png")
+    _shot(desk, tmp_path, "settings-in-the-app.png")  # README's: packaging/settings_screenshot.py
 
     # Quit leaves nothing behind.
     assert app.quit() == 0

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tray.core.present import sentence
 from tray.core.setting import Browse, Kind, Setting, env_entry_problem
 
 ERROR_STYLE = "color: #c62828"
@@ -76,7 +77,7 @@ class Field:
         raise NotImplementedError
 
     def show_problem(self, problem: str | None) -> None:
-        self.error.setText(_sentence(problem) if problem else "")
+        self.error.setText(sentence(problem) if problem else "")
         self.error.setVisible(problem is not None)
 
     def add_below(self, widget: QWidget) -> None:
@@ -275,11 +276,6 @@ def _folder_problem(declared: Setting, value: object) -> str | None:
     if declared.browse is not Browse.FOLDER or not isinstance(value, str) or not value:
         return None
     return None if Path(value).expanduser().is_dir() else "no such folder"
-
-
-def _sentence(text: str) -> str:
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _quiet(text: str) -> QLabel:
