@@ -4,7 +4,8 @@
 
 Every POST /v1/chat/completions streams (or returns) a short answer. The file WORKDIR/mode says
 how fast: "slow" streams a chunk every 0.5 s for a minute (a turn that is busy long enough to
-kill the server in the middle of it), anything else answers at once. Each request appends a line
+kill the server in the middle of it), "slow N" N chunks, "hang" never sends its first chunk (a
+turn stuck busy), anything else answers at once. Each request appends a line
 to WORKDIR/requests.
 """
 
@@ -53,9 +54,16 @@ async def _answer(
     except (asyncio.IncompleteReadError, ValueError):
         writer.close()
         return
-    slow = (
-        (workdir / "mode").read_text().strip() == "slow" if (workdir / "mode").exists() else False
-    )
+    mode = (workdir / "mode").read_text().split() if (workdir / "mode").exists() else []
+    slow = mode[:1] == ["slow"]
+    chunks = int(mode[1]) if slow and len(mode) > 1 else SLOW_CHUNKS
+    if mode == ["hang"]:
+        with (workdir / "requests").open("a") as log:
+            log.write("hang\n")
+        with contextlib.suppress(ConnectionError):
+            await reader.read()  # until the server hangs up (an abort) or dies
+        writer.close()
+        return
     with (workdir / "requests").open("a") as log:
         log.write(f"{'slow' if slow else 'fast'}\n")
     if not request.get("stream"):
@@ -84,7 +92,7 @@ async def _answer(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
             b"cache-control: no-cache\r\nconnection: close\r\n\r\n"
         )
-        for n in range(SLOW_CHUNKS if slow else 3):
+        for n in range(chunks if slow else 3):
             writer.write(_chunk({"role": "assistant", "content": f"word{n} "}))
             await writer.drain()
             if slow:

@@ -42,9 +42,12 @@ log = logging.getLogger(__name__)
 
 
 def tree_rss(pid: int) -> int | None:
-    """Bytes of RSS of `pid` and all its descendants, or None when `pid` is gone."""
+    """Bytes of RSS of `pid` and all its descendants, or None when `pid` is gone (a zombie
+    included: it holds no memory, and the last size before its death is what counts)."""
     try:
         root = psutil.Process(pid)
+        if root.status() == psutil.STATUS_ZOMBIE:
+            return None
         tree = [root, *root.children(recursive=True)]
     except psutil.Error:
         return None

@@ -1,0 +1,103 @@
+"""Fixtures for the health tests: the engine tests' launches, the mock model, a REST client for
+the server an engine runs, and fast health ticks."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e import mock_model
+from tests.engine.conftest import make_launch
+from tray.core.status import Status
+from tray.engine.engine import ServerLaunch
+
+__all__ = ["make_launch"]
+
+# Health ticks, probes and the stuck limit shortened so that each fits a test.
+FAST_HEALTH: dict[str, Any] = {
+    "health_interval_s": 0.3,
+    "request_hang_s": 1.5,
+    "stuck_after_s": 3.0,
+}
+MODEL_START_S = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Model:
+    """The mock model (tests/e2e/mock_model.py) in its own process; `mode` sets its pace."""
+
+    port: int
+    workdir: Path
+
+    def mode(self, mode: str) -> None:
+        (self.workdir / "mode").write_text(mode)
+
+    def requests(self) -> list[str]:
+        path = self.workdir / "requests"
+        return path.read_text().split() if path.exists() else []
+
+    def env(self) -> dict[str, str]:
+        return {"OPENCODE_CONFIG_CONTENT": mock_model.config_content(self.port)}
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Iterator[Model]:
+    workdir = tmp_path / "model"
+    workdir.mkdir()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.mock_model", str(port), str(workdir)], cwd=REPO
+    )
+    try:
+        deadline = time.monotonic() + MODEL_START_S
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("the mock model did not start")
+                time.sleep(0.05)
+        yield Model(port, workdir)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def rest(launch: ServerLaunch, status: Status) -> httpx.AsyncClient:
+    """A client for the server behind `status`, as another client of it would be."""
+    assert status.url is not None
+    return httpx.AsyncClient(
+        base_url=status.url, auth=("opencode", launch.password.value), timeout=10
+    )
+
+
+async def new_turn(client: httpx.AsyncClient) -> str:
+    """A new session and a prompt sent to it; the turn runs at the mock model's pace."""
+    session: str = (await client.post("/session", json={"title": "health"})).json()["id"]
+    prompt = {"parts": [{"type": "text", "text": "Fix the parser, please."}]}
+    sent = await client.post(f"/session/{session}/prompt_async", json=prompt)
+    assert sent.status_code == 204, sent.text
+    return session
+
+
+async def busy_on_server(client: httpx.AsyncClient) -> dict[str, Any]:
+    found: dict[str, Any] = (await client.get("/session/status")).json()
+    return found

@@ -1,0 +1,159 @@
+"""Memory: the RSS of the server's whole process tree, a limit that restarts it when no session
+is busy, and a SIGKILL worded as the out-of-memory killer's. Against the real server, wrapped so
+that a test can grow its process tree (a child that allocates)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.engine.helpers import LaunchFactory, running
+from tests.health.conftest import FAST_HEALTH, Model, busy_on_server, new_turn, rest
+from tests.health.wrapper import make_wrapper
+from tray.core.causes import CauseKind, size_text
+from tray.core.status import State, Status
+
+pytestmark = pytest.mark.server
+
+GROW_MB = 300
+GROWTH_S = 20.0
+
+
+def _limit_restart(status: Status) -> bool:
+    return status.cause is not None and status.cause.kind is CauseKind.MEMORY_LIMIT
+
+
+@pytest.fixture
+def control(tmp_path: Path) -> Path:
+    """How many MB the wrapped server's allocating child holds."""
+    path = tmp_path / "grow"
+    path.write_text("0")
+    return path
+
+
+@pytest.fixture
+def wrapped(tmp_path: Path, opencode_binary: str, control: Path) -> str:
+    (tmp_path / "bin").mkdir()
+    return str(make_wrapper(tmp_path / "bin" / "opencode", opencode_binary, "1.18.33", control))
+
+
+async def test_the_tree_is_measured_and_a_limit_restarts_an_idle_server(
+    make_launch: LaunchFactory, wrapped: str, control: Path
+) -> None:
+    launch = make_launch(opencode_path=wrapped, memory_limit_mb=0, **FAST_HEALTH)
+    async with running(launch) as h:
+        first = await h.connected()
+        measured = await h.wait_for("a memory sample", lambda s: s.health.memory_mb is not None)
+        base = measured.health.memory_mb
+        assert base is not None
+        assert base > 100, "the real server alone holds a few hundred MB"
+        control.write_text(str(GROW_MB))
+        grown = await h.wait_for(
+            "the tree to grow", lambda s: (s.health.memory_mb or 0) >= base + GROW_MB - 50, GROWTH_S
+        )
+        assert grown.pid == first.pid
+        assert grown.health.memory_peak_mb is not None
+        assert grown.health.memory_peak_mb >= grown.health.memory_mb  # type: ignore[operator]
+        assert grown.health.memory_limit_mb == 0
+        limit = round(base + GROW_MB / 2)
+        h.engine.apply_settings(replace(launch.settings, memory_limit_mb=limit))
+        restarting = await h.wait_for("a restart for memory", _limit_restart)
+        control.write_text("0")
+        h.engine.apply_settings(replace(launch.settings, memory_limit_mb=0))
+        assert restarting.cause is not None
+        assert re.fullmatch(
+            rf"restarted: the server used \d+ MB \(limit {re.escape(size_text(limit))}\)",
+            restarting.cause.text,
+        ), restarting.cause.text
+        used = restarting.cause.facts["memory_mb"]
+        assert isinstance(used, int)
+        assert used > limit
+        after = await h.connected_to_a_new_server(first)
+        assert after.restarts == 1
+        assert after.incidents[-1].cause.kind is CauseKind.MEMORY_LIMIT
+        assert after.incidents[-1].recovered
+
+
+async def test_the_limit_restart_waits_for_the_busy_turn_to_finish(
+    make_launch: LaunchFactory, wrapped: str, control: Path, model: Model
+) -> None:
+    model.mode("slow 16")  # a turn of about 8 s
+    launch = make_launch(
+        opencode_path=wrapped, memory_limit_mb=0, extra_env=model.env(), **FAST_HEALTH
+    )
+    async with running(launch) as h:
+        first = await h.connected()
+        measured = await h.wait_for("a memory sample", lambda s: s.health.memory_mb is not None)
+        assert measured.health.memory_mb is not None
+        async with rest(launch, first) as client:
+            session = await new_turn(client)
+            await h.wait_for("the turn to be busy", lambda s: session in s.busy_sessions)
+            limit = round(measured.health.memory_mb + GROW_MB / 2)
+            control.write_text(str(GROW_MB))
+            h.engine.apply_settings(replace(launch.settings, memory_limit_mb=limit))
+            waiting = await h.wait_for(
+                "a restart waiting for the turn",
+                lambda s: s.health.pending_restart is not None,
+                GROWTH_S,
+            )
+            assert waiting.pid == first.pid
+            assert session in waiting.busy_sessions
+            assert waiting.health.pending_restart is not None
+            assert waiting.health.pending_restart.kind is CauseKind.MEMORY_LIMIT
+            assert session in await busy_on_server(client)
+        restarting = await h.wait_for("a restart for memory", _limit_restart, within=60)
+        control.write_text("0")
+        h.engine.apply_settings(replace(launch.settings, memory_limit_mb=0))
+        before = [seen.status for seen in h.seen if seen.at < h.seen[-1].at]
+        last_connected = [s for s in before if s.state is State.CONNECTED][-1]
+        assert last_connected.busy_sessions == (), "restarted during the busy turn"
+        assert restarting.cause is not None
+        assert restarting.cause.facts["waited_s"] is None
+        after = await h.connected_to_a_new_server(first)
+        async with rest(launch, after) as client:
+            messages = (await client.get(f"/session/{session}/message")).json()
+        answer = [m for m in messages if m["info"]["role"] == "assistant"][-1]
+        assert answer["info"]["time"].get("completed"), "the turn was cut short"
+        assert "error" not in answer["info"]
+
+
+async def test_a_sigkill_is_worded_as_the_oom_killer_with_the_kernels_record(
+    make_launch: LaunchFactory, tmp_path: Path
+) -> None:
+    record = tmp_path / "memory.events"
+    record.write_text("low 0\nhigh 0\nmax 0\noom 0\noom_kill 2\noom_group_kill 0\n")
+    launch = replace(make_launch(memory_limit_mb=0, **FAST_HEALTH), oom_record=record)
+    async with running(launch) as h:
+        first = await h.connected()
+        measured = await h.wait_for("a memory sample", lambda s: s.health.memory_mb is not None)
+        record.write_text("low 0\nhigh 0\nmax 0\noom 1\noom_kill 3\noom_group_kill 0\n")
+        assert first.pid is not None
+        os.kill(first.pid, signal.SIGKILL)
+        crashed = await h.wait_state(State.CRASHED)
+        assert crashed.cause is not None
+        assert re.fullmatch(
+            r"server killed by the out-of-memory killer \(SIGKILL; the kernel recorded an OOM "
+            r"kill\), last measured at \d+ MB",
+            crashed.cause.text,
+        ), crashed.cause.text
+        facts = crashed.cause.facts
+        assert facts["out_of_memory"] is True
+        assert facts["evidence"] == "memory.events oom_kill"
+        assert isinstance(facts["memory_mb"], int)
+        assert measured.health.memory_mb is not None
+        assert abs(facts["memory_mb"] - measured.health.memory_mb) < 100
+        second = await h.connected_to_a_new_server(first)
+        await h.wait_for(
+            "a sample of the new server",
+            lambda s: s.pid == second.pid and s.health.memory_mb is not None,
+        )
+        assert second.pid is not None
+        os.kill(second.pid, signal.SIGKILL)  # no new kernel record, memory not high
+        plain = await h.wait_state(State.CRASHED, where=lambda s: s.pid is None)
+        assert plain.cause is not None
+        assert plain.cause.text == "server killed by SIGKILL"
