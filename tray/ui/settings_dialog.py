@@ -71,29 +71,13 @@ class SettingsDialog(QDialog):
         self._fields = {name: field_for(d, getattr(settings, name)) for name, d in SETTINGS.items()}
         self.setWindowTitle(f"{DISPLAY_NAME}: Settings")
 
-        self._binary_status = QLabel()
-        self._binary_status.setObjectName("binary_status")
-        self._binary_status.setWordWrap(True)
-        self._fields[BINARY].add_below(self._binary_status)
-        self._check_timer = QTimer(self)
-        self._check_timer.setSingleShot(True)
-        self._check_timer.setInterval(check_delay_ms)
-        self._check_timer.timeout.connect(self._start_check)
-
+        self._binary_status, self._check_timer = self._binary_parts(check_delay_ms)
         self._tabs = QTabWidget()
         self._tabs.setObjectName("pages")
         self._build_pages()
         self._tabs.currentChanged.connect(lambda: QTimer.singleShot(0, self._fit))
         self._restart_label, self._restart_button, self._restart_note = self._restart_parts()
-        self._buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok
-            | QDialogButtonBox.StandardButton.Apply
-            | QDialogButtonBox.StandardButton.Cancel
-        )
-        self._buttons.accepted.connect(self._ok)
-        self._buttons.rejected.connect(self.reject)
-        self._button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
-
+        self._buttons = self._button_box()
         layout = QVBoxLayout(self)
         layout.addWidget(self._tabs, 1)
         layout.addWidget(self._restart_note)
@@ -171,6 +155,19 @@ class SettingsDialog(QDialog):
         form.addRow(label, each.column)
         return label
 
+    def _binary_parts(self, check_delay_ms: int) -> tuple[QLabel, QTimer]:
+        """The line under the binary's field that says what the check found, and the timer
+        that runs the check once typing pauses."""
+        status = QLabel()
+        status.setObjectName("binary_status")
+        status.setWordWrap(True)
+        self._fields[BINARY].add_below(status)
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(check_delay_ms)
+        timer.timeout.connect(self._start_check)
+        return status, timer
+
     def _restart_parts(self) -> tuple[QLabel, QPushButton, QFrame]:
         label = QLabel()
         label.setObjectName("restart_label")
@@ -186,6 +183,19 @@ class SettingsDialog(QDialog):
         row.addWidget(label, 1)
         row.addWidget(button)
         return label, button, note
+
+    def _button_box(self) -> QDialogButtonBox:
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Apply
+            | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self._ok)
+        buttons.rejected.connect(self.reject)
+        apply = buttons.button(QDialogButtonBox.StandardButton.Apply)
+        assert apply is not None
+        apply.clicked.connect(self.apply)
+        return buttons
 
     def _button(self, which: QDialogButtonBox.StandardButton) -> QPushButton:
         button = self._buttons.button(which)
