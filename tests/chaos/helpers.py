@@ -25,6 +25,9 @@ from tray.engine.engine import ServerLaunch
 
 # The server beats every 10 s; a watchdog must wait longer than that.
 HEARTBEAT_TIMEOUT_S = 11.0
+# One request of the test's own: the first ones to a new server set up its instance, which
+# takes seconds on a busy machine.
+REQUEST_S = 60.0
 # Checks the notification policy asks for between two statuses: a few at most.
 MAX_CHECKS = 100
 
@@ -52,7 +55,7 @@ class Sessions:
         return httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{self.port}",
             auth=httpx.BasicAuth(*self.credentials()),
-            timeout=15.0,
+            timeout=REQUEST_S,
             trust_env=False,
         )
 

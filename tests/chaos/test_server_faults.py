@@ -8,24 +8,25 @@ import asyncio
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.chaos.helpers import (
     HEARTBEAT_TIMEOUT_S,
-    SLACK_S,
     Sessions,
     assert_incidents,
     chaos_run,
     notices,
     wrapper,
 )
-from tests.engine.helpers import LaunchFactory, frozen, wait_dead
+from tests.engine.helpers import DEATH_S, START_S, LaunchFactory, frozen, wait_dead
 from tray.core.causes import CauseKind
 from tray.core.status import State
 
-pytestmark = [pytest.mark.chaos, pytest.mark.server]
+# Several server starts each, and each start takes seconds more on a busy machine.
+pytestmark = [pytest.mark.chaos, pytest.mark.server, pytest.mark.timeout(300)]
 
 
 async def test_sigkill_again_and_again(
@@ -38,7 +39,7 @@ async def test_sigkill_again_and_again(
         for _ in range(3):
             assert status.pid is not None
             os.kill(status.pid, signal.SIGKILL)
-            crashed = await harness.wait_state(State.CRASHED, within=5)
+            crashed = await harness.wait_state(State.CRASHED)
             assert crashed.cause is not None
             assert crashed.cause.text == "server killed by SIGKILL"
             await wait_dead(status.pid)
@@ -65,13 +66,13 @@ async def test_frozen_past_the_heartbeat_timeout_then_thawed(
         for _ in range(2):
             stopped_at = loop.time()
             with frozen(first.pid):
-                stalled = await harness.wait_state(State.STALLED, HEARTBEAT_TIMEOUT_S + SLACK_S)
+                stalled = await harness.wait_state(State.STALLED, HEARTBEAT_TIMEOUT_S + START_S)
                 assert stalled.cause is not None
                 assert stalled.cause.kind is CauseKind.HEARTBEAT_MISSED
                 assert stalled.last_event_at is not None
                 assert stalled.now - stalled.last_event_at >= HEARTBEAT_TIMEOUT_S
                 await asyncio.sleep(max(0.0, stopped_at + HEARTBEAT_TIMEOUT_S - loop.time()))
-            again = await harness.connected(within=SLACK_S)
+            again = await harness.connected()
             assert (again.pid, again.restarts) == (first.pid, 0)
         assert_incidents(harness, CauseKind.HEARTBEAT_MISSED, CauseKind.HEARTBEAT_MISSED)
         await sessions.assert_kept(before)
@@ -95,7 +96,7 @@ async def test_a_server_deaf_to_sigterm_is_killed_at_each_stop(
             assert status.pid is not None
             asked = loop.time()
             harness.engine.restart()
-            await wait_dead(status.pid, within=grace_s + SLACK_S)
+            await wait_dead(status.pid, within=grace_s + DEATH_S)
             assert loop.time() - asked >= grace_s * 0.95, "it should have ignored SIGTERM"
             status = await harness.connected_to_a_new_server(status)
         assert_incidents(harness)  # restarts the user asked for: no incident, no notification
@@ -108,11 +109,15 @@ _LISTEN_WHEN_FREE = """
 import socket, sys, time
 sock = socket.socket()
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+waiting = False
 while True:
     try:
         sock.bind(("127.0.0.1", int(sys.argv[1])))
         break
     except OSError:
+        if not waiting:
+            print("waiting", flush=True)
+            waiting = True
         time.sleep(0.002)
 sock.listen()
 print("bound", flush=True)
@@ -138,12 +143,15 @@ async def test_the_port_taken_by_another_program_at_restart(
                 stdout=asyncio.subprocess.PIPE,
             )
             try:
-                os.kill(status.pid, signal.SIGKILL)
                 assert squatter.stdout is not None
-                assert await asyncio.wait_for(squatter.stdout.readline(), 5) == b"bound\n"
+                # Already trying when the server dies, however slowly Python starts.
+                said = await asyncio.wait_for(squatter.stdout.readline(), START_S)
+                assert said == b"waiting\n"
+                os.kill(status.pid, signal.SIGKILL)
+                said = await asyncio.wait_for(squatter.stdout.readline(), START_S)
+                assert said == b"bound\n"
                 taken = await harness.wait_state(
                     State.CRASHED,
-                    within=10,
                     where=lambda s: s.cause is not None and s.cause.kind is CauseKind.PORT_IN_USE,
                 )
                 assert taken.cause is not None
@@ -191,17 +199,17 @@ async def test_starts_slower_than_the_timeout_trip_the_breaker_until_the_user_re
     slow, set_delays = wrapper(tmp_path, opencode_binary, delays=[timeout_s + 5] * limit)
     launch = make_launch(opencode_path=slow, startup_timeout_s=timeout_s, crash_loop_limit=limit)
     async with chaos_run(launch, caplog) as harness:
-        first = await harness.wait_state(State.CRASHED, within=timeout_s + SLACK_S)
+        first = await harness.wait_state(State.CRASHED)
         assert first.cause is not None
         assert first.cause.kind is CauseKind.STARTUP_TIMEOUT
         assert first.cause.text.startswith("startup timed out after 3 s")
-        failed = await harness.wait_state(State.FAILED, within=limit * (timeout_s + 2 * SLACK_S))
+        failed = await harness.wait_state(State.FAILED, within=limit * timeout_s + START_S)
         assert failed.cause is not None
         assert failed.cause.kind is CauseKind.CRASH_LOOP
         assert f"gave up after {limit} crashes" in failed.cause.text
         assert "last: startup timed out" in failed.cause.text
         # Given up means given up: the last server is stopped, and nothing more is tried.
-        await harness.wait_state(State.FAILED, within=SLACK_S, where=lambda s: s.pid is None)
+        await harness.wait_state(State.FAILED, where=lambda s: s.pid is None)
         published = len(harness.seen)
         await asyncio.sleep(1.0)
         assert len(harness.seen) == published, harness.trail()
@@ -209,7 +217,10 @@ async def test_starts_slower_than_the_timeout_trip_the_breaker_until_the_user_re
         [shown] = notices(harness.seen, launch.settings).values()
         assert shown[-1].critical
         assert shown[-1].title == "opencode server gave up"
-        set_delays([])  # the user fixes what was slow, then asks for a restart
+        # The user fixes what was slow (a start of the real server may take longer than 3 s on
+        # a busy machine: the timeout goes back to normal), then asks for a restart.
+        set_delays([])
+        harness.engine.apply_settings(replace(launch.settings, startup_timeout_s=START_S))
         harness.engine.restart()
         again = await harness.connected()
         assert again.incidents[-1].recovered

@@ -26,7 +26,8 @@ from tray.engine.engine import ServerLaunch
 from tray.engine.password import ServerPassword, generate
 from tray.engine.stream import MAX_EVENT_BYTES
 
-pytestmark = [pytest.mark.chaos, pytest.mark.server]
+# Several server starts each, and each start takes seconds more on a busy machine.
+pytestmark = [pytest.mark.chaos, pytest.mark.server, pytest.mark.timeout(300)]
 
 # Until the event a poke makes reaches the proxy (the poke already has its answer).
 CUT_S = 15.0
