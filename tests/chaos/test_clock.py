@@ -12,7 +12,7 @@ import pytest
 
 from tests.chaos.helpers import Sessions, chaos_run, notices
 from tests.core.test_notify_policy import Run
-from tests.engine.helpers import LaunchFactory
+from tests.engine.helpers import START_S, LaunchFactory
 from tray.core import causes
 from tray.core.messages import StartRequested, StreamClosed, Tick
 from tray.core.notify_policy import RECOVERED_TITLE, ShowNotice, incident_key
@@ -131,12 +131,13 @@ async def test_wall_clock_jumps_fool_neither_the_engine_nor_the_notifications(
             assert harness.engine.status().state is State.CONNECTED
             assert status.pid is not None
             os.kill(status.pid, signal.SIGKILL)
-            status = await harness.connected_to_a_new_server(status, within=10)
+            status = await harness.connected_to_a_new_server(status)
         incidents = status.incidents
         assert [i.cause.kind for i in incidents] == [causes.CauseKind.KILLED_BY_SIGNAL] * 2
-        assert all(0 < i.duration(status.now) < 10 for i in incidents)
+        # Monotonic: each no longer than a restart may take, nothing of the hours jumped.
+        assert all(0 < i.duration(status.now) < START_S for i in incidents)
         assert status.uptime_s is not None
-        assert 0 <= status.uptime_s < 10
+        assert 0 <= status.uptime_s < START_S
         shown = notices(harness.seen, harness.engine.launch.settings, detector.woke_at)
         assert list(shown) == [incident_key(incidents[0])]
         wall = harness.engine.wall_time(status.now)

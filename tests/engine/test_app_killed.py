@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from tests.engine.helpers import (
+    DEATH_S,
     START_S,
     LaunchFactory,
     kill_servers,
@@ -57,7 +58,7 @@ async def test_the_server_dies_with_the_app(make_launch: LaunchFactory) -> None:
         server_pid = json.loads(line)["pid"]
         app.send_signal(signal.SIGKILL)
         await app.wait()
-        await wait_dead(server_pid, within=5)
+        await wait_dead(server_pid)
     finally:
         await stop(app)
         kill_servers(launch)
@@ -96,7 +97,7 @@ async def test_a_leftover_server_is_stopped_before_the_start(
             async with running(launch) as harness:
                 status = await harness.connected()
                 assert status.pid != leftover.pid
-                assert await asyncio.wait_for(leftover.wait(), 5) == -signal.SIGTERM
+                assert await asyncio.wait_for(leftover.wait(), DEATH_S) == -signal.SIGTERM
                 causes = {s.status.cause.kind for s in harness.seen if s.status.cause}
                 assert CauseKind.PORT_IN_USE not in causes
                 assert status.restarts == 0
@@ -112,7 +113,7 @@ async def test_a_record_whose_pid_was_reused_kills_nothing(tmp_path: Path) -> No
     )
     try:
         leader = psutil.Process(other.pid)
-        await poll(lambda: bool(leader.children()), 5, "child of the shell")
+        await poll(lambda: bool(leader.children()), START_S, "child of the shell")
         path = tmp_path / "server.json"
         path.write_text(
             json.dumps(

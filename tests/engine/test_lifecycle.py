@@ -69,7 +69,7 @@ async def test_an_unusable_binary_fails_at_once(
         path.chmod(0o644)
     launch = make_launch(opencode_path=str(path))
     async with running(launch) as harness:
-        failed = await harness.wait_state(State.FAILED, within=5)
+        failed = await harness.wait_state(State.FAILED)
         assert failed.cause is not None
         kind = CauseKind.BINARY_NOT_FOUND if broken == "missing" else CauseKind.NOT_EXECUTABLE
         assert failed.cause.kind is kind
@@ -89,12 +89,12 @@ async def test_a_taken_port_is_retried_until_it_is_free(make_launch: LaunchFacto
         listener.bind(("127.0.0.1", port))
         listener.listen()
         async with running(launch) as harness:
-            crashed = await harness.wait_state(State.CRASHED, within=5)
+            crashed = await harness.wait_state(State.CRASHED)
             assert crashed.cause is not None
             assert crashed.cause.kind is CauseKind.PORT_IN_USE
             assert f"port {port} is in use" in crashed.cause.text
             assert f"(pid {os.getpid()})" in crashed.cause.text
-            await harness.wait_state(State.CRASHED, within=5, where=lambda s: s.attempt >= 3)
+            await harness.wait_state(State.CRASHED, where=lambda s: s.attempt >= 3)
             assert server_processes(launch) == []
             listener.close()
             connected = await harness.connected()

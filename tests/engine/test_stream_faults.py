@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import stat
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from tests.engine import fake_server
 from tests.engine.fake_server import FakeServer, Reply, plain, sse
-from tests.engine.helpers import LaunchFactory, running
+from tests.engine.helpers import START_S, LaunchFactory, running
 from tray.core.causes import CauseKind
 from tray.core.messages import Event, StreamClosed, StreamEvent, StreamOpened
 from tray.core.status import State
@@ -93,8 +94,12 @@ async def test_stream_waits_for_a_slow_first_byte() -> None:
     assert loop.time() - started >= 0.9  # Qt timers may fire up to 5 % early
 
 
-async def test_stream_to_a_closed_port_is_refused(free_port: int) -> None:
-    assert await read_stream(f"http://127.0.0.1:{free_port}") == ["closed: connection_refused"]
+async def test_stream_to_a_closed_port_is_refused() -> None:
+    # Bound but not listening: every connection is refused, and no other program can take it.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        assert await read_stream(f"http://127.0.0.1:{port}") == ["closed: connection_refused"]
 
 
 # -- the REST API, read directly ------------------------------------------------------------------
@@ -172,7 +177,7 @@ async def test_engine_meets_stream_faults(
         extra_env={fake_server.MODE_VARIABLE: mode},
     )
     async with running(launch) as harness:
-        status = await harness.wait_state(state, within=10)
+        status = await harness.wait_state(state)
         assert (status.cause.kind if status.cause else None) is kind
         # A few more retries or heartbeats: the engine goes on, and none of its tasks failed.
         await asyncio.sleep(1.0)
@@ -196,7 +201,7 @@ class EventLog:
 
     async def wait_for(self, what: str) -> None:
         """Until an event whose `summary` is `what` has been seen."""
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(START_S):
             while what not in map(summary, self.events):
                 self._news.clear()
                 await self._news.wait()
