@@ -36,6 +36,7 @@ from tray.shell.instance import Reply
 from tray.shell.preferences import Preferences
 from tray.tasks import Tasks
 from tray.ui.boxes import Boxes
+from tray.ui.clipboard import SecretClipboard
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class AppCommands:
     ) -> None:
         self._engine = engine
         self._passwords = passwords
+        self._clipboard = SecretClipboard()  # forgets the password after 30 s
         self._preferences = preferences
         self._boxes = boxes
         self._tasks = tasks
@@ -189,7 +191,7 @@ class AppCommands:
             QGuiApplication.clipboard().setText(url)
 
     def copy_password(self) -> None:
-        QGuiApplication.clipboard().setText(self._engine.launch.password.value)
+        self._clipboard.copy(self._engine.launch.password.value)
 
     def open_log_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._log_path.parent)))
