@@ -26,7 +26,9 @@ __all__ = ["make_launch"]
 # Health ticks, probes and the stuck limit shortened so that each fits a test.
 FAST_HEALTH: dict[str, Any] = {
     "health_interval_s": 0.3,
-    "request_hang_s": 1.5,
+    # The real server answers nothing while it boots a project for its first prompt: seconds,
+    # and more on a loaded machine. The wedged tests (a fake server) shorten it.
+    "request_hang_s": 60.0,
     "stuck_after_s": 3.0,
 }
 MODEL_START_S = 10.0

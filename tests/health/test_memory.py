@@ -24,6 +24,11 @@ GROW_MB = 300
 GROWTH_S = 20.0
 
 
+def hold(control: Path, mb: int) -> None:
+    """Make the wrapped server's allocating child hold `mb` MB."""
+    control.write_text(str(mb))
+
+
 def _limit_restart(status: Status) -> bool:
     return status.cause is not None and status.cause.kind is CauseKind.MEMORY_LIMIT
 
@@ -52,7 +57,7 @@ async def test_the_tree_is_measured_and_a_limit_restarts_an_idle_server(
         base = measured.health.memory_mb
         assert base is not None
         assert base > 100, "the real server alone holds a few hundred MB"
-        control.write_text(str(GROW_MB))
+        hold(control, GROW_MB)
         grown = await h.wait_for(
             "the tree to grow", lambda s: (s.health.memory_mb or 0) >= base + GROW_MB - 50, GROWTH_S
         )
@@ -63,7 +68,7 @@ async def test_the_tree_is_measured_and_a_limit_restarts_an_idle_server(
         limit = round(base + GROW_MB / 2)
         h.engine.apply_settings(replace(launch.settings, memory_limit_mb=limit))
         restarting = await h.wait_for("a restart for memory", _limit_restart)
-        control.write_text("0")
+        hold(control, 0)
         h.engine.apply_settings(replace(launch.settings, memory_limit_mb=0))
         assert restarting.cause is not None
         assert re.fullmatch(
@@ -94,7 +99,7 @@ async def test_the_limit_restart_waits_for_the_busy_turn_to_finish(
             session = await new_turn(client)
             await h.wait_for("the turn to be busy", lambda s: session in s.busy_sessions)
             limit = round(measured.health.memory_mb + GROW_MB / 2)
-            control.write_text(str(GROW_MB))
+            hold(control, GROW_MB)
             h.engine.apply_settings(replace(launch.settings, memory_limit_mb=limit))
             waiting = await h.wait_for(
                 "a restart waiting for the turn",
@@ -107,7 +112,7 @@ async def test_the_limit_restart_waits_for_the_busy_turn_to_finish(
             assert waiting.health.pending_restart.kind is CauseKind.MEMORY_LIMIT
             assert session in await busy_on_server(client)
         restarting = await h.wait_for("a restart for memory", _limit_restart, within=60)
-        control.write_text("0")
+        hold(control, 0)
         h.engine.apply_settings(replace(launch.settings, memory_limit_mb=0))
         before = [seen.status for seen in h.seen if seen.at < h.seen[-1].at]
         last_connected = [s for s in before if s.state is State.CONNECTED][-1]
@@ -122,16 +127,21 @@ async def test_the_limit_restart_waits_for_the_busy_turn_to_finish(
         assert "error" not in answer["info"]
 
 
+def _kernel_counts(record: Path, oom_kill: int) -> None:
+    """A cgroup v2 `memory.events` as the kernel writes it."""
+    record.write_text(f"low 0\nhigh 0\nmax 0\noom {oom_kill}\noom_kill {oom_kill}\n")
+
+
 async def test_a_sigkill_is_worded_as_the_oom_killer_with_the_kernels_record(
     make_launch: LaunchFactory, tmp_path: Path
 ) -> None:
     record = tmp_path / "memory.events"
-    record.write_text("low 0\nhigh 0\nmax 0\noom 0\noom_kill 2\noom_group_kill 0\n")
+    _kernel_counts(record, oom_kill=2)
     launch = replace(make_launch(memory_limit_mb=0, **FAST_HEALTH), oom_record=record)
     async with running(launch) as h:
         first = await h.connected()
         measured = await h.wait_for("a memory sample", lambda s: s.health.memory_mb is not None)
-        record.write_text("low 0\nhigh 0\nmax 0\noom 1\noom_kill 3\noom_group_kill 0\n")
+        _kernel_counts(record, oom_kill=3)
         assert first.pid is not None
         os.kill(first.pid, signal.SIGKILL)
         crashed = await h.wait_state(State.CRASHED)

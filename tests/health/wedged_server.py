@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.engine.fake_server import (  # noqa: E402
+from tests.engine.fake_server import (
     CONNECTED,
     HEALTHY,
     FakeServer,

@@ -1,15 +1,15 @@
 """A wrapper around the real opencode binary, for the health tests.
 
-    make_wrapper(path, real, version, control) writes an executable script that
-    - answers `--version` with `version` (a test rewrites it: "the binary on disk changed");
-    - runs `upgrade V` by rewriting itself to version V (a new file, as a package manager does)
-      and noting the names of its environment variables in PATH.env;
-    - for `serve`, starts a child of the server that allocates as many MB as the file `control`
-      says (a test grows the server's process tree), then execs the real binary under its own
-      name (so the tests' stray check finds it).
+make_wrapper(path, real, version, control) writes an executable script that
+- answers `--version` with `version` (a test rewrites it: "the binary on disk changed");
+- runs `upgrade V` by rewriting itself to version V (a new file, as a package manager does)
+  and noting the names of its environment variables in PATH.env;
+- for `serve`, starts a child of the server that allocates as many MB as the file `control`
+  says (a test grows the server's process tree), then execs the real binary under its own
+  name (so the tests' stray check finds it).
 
-    python wrapper.py allocate CONTROL PARENT_PID   # the allocating child
-    python wrapper.py upgrade SCRIPT VERSION        # what `SCRIPT upgrade VERSION` runs
+python wrapper.py allocate CONTROL PARENT_PID   # the allocating child
+python wrapper.py upgrade SCRIPT VERSION        # what `SCRIPT upgrade VERSION` runs
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ exec -a "$0" "{real}" "$@"
 def make_wrapper(path: Path, real: str, version: str, control: Path | None = None) -> Path:
     params = {"real": real, "control": str(control) if control else ""}
     path.with_suffix(".json").write_text(json.dumps(params))
-    text = _SCRIPT.format(python=sys.executable, me=Path(__file__).resolve(), version=version, **params)
+    me = Path(__file__).resolve()
+    text = _SCRIPT.format(python=sys.executable, me=me, version=version, **params)
     fresh = path.with_suffix(".new")
     fresh.write_text(text)
     fresh.chmod(0o755)

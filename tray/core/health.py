@@ -46,7 +46,7 @@ class HealthPolicy:
     memory_limit_mb: int = 8192
     memory_grace_s: float = 900.0
     stuck_after_s: float = 600.0
-    request_hang_s: float = 20.0
+    request_hang_s: float = 60.0
     interval_s: float = 15.0
 
 

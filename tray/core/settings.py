@@ -214,7 +214,7 @@ class Settings:
         ),
     )
     request_hang_s: float = setting(
-        20.0,
+        60.0,
         Setting(
             Section.TIMEOUTS,
             Group.CONNECTION,

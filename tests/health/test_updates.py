@@ -1,0 +1,124 @@
+"""Updates: an announced version is shown and noticed once; a binary on disk that changed
+version is restarted onto at the next idle moment, never during a busy turn; "Update and
+restart" runs the binary's own `upgrade`; the server runs with opencode's auto-update off."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.engine.helpers import LaunchFactory, running
+from tests.health.conftest import FAST_HEALTH, Model, busy_on_server, new_turn, rest
+from tests.health.test_wedged import fake_binary
+from tests.health.wrapper import make_wrapper
+from tray.core.causes import CauseKind
+from tray.core.health import Notices, UpdateNotice
+from tray.core.status import Status
+
+__all__ = ["fake_binary"]
+
+RUNNING = "1.18.33"
+QUIET_TICKS = 10
+TURN_S = 60.0
+
+
+def _binary_restart(status: Status) -> bool:
+    return status.cause is not None and status.cause.kind is CauseKind.BINARY_UPDATED
+
+
+@pytest.fixture
+def wrapped(tmp_path: Path, opencode_binary: str) -> Path:
+    (tmp_path / "bin").mkdir()
+    return make_wrapper(tmp_path / "bin" / "opencode", opencode_binary, RUNNING)
+
+
+async def test_an_announced_update_is_shown_and_noticed_once_per_version(
+    make_launch: LaunchFactory, fake_binary: str
+) -> None:
+    launch = make_launch(opencode_path=fake_binary, extra_env={"FAKE_UPDATE": "9.9.9"})
+    async with running(launch) as h:
+        first = await h.connected()
+        notices = Notices()
+        shown = await h.wait_for("the update", lambda s: s.health.update_available == "9.9.9")
+        assert notices.new(shown.health) == [UpdateNotice("9.9.9")]
+        h.engine.restart()  # the next server announces it again
+        second = await h.connected_to_a_new_server(first)
+        await h.wait_for("the announcement again", lambda s: s.pid == second.pid)
+        assert notices.new(h.engine.status().health) == []
+        assert h.engine.status().pid == second.pid, "an announcement alone restarts nothing"
+
+
+async def test_a_changed_binary_is_picked_up_at_the_next_idle_moment_not_during_a_turn(
+    make_launch: LaunchFactory, wrapped: Path, opencode_binary: str, model: Model
+) -> None:
+    model.mode("slow 16")  # a turn of about 8 s
+    launch = make_launch(opencode_path=str(wrapped), extra_env=model.env(), **FAST_HEALTH)
+    async with running(launch) as h:
+        first = await h.connected()
+        async with rest(launch, first) as client:
+            session = await new_turn(client)
+            await h.wait_for("the turn to be busy", lambda s: session in s.busy_sessions)
+            make_wrapper(wrapped, opencode_binary, "1.18.34")
+            waiting = await h.wait_for(
+                "a restart waiting for the turn", lambda s: s.health.pending_restart is not None
+            )
+            assert waiting.health.binary_version == "1.18.34"
+            assert waiting.health.pending_restart is not None
+            assert waiting.health.pending_restart.kind is CauseKind.BINARY_UPDATED
+            assert waiting.pid == first.pid
+            assert session in await busy_on_server(client)
+        restarting = await h.wait_for("the restart onto it", _binary_restart, TURN_S)
+        assert restarting.cause is not None
+        assert restarting.cause.text == (
+            "restarted onto opencode 1.18.34: the binary on disk changed (was 1.18.33)"
+        )
+        connected = [s.status for s in h.seen if s.status.state.value == "connected"]
+        assert connected[-1].busy_sessions == (), "restarted during the busy turn"
+        second = await h.connected_to_a_new_server(first)
+        await asyncio.sleep(QUIET_TICKS * FAST_HEALTH["health_interval_s"])
+        assert h.engine.status().pid == second.pid, "restarted again for the same version"
+        assert h.engine.status().restarts == 1
+
+
+async def test_update_and_restart_runs_the_binarys_own_upgrade_then_restarts_when_idle(
+    make_launch: LaunchFactory, wrapped: Path
+) -> None:
+    launch = make_launch(opencode_path=str(wrapped), **FAST_HEALTH)
+    async with running(launch) as h:
+        first = await h.connected()
+        assert first.pid is not None
+        server_env = psutil.Process(first.pid).environ()
+        assert server_env["OPENCODE_DISABLE_AUTOUPDATE"] == "1"
+        await h.engine.update_server("1.18.35")
+        assert h.engine.status().health.update_note == "update to 1.18.35: Upgraded to 1.18.35"
+        restarting = await h.wait_for("the restart onto it", _binary_restart)
+        assert restarting.cause is not None
+        assert restarting.cause.facts["on_disk"] == "1.18.35"
+        await h.connected_to_a_new_server(first)
+        upgrade_env = wrapped.with_suffix(".env").read_text().split()
+        assert "OPENCODE_SERVER_PASSWORD" not in upgrade_env
+        assert "HOME" in upgrade_env
+
+
+async def test_a_failed_update_says_why_and_restarts_nothing(
+    make_launch: LaunchFactory, tmp_path: Path
+) -> None:
+    failing = tmp_path / "bin" / "opencode"
+    failing.parent.mkdir()
+    real = make_launch().settings.opencode_path
+    failing.write_text(
+        '#!/bin/sh\nif [ "$1" = upgrade ]; then echo "Error: no network" >&2; exit 1; fi\n'
+        f'exec "{real}" "$@"\n'
+    )
+    failing.chmod(0o755)
+    launch = make_launch(opencode_path=str(failing), **FAST_HEALTH)
+    async with running(launch) as h:
+        first = await h.connected()
+        await h.engine.update_server("1.18.35")
+        note = h.engine.status().health.update_note
+        assert note == "update to 1.18.35 failed (exit code 1): Error: no network"
+        await asyncio.sleep(QUIET_TICKS * FAST_HEALTH["health_interval_s"])
+        assert h.engine.status().pid == first.pid
