@@ -19,6 +19,7 @@ from tests.chaos.helpers import (
     assert_incidents,
     chaos_run,
     notices,
+    watch_closely,
     wrapper,
 )
 from tests.engine.helpers import DEATH_S, START_S, LaunchFactory, frozen, wait_dead
@@ -56,13 +57,14 @@ async def test_sigkill_again_and_again(
 async def test_frozen_past_the_heartbeat_timeout_then_thawed(
     make_launch: LaunchFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    launch = make_launch(heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, hung_restart_after_s=120.0)
+    launch = make_launch(hung_restart_after_s=120.0)
     loop = asyncio.get_running_loop()
     async with chaos_run(launch, caplog) as harness:
         first = await harness.connected()
         assert first.pid is not None
         sessions = Sessions.of(harness)
         before = await sessions.create()
+        watch_closely(harness)
         for _ in range(2):
             stopped_at = loop.time()
             with frozen(first.pid):

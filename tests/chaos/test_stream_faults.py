@@ -17,6 +17,7 @@ from tests.chaos.helpers import (
     Sessions,
     assert_incidents,
     chaos_run,
+    watch_closely,
 )
 from tests.chaos.proxy import ChaosProxy, Cut
 from tests.engine.helpers import START_S, Harness, LaunchFactory, poll
@@ -40,8 +41,8 @@ async def proxy(free_port: int) -> AsyncIterator[ChaosProxy]:
         yield chaos
 
 
-def through(proxy: ChaosProxy, make_launch: LaunchFactory, **settings: float) -> ServerLaunch:
-    return replace(make_launch(**settings), client_url=proxy.url)
+def through(proxy: ChaosProxy, make_launch: LaunchFactory) -> ServerLaunch:
+    return replace(make_launch(), client_url=proxy.url)
 
 
 async def recovered(harness: Harness, incidents: int) -> Status:
@@ -89,11 +90,12 @@ class CutCase:
 async def test_the_stream_cut_again_and_again(
     make_launch: LaunchFactory, proxy: ChaosProxy, caplog: pytest.LogCaptureFixture, case: CutCase
 ) -> None:
-    launch = through(proxy, make_launch, heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S)
-    async with chaos_run(launch, caplog) as harness:
+    async with chaos_run(through(proxy, make_launch), caplog) as harness:
         first = await harness.connected()
         sessions = Sessions.of(harness)
         before = await sessions.create()
+        if case.how is Cut.BLACKHOLE:  # only the heartbeat watchdog notices a silent stream
+            watch_closely(harness)
         for n in range(1, case.times + 1):
             await strike(proxy, sessions, case.how)
             again = await recovered(harness, n)
