@@ -18,8 +18,9 @@ import pytest
 from tray.core.status import State, Status
 from tray.engine.engine import Engine, ServerLaunch
 
-# A start takes 1-3 s here; the budget covers a loaded 2-core machine.
-START_S = 30.0
+# A start takes 1-3 s on an idle machine, and 20 s and more at a load of 20 on 2 cores (other
+# test runs beside this one): the budget covers that.
+START_S = 60.0
 SHUTDOWN_S = 20.0
 DEATH_S = 10.0
 POLL_S = 0.05
