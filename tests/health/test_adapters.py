@@ -12,7 +12,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tray.engine import health
 from tray.engine.health import file_state, oom_kills, oom_record, run_update, tree_rss
 
 MB = 1024 * 1024
@@ -65,14 +64,15 @@ def test_no_record_reads_as_unknown(tmp_path: Path) -> None:
 
 
 def _cgroup_tree(tmp_path: Path, cgroup: str, files: dict[str, str]) -> tuple[Path, Path]:
+    """A /proc with process 4242 in `cgroup`, and a /sys/fs/cgroup with `files`."""
     proc = tmp_path / "proc"
-    proc.mkdir()
-    (proc / "cgroup").write_text(cgroup)
+    (proc / "4242").mkdir(parents=True)
+    (proc / "4242" / "cgroup").write_text(cgroup)
     root = tmp_path / "sys"
     for relative, text in files.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_text(text)
-    return proc / "cgroup", root
+    return proc, root
 
 
 @pytest.mark.parametrize(
@@ -94,22 +94,11 @@ def _cgroup_tree(tmp_path: Path, cgroup: str, files: dict[str, str]) -> tuple[Pa
     ],
 )
 def test_the_record_is_found_in_the_servers_memory_cgroup(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    cgroup: str,
-    files: dict[str, str],
-    found: str | None,
+    tmp_path: Path, cgroup: str, files: dict[str, str], found: str | None
 ) -> None:
-    cgroup_file, root = _cgroup_tree(tmp_path, cgroup, files)
-    real_path = health.Path
-
-    def fake_path(*parts: object) -> Path:
-        if parts == ("/proc/4242/cgroup",):
-            return cgroup_file
-        return real_path(*parts)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(health, "Path", fake_path)
-    assert oom_record(4242, root) == (root / found if found else None)
+    proc, root = _cgroup_tree(tmp_path, cgroup, files)
+    assert oom_record(4242, root, proc) == (root / found if found else None)
+    assert oom_record(4243, root, proc) is None, "no such process"
 
 
 def test_this_machines_record_is_found_or_said_unreadable() -> None:

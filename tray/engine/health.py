@@ -37,6 +37,7 @@ from tray.engine.probe import ProbeError, probe_version
 UPDATE_TIMEOUT_S = 600.0
 _SHOWN_OUTPUT = 200
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_ROOT = Path("/proc")
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,10 @@ def tree_rss(pid: int) -> int | None:
     return total
 
 
-def oom_record(pid: int, root: Path = CGROUP_ROOT) -> Path | None:
+def oom_record(pid: int, root: Path = CGROUP_ROOT, proc: Path = PROC_ROOT) -> Path | None:
     """The file where the kernel counts OOM kills in `pid`'s memory cgroup, if readable."""
     try:
-        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        lines = (proc / str(pid) / "cgroup").read_text().splitlines()
     except OSError:
         return None
     for line in lines:
