@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from tests.factories import crashed_status, make_status
 from tray.core import report
+from tray.core.front_door import DoorStats
 from tray.core.status import State
 
 
@@ -30,6 +32,7 @@ def test_connected_report_has_every_documented_field() -> None:
         "server": {
             "pid": 4242,
             "url": "http://127.0.0.1:4096",
+            "upstream_url": "http://127.0.0.1:4096",
             "version": "1.18.33",
             "uptime_s": 120.0,
             "restarts": 2,
@@ -47,6 +50,16 @@ def test_connected_report_has_every_documented_field() -> None:
             "stuck": [],
         },
         "update": {"available": None, "on_disk": None, "pending_restart": None, "note": None},
+        "front_door": {
+            "enabled": False,
+            "url": None,
+            "clients": 0,
+            "streams": 0,
+            "streams_held": 0,
+            "requests_held": 0,
+            "requests_relayed": 0,
+            "last_hold_s": None,
+        },
         "incidents": [],
     }
     json.dumps(data)
@@ -69,3 +82,23 @@ def test_crashed_report_carries_cause_and_incident() -> None:
         }
     ]
     assert report.exit_code(make_status(State.STARTING)) == report.EXIT_NOT_CONNECTED
+
+
+def test_behind_the_front_door_url_is_public_and_upstream_private() -> None:
+    status = replace(
+        make_status(), url="http://127.0.0.1:4096", upstream_url="http://127.0.0.1:40123"
+    )
+    stats = DoorStats(url="http://127.0.0.1:4096", clients=4, streams=2, requests_relayed=9)
+    data = report.status_json(status, _wall, "0.1.0", 77, front_door=stats)
+    assert data["server"]["url"] == "http://127.0.0.1:4096"
+    assert data["server"]["upstream_url"] == "http://127.0.0.1:40123"
+    assert data["front_door"] == {
+        "enabled": True,
+        "url": "http://127.0.0.1:4096",
+        "clients": 4,
+        "streams": 2,
+        "streams_held": 0,
+        "requests_held": 0,
+        "requests_relayed": 9,
+        "last_hold_s": None,
+    }

@@ -18,6 +18,7 @@ LAUNCH: dict[str, Any] = {
     "port": 0,
     "working_directory": "/srv/code",
     "extra_env": {"OPENCODE_LOG_LEVEL": "DEBUG"},
+    "front_door": False,
 }
 LIVE: dict[str, Any] = {
     "startup_timeout_s": 90.0,

@@ -84,6 +84,10 @@ class DoorUnderTest:
         """What `opencode-tray restart` does."""
         self.harness.engine.restart()
 
+    async def gone(self, old: Status) -> Status:
+        """The engine has seen that `old`'s server is gone."""
+        return await self.harness.wait_for("the server gone", lambda s: s.pid != old.pid)
+
     async def back_after(self, old: Status) -> Status:
         """Connected again, to a server other than `old`'s."""
         return await self.harness.connected_to_a_new_server(old)
@@ -126,9 +130,7 @@ def event_type(event: dict[str, Any]) -> str:
     return kind
 
 
-async def wait_until(
-    check: Any, what: str, within: float = 30.0, every: float = 0.05
-) -> None:
+async def wait_until(check: Any, what: str, within: float = 30.0, every: float = 0.05) -> None:
     for _ in range(round(within / every)):
         if check():
             return
@@ -138,3 +140,87 @@ async def wait_until(
 
 def connected(status: Status) -> bool:
     return status.state is State.CONNECTED
+
+
+class StrictClient:
+    """A client on the public URL that fails on any transport error: it follows `/global/event`
+    and `/event` and sends REST calls; `errors` holds every transport error it met."""
+
+    PATHS = ("/global/event", "/event")
+
+    def __init__(self, door: DoorUnderTest) -> None:
+        self.door = door
+        self.http = door.client(limits=httpx.Limits(max_connections=100))
+        self.events: dict[str, list[dict[str, Any]]] = {path: [] for path in self.PATHS}
+        self.ended: dict[str, bool] = dict.fromkeys(self.PATHS, False)
+        self.errors: list[str] = []
+        self._readers: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> StrictClient:
+        for path in self.PATHS:
+            self._readers.append(asyncio.create_task(self._follow(path)))
+        await wait_until(
+            lambda: all(self.saw(path, "server.connected") for path in self.PATHS),
+            "server.connected on every stream",
+            within=60,
+        )
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        for reader in self._readers:
+            reader.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        await self.http.aclose()
+
+    async def _follow(self, path: str) -> None:
+        try:
+            async with self.http.stream("GET", path, timeout=httpx.Timeout(30, read=None)) as s:
+                if s.status_code != 200:
+                    self.errors.append(f"{path}: HTTP {s.status_code}")
+                    return
+                await read_events(s, self.events[path])
+            self.ended[path] = True
+        except httpx.TransportError as error:
+            self.errors.append(f"{path}: {type(error).__name__}: {error}")
+
+    def saw(self, path: str, kind: str, since: int = 0) -> bool:
+        return any(event_type(e) == kind for e in self.events[path][since:])
+
+    def marks(self) -> dict[str, int]:
+        """Where each stream is now, to look at what comes after."""
+        return {path: len(events) for path, events in self.events.items()}
+
+    def created_since(self, marks: dict[str, int], path: str) -> list[str]:
+        found = []
+        for event in self.events[path][marks[path] :]:
+            payload = event.get("payload", event)
+            if payload.get("type") == "session.created":
+                found.append(payload["properties"]["info"]["id"])
+        return found
+
+    def after(self, marks: dict[str, int], path: str) -> list[dict[str, Any]]:
+        return [e.get("payload", e) for e in self.events[path][marks[path] :]]
+
+    async def call(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """A REST call; a transport error is recorded and re-raised."""
+        try:
+            return await self.http.request(method, path, **options)
+        except httpx.TransportError as error:
+            self.errors.append(f"{method} {path}: {type(error).__name__}: {error}")
+            raise
+
+    async def new_session(self) -> str:
+        answer = await self.call("POST", "/session", json={"title": "strict"})
+        assert answer.status_code == 200, answer.text
+        session_id: str = answer.json()["id"]
+        return session_id
+
+    async def sees_new_sessions(self) -> None:
+        """Sessions made now show up on every stream: the streams deliver again."""
+        marks = self.marks()
+        made = [await self.new_session() for _ in range(2)]
+        await wait_until(
+            lambda: all(self.created_since(marks, p) == made for p in self.PATHS),
+            f"sessions {made} on every stream",
+            within=30,
+        )

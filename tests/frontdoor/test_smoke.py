@@ -21,7 +21,7 @@ async def test_rest_and_a_stream_through_a_sigkill(front_door: DoorUnderTest) ->
             await wait_until(lambda: events, "first event")
             old = front_door.harness.engine.status()
             front_door.kill()
-            await front_door.harness.wait_for("the crash seen", lambda s: s.pid != old.pid)
+            await front_door.gone(old)
             created = await client.post("/session", json={"title": "after"})
             assert created.status_code == 200, created.text
             await front_door.back_after(old)

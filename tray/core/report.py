@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from tray.core.front_door import DoorStats
 from tray.core.status import Incident, State, Status
 
 SCHEMA_VERSION = 1
@@ -41,9 +42,14 @@ def _incident(incident: Incident, now: float, wall: Callable[[float], float]) ->
 
 
 def status_json(
-    status: Status, wall: Callable[[float], float], app_version: str, app_pid: int
+    status: Status,
+    wall: Callable[[float], float],
+    app_version: str,
+    app_pid: int,
+    front_door: DoorStats | None = None,
 ) -> dict[str, Any]:
-    """The status as JSON-ready data; `wall` turns a monotonic time into epoch seconds."""
+    """The status as JSON-ready data; `wall` turns a monotonic time into epoch seconds;
+    `front_door`: its counters when it is on."""
     return {
         "schema": SCHEMA_VERSION,
         "app": {"version": app_version, "pid": app_pid},
@@ -58,6 +64,7 @@ def status_json(
         },
         "sessions": _sessions(status),
         "update": _update(status),
+        "front_door": (front_door or DoorStats()).to_json(enabled=front_door is not None),
         "incidents": [
             _incident(i, status.now, wall) for i in status.incidents[-INCIDENTS_REPORTED:]
         ],
@@ -68,6 +75,7 @@ def _server(status: Status) -> dict[str, Any]:
     return {
         "pid": status.pid,
         "url": status.url,
+        "upstream_url": status.upstream_url or status.url,
         "version": status.version,
         "uptime_s": _rounded(status.uptime_s),
         "restarts": status.restarts,

@@ -70,6 +70,17 @@ class Settings:
             note="0: any free port",
         ),
     )
+    front_door: bool = setting(
+        True,
+        Setting(
+            Section.SERVER,
+            Group.SERVER,
+            "Front door: clients keep their connection while the server restarts",
+            "The app listens on the port and runs the server on a private one behind it; off: "
+            "the server listens on the port itself.",
+            restart=True,
+        ),
+    )
     working_directory: str = setting(
         "",
         Setting(

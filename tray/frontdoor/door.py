@@ -494,7 +494,9 @@ class FrontDoor:
         directory = request.query.get("directory") or request.headers.get("x-opencode-directory")
         response = web.StreamResponse(status=200, headers=SSE_HEADERS)
         await response.prepare(request)
-        stream = _Stream(HeldStream(fmt, directory), response, gen)
+        held = HeldStream(fmt, directory)
+        held.last_sent_at = self._now()  # the first heartbeat is due 10 s from now
+        stream = _Stream(held, response, gen)
         self._streams.add(stream)
         try:
             await self._relay(request, stream)
