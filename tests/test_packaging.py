@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tray.autostart import RUN_KEY, STARTUP_APPROVED_KEY
+from tray.console import CONSOLE_TWIN, CONSOLE_TWIN_INSTALLED
 from tray.identity import APP_ID, APP_NAME, BACKGROUND_ARG, RUN_VALUE_NAME, WINDOWS_MUTEX
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,6 +105,8 @@ def test_installer_names_match_the_app(iss: Script) -> None:
     assert setup["AppMutex"] == WINDOWS_MUTEX
     assert iss.defines["RunValueName"] == RUN_VALUE_NAME
     assert iss.defines["AppExe"] == f"{APP_NAME}.exe"
+    assert iss.defines["ConsoleTwin"] == f"{CONSOLE_TWIN}.exe"
+    assert iss.defines["ConsoleCom"] == CONSOLE_TWIN_INSTALLED
     assert iss.defines["RunKey"] == RUN_KEY
     assert iss.defines["StartupApprovedKey"] == STARTUP_APPROVED_KEY
 
@@ -133,7 +136,8 @@ def test_start_at_login_is_an_unchecked_task_writing_the_apps_run_value(iss: Scr
 
 
 def test_uninstall_removes_the_run_value_however_it_was_written(iss: Script) -> None:
-    always = [e for e in iss.entries("Registry") if "Tasks" not in e]
+    startup = (RUN_KEY, STARTUP_APPROVED_KEY)
+    always = [e for e in iss.entries("Registry") if "Tasks" not in e and e["Subkey"] in startup]
     removed = {(e["Subkey"], e["ValueName"]) for e in always if e["ValueType"] == "none"}
     assert removed == {(RUN_KEY, RUN_VALUE_NAME), (STARTUP_APPROVED_KEY, RUN_VALUE_NAME)}
     for entry in always:
@@ -168,10 +172,34 @@ def test_uninstall_keeps_user_settings(iss: Script) -> None:
 
 
 def test_installer_packs_the_pyinstaller_folder(iss: Script) -> None:
-    (files,) = iss.entries("Files")
+    files, twin = iss.entries("Files")
     assert files["Source"] == f"dist\\{APP_NAME}\\*"
     assert "recursesubdirs" in files["Flags"].split()
     assert (REPO / iss.setup()["SetupIconFile"].replace("\\", "/")).is_file()
+    # The console twin goes in under the name a terminal finds before the windowed .exe.
+    assert files["Excludes"] == f"{CONSOLE_TWIN}.exe"
+    assert twin["Source"] == f"dist\\{APP_NAME}\\{CONSOLE_TWIN}.exe"
+    assert (twin["DestDir"], twin["DestName"]) == ("{app}", CONSOLE_TWIN_INSTALLED)
+    assert CONSOLE_TWIN_INSTALLED.endswith(".com")  # .COM comes before .EXE in PATHEXT
+
+
+def test_installer_puts_the_command_line_on_the_users_path(iss: Script) -> None:
+    (path,) = [e for e in iss.entries("Registry") if e.get("ValueName") == "Path"]
+    assert path == {
+        "Root": "HKCU",
+        "Subkey": "Environment",
+        "ValueType": "expandsz",
+        "ValueName": "Path",
+        "ValueData": "{olddata};{app}",
+        "Check": "NotOnPath(ExpandConstant('{app}'))",
+    }
+    assert iss.setup()["ChangesEnvironment"] == "yes"
+    code = "\n".join(iss.sections["Code"])
+    assert "function NotOnPath(const Dir: String): Boolean;" in code
+    uninstall = code.split("procedure CurUninstallStepChanged", 1)[1].split("end;", 1)[0]
+    assert "usPostUninstall" in uninstall
+    assert "TakeOffPath(ExpandConstant('{app}'))" in uninstall
+    assert "RegWriteExpandStringValue(HKCU, '{#EnvironmentKey}', 'Path', Path)" in code
 
 
 def test_windows_build_passes_the_pyproject_version() -> None:
@@ -210,9 +238,15 @@ class Target:
     datas: list[Any] = field(default_factory=list)
 
 
-def _recorder(built: dict[str, Target], name: str) -> Callable[..., Target]:
+def _recorder(
+    built: dict[str, Target], name: str, every: list[Target] | None = None
+) -> Callable[..., Target]:
+    """Records the last call in `built[name]`, and each one in `every`."""
+
     def build(*args: Any, **kwargs: Any) -> Target:
         built[name] = Target(args, kwargs)
+        if every is not None:
+            every.append(built[name])
         return built[name]
 
     return build
@@ -226,17 +260,73 @@ def _hooks() -> types.ModuleType:
     return hooks
 
 
-@pytest.fixture(scope="module")
-def spec() -> dict[str, Target]:
+def _versioninfo() -> types.ModuleType:
+    """PyInstaller's Windows version resource classes, as plain records."""
+    module = types.ModuleType("PyInstaller.utils.win32.versioninfo")
+    for name in (
+        "FixedFileInfo",
+        "StringFileInfo",
+        "StringStruct",
+        "StringTable",
+        "VarFileInfo",
+        "VarStruct",
+        "VSVersionInfo",
+    ):
+        setattr(module, name, lambda *args, _kind=name, **kwargs: (_kind, args, kwargs))
+    return module
+
+
+def _run_spec(platform: str) -> tuple[dict[str, Target], list[Target]]:
+    """What the spec asks PyInstaller for when run on `platform`; and every EXE."""
     built: dict[str, Target] = {}
+    exes: list[Target] = []
     namespace: dict[str, Any] = {"SPECPATH": str(SPEC.parent), "__file__": str(SPEC)}
     for name in ("Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"):
-        namespace[name] = _recorder(built, name)
+        namespace[name] = _recorder(built, name, exes if name == "EXE" else None)
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(sys.modules, "PyInstaller.utils.hooks", _hooks())
+        patch.setitem(sys.modules, "PyInstaller.utils.win32.versioninfo", _versioninfo())
         patch.setattr(sys, "path", list(sys.path))
+        patch.setattr(sys, "platform", platform)
         exec(compile(SPEC.read_text(encoding="utf-8"), str(SPEC), "exec"), namespace)
-    return built
+    return built, exes
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Target]:
+    return _run_spec(sys.platform)[0]
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+def test_spec_builds_one_program_off_windows(platform: str) -> None:
+    built, exes = _run_spec(platform)
+    assert [exe.kwargs["name"] for exe in exes] == [APP_NAME]
+    assert built["COLLECT"].args[0] is exes[0]
+
+
+def test_spec_on_windows_adds_the_console_twin_to_the_folder() -> None:
+    built, exes = _run_spec("win32")
+    windowed, twin = exes
+    assert (windowed.kwargs["name"], windowed.kwargs["console"]) == (APP_NAME, False)
+    assert (twin.kwargs["name"], twin.kwargs["console"]) == (CONSOLE_TWIN, True)
+    assert twin.args == windowed.args  # the same program: same scripts, same archive
+    assert twin.kwargs["exclude_binaries"] is True
+    assert built["COLLECT"].args[:2] == (windowed, twin)
+    assert built["COLLECT"].kwargs["name"] == APP_NAME
+    assert Path(twin.kwargs["icon"]).is_file()
+    assert ("OriginalFilename", CONSOLE_TWIN_INSTALLED) in _strings(twin.kwargs["version"])
+    assert ("OriginalFilename", f"{APP_NAME}.exe") in _strings(windowed.kwargs["version"])
+
+
+def _strings(record: Any) -> list[tuple[str, str]]:
+    """The StringStruct pairs anywhere in a version record made by `_versioninfo`."""
+    if isinstance(record, tuple) and record and record[0] == "StringStruct":
+        return [record[1]]
+    if isinstance(record, tuple | list):
+        return [pair for item in record for pair in _strings(item)]
+    if isinstance(record, dict):
+        return [pair for item in record.values() for pair in _strings(item)]
+    return []
 
 
 def test_spec_compiles_and_names_the_bundle() -> None:

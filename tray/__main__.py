@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tray import cli
+from tray import cli, console
 from tray.core.report import EXIT_NOT_RUNNING
 from tray.shell import instance
 from tray.shell.startup import print_reply, run_app
@@ -13,12 +13,17 @@ from tray.shell.startup import print_reply, run_app
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if console.wants_output(argv):
+        console.attach_parent_console()  # Windows: the windowed program prints in the terminal
     try:
         args = cli.parse(argv)
     except cli.UsageError as error:
+        console.attach_parent_console()
         print(error, file=sys.stderr)
         return 2
     if args.command is None:
+        if console.is_console_twin():  # the app runs as the windowed program, not in a terminal
+            return console.start_windowed(argv)
         return run_app(args, argv)
     reply = instance.send(argv)
     if reply is not None:
