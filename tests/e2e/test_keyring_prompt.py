@@ -198,6 +198,10 @@ def test_a_keyring_that_never_answers(
         assert launch.driver.cli("status")[0] == 1
         assert status_line(launch).startswith("Starting: waiting for the keyring")
         assert "waiting for the keyring" in launch.tooltip()
+        # Rotating asks the same stuck keyring: the command line still gets an answer.
+        code, out = launch.driver.cli("rotate-password", timeout=60)
+        assert code == 1
+        assert out.startswith("The keyring did not answer within 10 s: the password is unchanged")
         # It quits at once, its keyring thread still stuck, and no server was ever started.
         assert launch.driver.quit(timeout=20) == 0
         assert opencode_on_port(free_port) == []

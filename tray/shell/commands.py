@@ -32,7 +32,7 @@ from tray.engine.engine import Engine
 from tray.engine.password import ServerPassword
 from tray.engine.password_source import PasswordSource
 from tray.shell import launcher
-from tray.shell.instance import Reply
+from tray.shell.instance import REPLY_TIMEOUT_MS, Reply
 from tray.shell.preferences import Preferences
 from tray.tasks import Tasks
 from tray.ui.boxes import Boxes
@@ -85,7 +85,8 @@ class AppCommands:
 
     async def rotate_password(self) -> Reply:
         """A new server password: stored in the keyring, and the server restarted with it."""
-        timeout = self._preferences.settings.keyring_timeout_s
+        # The command line waits REPLY_TIMEOUT_MS for the answer: answer well within it.
+        timeout = min(self._preferences.settings.keyring_timeout_s, REPLY_TIMEOUT_MS / 1000 - 5)
         password = await self._passwords.rotate(timeout, self.use_password)
         if password is None:
             return Reply(
