@@ -175,7 +175,7 @@ async def test_slow_starts_within_the_startup_timeout(
 ) -> None:
     slow_s = 2.0
     slow, _ = wrapper(tmp_path, opencode_binary, delays=[slow_s] * 3)
-    launch = make_launch(opencode_path=slow, startup_timeout_s=20.0)
+    launch = make_launch(opencode_path=slow, startup_timeout_s=slow_s + START_S)
     loop = asyncio.get_running_loop()
     async with chaos_run(launch, caplog) as harness:
         status = await harness.connected()
