@@ -268,8 +268,8 @@ def test_the_button_labels() -> None:
 def test_the_notice_is_replaced_as_the_incident_goes_on() -> None:
     f = feed()
     first = past_grace(f, down(State.RECONNECTING, cause=BROKEN, next_retry_at=OPENED + 6))
-    upgraded = shown(f(down(now=OPENED + 7, cause=CRASH, next_retry_at=OPENED + 8)))
-    starting = shown(f(down(State.STARTING, now=OPENED + 9, attempt=0)))
+    upgraded = shown(f(down(now=OPENED + 6, cause=CRASH, next_retry_at=OPENED + 7)))
+    starting = shown(f(down(State.STARTING, now=OPENED + 7, attempt=0)))
     assert first.key == upgraded.key == starting.key
     assert first.body.startswith("Event stream broke")
     assert upgraded.body.startswith("Server exited with code 1")

@@ -24,7 +24,7 @@ from tests.desktop import (
     DesktopError,
     VirtualDesktop,
 )
-from tray.core.notify_policy import CloseNotice, Notice, NoticeButton, ShowNotice
+from tray.core.notify_policy import MIN_SHOWN_S, CloseNotice, Notice, NoticeButton, ShowNotice
 from tray.core.status import State
 from tray.identity import DISPLAY_NAME
 from tray.ui import notifier as notifier_module
@@ -149,6 +149,22 @@ async def test_a_notice_replaces_the_one_with_its_key_in_place(
     # Two notifications in all, one per key: the daemon replaced the first one where it was.
     assert [item["summary"] for item in new] == [RECOVERED.title, OTHER.title]
     assert new[0]["body"] == "Reconnected after 12 s\nIt was: server killed by SIGSEGV"
+
+
+@pytest.mark.e2e
+async def test_a_notice_stays_a_second_on_screen_before_it_changes(
+    notifier: Notifier, desk: VirtualDesktop
+) -> None:
+    loop = asyncio.get_running_loop()
+    await notifier.apply([ShowNotice(CRASHED)])
+    shown_at = loop.time()
+    await notifier.apply([ShowNotice(STARTING)])  # the policy spaces these; here none did
+    assert loop.time() - shown_at >= MIN_SHOWN_S
+    replaced_at = loop.time()
+    await notifier.apply([CloseNotice(STARTING.key), ShowNotice(OTHER)])
+    assert loop.time() - replaced_at >= MIN_SHOWN_S
+    await notifier.apply([ShowNotice(RECOVERED)])
+    assert desk.notification_count() == 2
 
 
 @pytest.mark.e2e

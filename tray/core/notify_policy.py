@@ -27,9 +27,9 @@ from tray.core.status import Incident, State, Status
 
 # Incidents that start this long after a wake from sleep are the sleep's doing: never shown.
 WAKE_QUIET_S = 15.0
-# No notice is replaced or closed sooner than this after it was shown: a second, and a margin
-# for the notices' own way to the daemon (they are sent one after the other).
-MIN_SHOWN_S = 1.2
+# No notice is replaced or closed sooner than this after it was shown (the notifier keeps it so
+# on screen too, when a notice took longer than the next to reach the daemon).
+MIN_SHOWN_S = 1.0
 
 # Causes after which the server's log says more than the cause does.
 _LOG_WORTH_READING = {

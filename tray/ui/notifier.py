@@ -23,7 +23,14 @@ from pathlib import Path
 from desktop_notifier import Button, DesktopNotifier, Icon, Notification, Urgency
 from PySide6.QtWidgets import QSystemTrayIcon
 
-from tray.core.notify_policy import CloseNotice, Notice, NoticeAction, NoticeButton, ShowNotice
+from tray.core.notify_policy import (
+    MIN_SHOWN_S,
+    CloseNotice,
+    Notice,
+    NoticeAction,
+    NoticeButton,
+    ShowNotice,
+)
 from tray.core.status import State
 from tray.identity import DISPLAY_NAME
 from tray.resources import app_icon_path, icon_path
@@ -64,6 +71,7 @@ class Notifier:
         self._balloon: Notice | None = None  # the tray icon's newest message
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[None]] = set()
+        self._shown_at: dict[str, float] = {}  # notice key -> when the daemon took it
         if tray is not None:
             tray.messageClicked.connect(self._on_balloon_clicked)
 
@@ -77,9 +85,21 @@ class Notifier:
         async with self._lock:
             for action in actions:
                 if isinstance(action, ShowNotice):
+                    await self._shown_long_enough(action.notice.key)
                     await self._show(action.notice)
+                    self._shown_at[action.notice.key] = asyncio.get_running_loop().time()
                 elif isinstance(action, CloseNotice):
+                    await self._shown_long_enough(action.key)
                     await self._close(action.key)
+                    self._shown_at.pop(action.key, None)
+
+    async def _shown_long_enough(self, key: str) -> None:
+        """Wait until the notice with `key` has been on screen MIN_SHOWN_S. The policy already
+        spaces its changes so; this keeps that true on screen when a notice took longer than
+        the next to reach the daemon."""
+        shown_at = self._shown_at.get(key)
+        if shown_at is not None:
+            await asyncio.sleep(shown_at + MIN_SHOWN_S - asyncio.get_running_loop().time())
 
     def post(self, actions: Iterable[NoticeAction]) -> asyncio.Task[None] | None:
         """`apply` from synchronous code, such as a Qt slot: runs on the loop, in order. The
