@@ -34,6 +34,7 @@ from tray.ui.setting_fields import parse_env
 from tray.ui.settings_dialog import FRAME_ALLOWANCE, SettingsDialog
 
 FOUND = "/opt/opencode/bin/opencode"
+SLOW_PROBE_S = 30.0  # the most `opencode --version` may take on a loaded machine
 Make = Callable[..., SettingsDialog]
 
 
@@ -606,16 +607,27 @@ async def test_any_checker_failure_is_shown(make: Make) -> None:
 
 
 async def test_the_real_binary_is_found(qtbot: QtBot, opencode_binary: str) -> None:
+    """The app's own check against the real binary. `opencode --version` takes seconds on a
+    loaded machine: the probe and the wait for its answer are generous."""
+
+    async def patient(path: str) -> str:
+        return await check_binary(path, timeout_s=SLOW_PROBE_S)
+
     dialog = SettingsDialog(
-        Settings(opencode_path=opencode_binary), checker=check_binary, check_delay_ms=0
+        Settings(opencode_path=opencode_binary), checker=patient, check_delay_ms=0
     )
     qtbot.addWidget(dialog)
     dialog.show()
-    await eventually(lambda: binary_status(dialog).startswith("Found opencode 1."), 15)
+
+    async def answer() -> str:
+        await eventually(lambda: binary_status(dialog) != "Checking...", SLOW_PROBE_S + 5)
+        return binary_status(dialog)
+
+    assert (await answer()).startswith("Found opencode 1.")
     type_into(dialog, "opencode_path", opencode_binary + "-missing")
-    await eventually(lambda: binary_status(dialog).endswith("-missing: not found"), 15)
+    assert (await answer()).endswith("-missing: not found")
     type_into(dialog, "opencode_path", "")
-    await eventually(lambda: binary_status(dialog).startswith("Found opencode 1."), 15)
+    assert (await answer()).startswith("Found opencode 1.")
 
 
 # -- browsing ------------------------------------------------------------------------------------
