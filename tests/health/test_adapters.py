@@ -131,16 +131,17 @@ def _script(tmp_path: Path, body: str) -> str:
 
 async def test_an_update_that_never_ends_is_killed(tmp_path: Path) -> None:
     binary = _script(tmp_path, "sleep 30")
-    note = await run_update(binary, "1.19.0", {"PATH": os.environ["PATH"]}, timeout_s=0.5)
-    assert note == "update to 1.19.0 failed: no end within 0 s"
+    result = await run_update(binary, "1.19.0", {"PATH": os.environ["PATH"]}, timeout_s=0.5)
+    assert result == (False, "update to 1.19.0 failed: no end within 0 s")
 
 
 async def test_an_update_that_cannot_run_says_so(tmp_path: Path) -> None:
-    note = await run_update(str(tmp_path / "absent"), "1.19.0", {})
+    ok, note = await run_update(str(tmp_path / "absent"), "1.19.0", {})
+    assert not ok
     assert note.startswith(f"update to 1.19.0 failed: could not run {tmp_path / 'absent'}")
 
 
 async def test_an_update_passes_the_version_and_shows_the_last_line(tmp_path: Path) -> None:
     binary = _script(tmp_path, 'echo "┌  Upgrade"; echo "│"; echo "$1 to $2"; echo "└"')
-    note = await run_update(binary, "1.19.0", {"PATH": os.environ["PATH"]})
-    assert note == "update to 1.19.0: upgrade to 1.19.0"
+    result = await run_update(binary, "1.19.0", {"PATH": os.environ["PATH"]})
+    assert result == (True, "upgrade to 1.19.0")

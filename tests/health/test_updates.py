@@ -93,7 +93,7 @@ async def test_update_and_restart_runs_the_binarys_own_upgrade_then_restarts_whe
         server_env = psutil.Process(first.pid).environ()
         assert server_env["OPENCODE_DISABLE_AUTOUPDATE"] == "1"
         await h.engine.update_server("1.18.35")
-        assert h.engine.status().health.update_note == "update to 1.18.35: Upgraded to 1.18.35"
+        assert h.engine.status().health.update_note == "updated to opencode 1.18.35"
         restarting = await h.wait_for("the restart onto it", _binary_restart)
         assert restarting.cause is not None
         assert restarting.cause.facts["on_disk"] == "1.18.35"
@@ -103,22 +103,39 @@ async def test_update_and_restart_runs_the_binarys_own_upgrade_then_restarts_whe
         assert "HOME" in upgrade_env
 
 
-async def test_a_failed_update_says_why_and_restarts_nothing(
-    make_launch: LaunchFactory, tmp_path: Path
+UNKNOWN_METHOD = "opencode is installed to /somewhere and may be managed by a package manager"
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "note"),
+    [
+        pytest.param(
+            'echo "Error: no network" >&2; exit 1',
+            "update to 1.18.35 failed (exit code 1): Error: no network",
+            id="fails",
+        ),
+        pytest.param(
+            f'echo "■  {UNKNOWN_METHOD}"; echo "◆  Install anyways?"; echo "│  ● No"; exit 0',
+            "update to 1.18.35 left opencode 1.18.33 on disk: │  ● No",
+            id="unknown-install-method",
+        ),
+    ],
+)
+async def test_an_update_that_changes_nothing_says_why_and_restarts_nothing(
+    make_launch: LaunchFactory, tmp_path: Path, upgrade: str, note: str
 ) -> None:
-    failing = tmp_path / "bin" / "opencode"
-    failing.parent.mkdir()
+    unchanged = tmp_path / "bin" / "opencode"
+    unchanged.parent.mkdir()
     real = make_launch().settings.opencode_path
-    failing.write_text(
-        '#!/bin/sh\nif [ "$1" = upgrade ]; then echo "Error: no network" >&2; exit 1; fi\n'
-        f'exec "{real}" "$@"\n'
+    unchanged.write_text(
+        f'#!/bin/sh\nif [ "$1" = upgrade ]; then {upgrade}; fi\nexec "{real}" "$@"\n'
     )
-    failing.chmod(0o755)
-    launch = make_launch(opencode_path=str(failing), **FAST_HEALTH)
+    unchanged.chmod(0o755)
+    launch = make_launch(opencode_path=str(unchanged), **FAST_HEALTH)
     async with running(launch) as h:
         first = await h.connected()
         await h.engine.update_server("1.18.35")
-        note = h.engine.status().health.update_note
-        assert note == "update to 1.18.35 failed (exit code 1): Error: no network"
+        assert h.engine.status().health.update_note == note
         await asyncio.sleep(QUIET_TICKS * FAST_HEALTH["health_interval_s"])
         assert h.engine.status().pid == first.pid
+        assert h.engine.status().health.pending_restart is None

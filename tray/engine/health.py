@@ -35,6 +35,8 @@ from tray.core.status import State, Status
 from tray.engine.probe import ProbeError, probe_version
 
 UPDATE_TIMEOUT_S = 600.0
+# `opencode --version` loads the whole binary: 1.2 s idle, over 10 s on a loaded machine.
+VERSION_TIMEOUT_S = 60.0
 _SHOWN_OUTPUT = 200
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_ROOT = Path("/proc")
@@ -122,8 +124,9 @@ def file_state(binary: str) -> _FileState | None:
 
 async def run_update(
     binary: str, version: str, env: Mapping[str, str], timeout_s: float = UPDATE_TIMEOUT_S
-) -> str:
-    """`<binary> upgrade <version>`, as the user would run it; one line saying how it went."""
+) -> tuple[bool, str]:
+    """`<binary> upgrade <version>`, as the user would run it: whether it exited 0, and its last
+    output line (or, when it failed, a line that says how)."""
     log.info("updating opencode: %s upgrade %s", binary, version)
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -137,7 +140,10 @@ async def run_update(
             start_new_session=sys.platform != "win32",
         )
     except OSError as error:
-        return f"update to {version} failed: could not run {binary} ({error.strerror or error})"
+        return (
+            False,
+            f"update to {version} failed: could not run {binary} ({error.strerror or error})",
+        )
     try:
         output, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
     except BaseException as error:
@@ -148,14 +154,14 @@ async def run_update(
                 os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
         if isinstance(error, TimeoutError):
-            return f"update to {version} failed: no end within {timeout_s:.0f} s"
+            return False, f"update to {version} failed: no end within {timeout_s:.0f} s"
         raise
     text = output.decode(errors="replace")
     log.info("opencode upgrade exited with %s: %s", proc.returncode, text[-2000:])
     last = _last_line(text)
     if proc.returncode != 0:
-        return f"update to {version} failed (exit code {proc.returncode}): {last}"
-    return f"update to {version}: {last}" if last else f"updated to {version}"
+        return False, f"update to {version} failed (exit code {proc.returncode}): {last}"
+    return True, last
 
 
 def _last_line(text: str) -> str:
@@ -249,11 +255,24 @@ class HealthMonitor:
             self._publish()
 
     async def update(self, version: str, binary: str, env: Mapping[str, str]) -> None:
-        """Run opencode's own update to `version`, then look at the binary at once."""
-        note = await run_update(binary, version, env)
-        self.watch.update_finished(note)
-        self._look_at_binary(force=True)
-        self._publish()
+        """Run opencode's own update to `version`, then ask the binary which version it is now
+        (an unknown install method makes `upgrade` ask, and with no terminal do nothing)."""
+        ok, said = await run_update(binary, version, env)
+        if ok:
+            said = await self._updated_to(binary, version, said)
+        self.watch.update_finished(said)
+        self.decide()
+
+    async def _updated_to(self, binary: str, version: str, said: str) -> str:
+        try:
+            found = await probe_version(binary, VERSION_TIMEOUT_S)
+        except ProbeError as error:
+            return f"update to {version}: the binary cannot say its version now ({error})"
+        self._binary_state = file_state(binary)
+        self.watch.binary_on_disk(binary, found)
+        if found == version:
+            return f"updated to opencode {version}"
+        return f"update to {version} left opencode {found} on disk" + (f": {said}" if said else "")
 
     # -- the parts -------------------------------------------------------------------------------
 
@@ -294,7 +313,7 @@ class HealthMonitor:
 
     async def _check_version(self, binary: str) -> None:
         try:
-            version = await probe_version(binary)
+            version = await probe_version(binary, VERSION_TIMEOUT_S)
         except ProbeError as error:
             log.warning("the binary on disk changed but cannot say its version: %s", error)
             return
