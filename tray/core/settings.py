@@ -236,7 +236,7 @@ class Settings:
         ),
     )
     health_interval_s: float = setting(
-        15.0,
+        30.0,
         Setting(
             Section.TIMEOUTS,
             Group.CONNECTION,
