@@ -47,7 +47,7 @@ class HealthPolicy:
     memory_grace_s: float = 900.0
     stuck_after_s: float = 600.0
     request_hang_s: float = 60.0
-    interval_s: float = 15.0
+    interval_s: float = 30.0
 
 
 @dataclass(frozen=True)
