@@ -4,7 +4,7 @@
 
 Run it on a real X display (xcb, not offscreen) with a fresh HOME, so that nothing of this
 machine shows. It opens the dialog with `Settings()` (port 4096, empty paths showing what empty
-means) and the app's own binary check, waits until the check has answered, and saves each page
+means) and the app's own binary check, waits until it has found the binary, and saves each page
 as Qt draws it (QWidget.grab): settings-dialog.png (General) and settings-dialog-advanced.png,
 into resources/screenshots unless a folder is given. Look at both before committing them.
 """
@@ -28,18 +28,24 @@ CHECK_WAIT_S = 30.0
 SHOTS = {"General": "settings-dialog.png", "Advanced": "settings-dialog-advanced.png"}
 
 
+async def patient_check(path: str) -> str:
+    """The app's binary check, with room for a loaded machine (`--version` can take seconds)."""
+    return await check_binary(path, timeout_s=CHECK_WAIT_S)
+
+
 async def shoot(folder: Path) -> list[Path]:
-    dialog = SettingsDialog(Settings(), checker=check_binary, check_delay_ms=0)
+    dialog = SettingsDialog(Settings(), checker=patient_check, check_delay_ms=0)
     dialog.show()
     status = dialog.findChild(QLabel, "binary_status")
     pages = dialog.findChild(QTabWidget, "pages")
     assert status is not None
     assert pages is not None
-    for _ in range(int(CHECK_WAIT_S / 0.1)):
+    for _ in range(int(CHECK_WAIT_S / 0.1) + 50):
         await asyncio.sleep(0.1)
         if status.text() != "Checking...":
             break
-    print(f"binary check: {status.text()}")
+    if not status.text().startswith("Found opencode"):
+        raise SystemExit(f"the binary check did not find opencode: {status.text()}")
     saved = []
     for index, title in enumerate(PAGES):
         pages.setCurrentIndex(index)

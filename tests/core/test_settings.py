@@ -75,6 +75,16 @@ def test_the_launch_settings_are_the_ones_declared_for_a_restart() -> None:
     assert {name for name, declared in SETTINGS.items() if declared.restart} == set(LAUNCH)
 
 
+def test_a_sentence_can_name_each_launch_setting() -> None:
+    for declared in SETTINGS.values():
+        if declared.restart:
+            words = declared.in_a_sentence()
+            assert words.startswith("the "), words
+            assert ":" not in words, words
+            assert len(words) <= 30, words
+    assert SETTINGS["port"].in_a_sentence() == "the port"
+
+
 def test_the_kind_follows_the_type() -> None:
     kinds = {name: declared.kind for name, declared in SETTINGS.items()}
     assert kinds["opencode_path"] is Kind.TEXT

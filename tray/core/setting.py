@@ -72,7 +72,7 @@ class Setting:
 
     section: Section  # the table it is written under
     group: Group  # the dialog box it is shown in
-    label: str  # the dialog's label (a check box's text); also names it in the restart note
+    label: str  # the dialog's label (a check box's text)
     help: str  # one line: the file's comment above it and the field's tooltip
     key: str = ""  # its key in the file; empty: its name
     minimum: float = 0.0
@@ -84,6 +84,7 @@ class Setting:
     note: str = ""  # shown after the field, e.g. what 0 means
     placeholder: str = ""  # shown in an empty text field: what empty means
     browse: Browse | None = None
+    called: str = ""  # what a sentence calls it ("the port"); empty: "the" and the label
     name: str = ""
     kind: Kind = Kind.TEXT
     default: Any = None
@@ -108,6 +109,10 @@ class Setting:
                 return self._whole_problem(value)
             case Kind.SECONDS:
                 return self._seconds_problem(value)
+
+    def in_a_sentence(self) -> str:
+        """What "Changes to ... need a server restart" calls it."""
+        return self.called or f"the {self.label[:1].lower()}{self.label[1:]}"
 
     def choice_words(self) -> str:
         return " or ".join(f'"{choice.value}"' for choice in self.choices)

@@ -79,6 +79,7 @@ class Settings:
             "The app listens on the port and runs the server on a private one behind it; off: "
             "the server listens on the port itself.",
             restart=True,
+            called="the front door",
         ),
     )
     working_directory: str = setting(

@@ -222,7 +222,8 @@ class SettingsDialog(QDialog):
         self._button(QDialogButtonBox.StandardButton.Ok).setEnabled(new is not None)
         apply = self._button(QDialogButtonBox.StandardButton.Apply)
         apply.setEnabled(new is not None and new != self._settings)
-        changed = [_the(d.label) for d in (new or self._settings).restart_changes(self._server)]
+        changes = (new or self._settings).restart_changes(self._server)
+        changed = [declared.in_a_sentence() for declared in changes]
         if changed:
             self._restart_label.setText(f"Changes to {_join(changed)} need a server restart.")
         self._restart_note.setVisible(bool(changed))
@@ -319,11 +320,6 @@ class _Page(QScrollArea):
 
     def _scrollbar_width(self) -> int:
         return self.verticalScrollBar().sizeHint().width()
-
-
-def _the(label: str) -> str:
-    """A setting's label as words in a sentence: "Port" is "the port"."""
-    return f"the {label[:1].lower()}{label[1:]}"
 
 
 def _join(words: list[str]) -> str:
