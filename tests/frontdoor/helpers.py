@@ -21,7 +21,9 @@ from tray.engine.engine import ServerLaunch
 from tray.frontdoor.door import DoorConfig, FrontDoor
 from tray.frontdoor.feed import follow
 
-REQUEST_TIMEOUT_S = 60.0
+REQUEST_TIMEOUT_S = 120.0
+# A start took 30 s and more at a load of 25 on 2 cores, with other tests running.
+LOADED_S = 120.0
 
 
 @dataclass
@@ -59,7 +61,7 @@ class DoorUnderTest:
         return pid
 
     async def ready(self) -> Status:
-        return await self.harness.connected()
+        return await self.harness.connected(within=LOADED_S)
 
     # -- faults ---------------------------------------------------------------------------------
 
@@ -86,11 +88,13 @@ class DoorUnderTest:
 
     async def gone(self, old: Status) -> Status:
         """The engine has seen that `old`'s server is gone."""
-        return await self.harness.wait_for("the server gone", lambda s: s.pid != old.pid)
+        return await self.harness.wait_for(
+            "the server gone", lambda s: s.pid != old.pid, within=LOADED_S
+        )
 
     async def back_after(self, old: Status) -> Status:
         """Connected again, to a server other than `old`'s."""
-        return await self.harness.connected_to_a_new_server(old)
+        return await self.harness.connected_to_a_new_server(old, within=LOADED_S)
 
 
 @contextlib.asynccontextmanager
@@ -220,7 +224,9 @@ class StrictClient:
         marks = self.marks()
         made = [await self.new_session() for _ in range(2)]
         await wait_until(
-            lambda: all(self.created_since(marks, p) == made for p in self.PATHS),
+            lambda: all(
+                [s for s in self.created_since(marks, p) if s in made] == made for p in self.PATHS
+            ),
             f"sessions {made} on every stream",
             within=30,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,15 @@ import pytest
 
 from tests.e2e.mock_model import config_content, serve
 from tests.engine.helpers import LaunchFactory
-from tests.frontdoor.helpers import DoorUnderTest, StrictClient, door_over, wait_until
+from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_over, wait_until
 from tray.core.causes import CauseKind
 from tray.core.front_door import Credentials
-from tray.core.status import State
+from tray.core.status import State, Status
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 
 # The server beats every 10 s: a watchdog waits longer; then the hung limit restarts it.
-HUNG = {"heartbeat_timeout_s": 11.0, "hung_restart_after_s": 2.0}
+HUNG = {"heartbeat_timeout_s": 13.0, "hung_restart_after_s": 2.0}
 
 
 @contextlib.asynccontextmanager
@@ -42,6 +43,11 @@ async def held_calls(client: StrictClient) -> list[httpx.Response]:
             client.call("GET", "/global/health"),
         )
     )
+
+
+def away(status: Status) -> bool:
+    """The engine no longer counts the server as connected (stalled, or already restarting)."""
+    return status.state is not State.CONNECTED
 
 
 def resynced(client: StrictClient, marks: dict[str, int]) -> bool:
@@ -81,7 +87,7 @@ async def test_sigstop_past_the_hung_limit(make_launch: LaunchFactory) -> None:
             # Sent before anyone knows the server is frozen: forwarded, and stuck in it.
             stuck_get = asyncio.create_task(client.call("GET", "/session"))
             stuck_post = asyncio.create_task(client.call("POST", "/session", json={}))
-            await running.harness.wait_state(State.STALLED, within=30)
+            await running.harness.wait_for("the hang seen", away, within=60)
             held = asyncio.create_task(client.call("GET", "/session"))
             await running.back_after(old)
         finally:
@@ -122,7 +128,7 @@ async def test_the_breaker_giving_up_ends_streams_and_refuses(make_launch: Launc
         held = asyncio.create_task(client.call("GET", "/session"))
         await asyncio.sleep(0)
         running.kill()
-        failed = await running.harness.wait_state(State.FAILED)
+        failed = await running.harness.wait_state(State.FAILED, within=LOADED_S)
         assert failed.cause is not None
         assert failed.cause.kind is CauseKind.CRASH_LOOP
         refused = await held
@@ -137,9 +143,9 @@ async def test_the_breaker_giving_up_ends_streams_and_refuses(make_launch: Launc
 
 
 async def test_the_app_quitting_ends_streams_cleanly(make_launch: LaunchFactory) -> None:
-    async with door(make_launch) as running, StrictClient(running) as client:
+    async with door(make_launch, **HUNG) as running, StrictClient(running) as client:
         running.freeze()  # requests made now are held ...
-        await running.harness.wait_state(State.STALLED, within=30)
+        await running.harness.wait_for("the hang seen", away, within=60)
         held = asyncio.create_task(client.call("GET", "/session"))
         await asyncio.sleep(0.2)
         await running.harness.engine.shutdown()  # ... and answered when the app quits
@@ -157,7 +163,7 @@ async def test_a_bad_password_is_refused_at_once_and_nothing_held(
     async with door(make_launch, **HUNG) as running:
         pid = running.freeze()
         try:
-            await running.harness.wait_state(State.STALLED, within=30)
+            await running.harness.wait_for("the hang seen", away, within=60)
             async with httpx.AsyncClient(
                 base_url=running.url, auth=("opencode", "wrong"), timeout=5
             ) as bad:
@@ -189,14 +195,17 @@ async def test_a_rotation_ends_what_the_old_password_opened(make_launch: LaunchF
 
 
 @pytest.fixture
-async def slow_model(tmp_path: Path, free_port: int) -> AsyncIterator[tuple[int, Path]]:
+async def slow_model(tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
     """The offline model, streaming slowly: a turn stays busy long enough to kill the server."""
     workdir = tmp_path / "model"
     workdir.mkdir()
     (workdir / "mode").write_text("slow")
-    task = asyncio.create_task(serve(free_port, workdir))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    task = asyncio.create_task(serve(port, workdir))
     await asyncio.sleep(0.1)
-    yield free_port, workdir
+    yield port, workdir
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 

@@ -20,7 +20,7 @@ import pytest
 from tests.engine.helpers import LaunchFactory
 from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events, wait_until
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 
 TEN_MB = 10 * 1024 * 1024
 
@@ -205,7 +205,6 @@ async def test_200_event_streams_each_get_every_event(front_door: DoorUnderTest)
         await asyncio.gather(*readers, return_exceptions=True)
 
 
-@pytest.mark.timeout(600)
 async def test_1000_concurrent_requests_are_answered_unmixed(make_launch: LaunchFactory) -> None:
     """aiohttp as the client: httpx's pool is the slow part with 1,000 connections at once.
     The server answers them slowly on a loaded machine: no restart for slow requests here."""

@@ -9,7 +9,7 @@ import pytest
 
 from tests.frontdoor.helpers import DoorUnderTest, event_type, read_events, wait_until
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 
 
 async def test_rest_and_a_stream_through_a_sigkill(front_door: DoorUnderTest) -> None:
