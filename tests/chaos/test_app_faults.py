@@ -24,7 +24,8 @@ from tray.core.notify_policy import RECOVERED_TITLE
 from tray.core.settings import Settings
 from tray.engine.password import USERNAME
 
-pytestmark = [pytest.mark.chaos, pytest.mark.server, pytest.mark.timeout(180)]
+# Three app and server starts each, up to START_S apiece on a busy machine.
+pytestmark = [pytest.mark.chaos, pytest.mark.server, pytest.mark.timeout(420)]
 
 START_S = 60.0
 INCIDENT_TITLES = {
