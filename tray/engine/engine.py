@@ -168,6 +168,11 @@ class Engine:
             return None
         return Upstream(url, self._private)
 
+    def serve_behind(self, public_url: str) -> None:
+        """From the next start on, run the server behind the front door at `public_url`."""
+        self.launch = replace(self.launch, public_url=public_url)
+        self._supervisor.set_policy(self._policy(self.launch))
+
     @staticmethod
     def _policy(launch: ServerLaunch) -> Policy:
         """Behind a front door clients wait for a restart: the first one goes at once."""

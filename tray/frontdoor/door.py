@@ -128,11 +128,14 @@ class FrontDoor:
     def __init__(
         self,
         config: DoorConfig,
-        credentials: Credentials,
+        credentials: Credentials | Callable[[], Credentials],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`credentials`: the public ones, or where to read them (then a change is a rotation,
+        noticed at the next request or within a second)."""
         self.config = config
-        self._credentials = credentials
+        self._source = credentials if callable(credentials) else None
+        self._credentials = credentials() if callable(credentials) else credentials
         self._credentials_gen = 0
         self._clock = clock
         self._view = ServerView(State.STARTING, None)
@@ -215,6 +218,12 @@ class FrontDoor:
                 stream.ended.set()
         self._wake()
 
+    def _follow_credentials(self) -> None:
+        if self._source is not None:
+            current = self._source()
+            if current != self._credentials:
+                self.set_credentials(current)
+
     def set_credentials(self, credentials: Credentials) -> None:
         """New public credentials (a rotation): what the old ones let in ends now."""
         self._credentials = credentials
@@ -286,6 +295,7 @@ class FrontDoor:
         """Heartbeats for held streams, in the server's format."""
         while True:
             await asyncio.sleep(TICK_S)
+            self._follow_credentials()
             now = self._now()
             for stream in list(self._streams):
                 beat = stream.held.heartbeat_due(self._view, stream.live, now)
@@ -314,6 +324,7 @@ class FrontDoor:
             )
         if request.path.startswith(core.LOGIN_PATH + "/") and request.method == "GET":
             return self._login(request)
+        self._follow_credentials()
         if (
             core.authenticate(
                 request.headers.get("Authorization"),

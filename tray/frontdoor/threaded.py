@@ -22,7 +22,10 @@ CALL_TIMEOUT_S = 5.0
 
 
 class ThreadedFrontDoor:
-    def __init__(self, config: DoorConfig, credentials: Credentials) -> None:
+    def __init__(
+        self, config: DoorConfig, credentials: Credentials | Callable[[], Credentials]
+    ) -> None:
+        """`credentials` as for `FrontDoor` (a callable is read on the door's thread)."""
         self.config = config
         self._credentials = credentials
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -20,6 +20,7 @@ from tray.engine import password as passwords
 from tray.engine.engine import Engine, ServerLaunch
 from tray.engine.notices import NoticeLoop
 from tray.engine.password_source import PasswordSource
+from tray.frontdoor.app_door import AppDoor
 from tray.shell import preferences
 from tray.shell.command_line import CommandLine
 from tray.shell.commands import AppCommands
@@ -48,6 +49,7 @@ class App:
             settings, passwords.placeholder(), paths.state_dir(), binary_override=args.opencode
         )
         self.engine = Engine(launch)
+        self.front_door = AppDoor(self.engine)
         self._passwords = PasswordSource()
         self.preferences = Preferences(self.engine, settings_path, self.boxes.warn, self._notify)
         tasks = Tasks(loop, lambda error, name: self.errors.report(error, f"the {name} task"))
@@ -90,6 +92,7 @@ class App:
         self.notices.start()
         for warning in self._warnings:
             self.boxes.warn(warning)
+        await self.front_door.start(self.boxes.warn)
         if self.engine.launch.settings.start_server_with_app:
             self.engine.start()
         await self._quit
@@ -98,6 +101,7 @@ class App:
         self.instance.close()
         await self._tasks.cancel()
         await self.engine.shutdown()
+        await self.front_door.close()  # held requests got 503 and streams ended at the stop
         await self.notifier.aclose()
         self.views.hide()
         return 0
