@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tray.core import resume
+from tray.core import causes, resume
 from tray.core.resume import Condition
 
 SID = "ses_abc"
@@ -105,3 +105,73 @@ def test_web_url_home() -> None:
 )
 def test_attach_command(template: str, expected: list[str]) -> None:
     assert resume.attach_command(template, "oc", "http://h:1", SID, "/p q") == expected
+
+
+# -- the resume decision ---------------------------------------------------------------------------
+
+URL = "http://127.0.0.1:4096"
+
+
+def _report(condition: Condition) -> resume.SessionReport:
+    return resume.SessionReport(SID, "Fix it", "/home/u/proj", condition)
+
+
+def test_resuming_without_a_server_says_start_it() -> None:
+    assert resume.resume_start(None, SID) == resume.ResumeStep(
+        1, "The server is not running: start it first."
+    )
+
+
+def test_resuming_before_any_session_opens_the_list() -> None:
+    assert resume.resume_start(URL, None) == resume.ResumeStep(
+        0, "No session yet: opened the session list.", open_list=True
+    )
+
+
+def test_a_known_session_is_looked_up() -> None:
+    assert resume.resume_start(URL, SID) is None
+    assert resume.resume_lookup_failed(SID, "timed out") == resume.ResumeStep(
+        1, "Could not look up session ses_abc: timed out"
+    )
+
+
+def test_a_deleted_session_opens_the_list_instead() -> None:
+    step = resume.resume_found(_report(Condition.GONE), "browser")
+    assert step == resume.ResumeStep(
+        1,
+        "Session ses_abc no longer exists (it was deleted): opened the session list instead.",
+        open_list=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "offer"),
+    [(Condition.IDLE, False), (Condition.RUNNING, False), (Condition.INTERRUPTED, True)],
+)
+def test_a_session_found_is_opened_and_an_interrupted_one_offered_to_continue(
+    condition: Condition, offer: bool
+) -> None:
+    found = _report(condition)
+    step = resume.resume_found(found, "terminal")
+    assert step == resume.ResumeStep(
+        0,
+        f"Resumed ses_abc ({condition.label}) in the terminal.",
+        session=found,
+        offer_continue=offer,
+    )
+
+
+def test_terminal_command_or_why_there_is_none() -> None:
+    found = _report(Condition.IDLE)
+    missing = causes.binary_not_found(["/nope/opencode"])
+    assert resume.terminal_command("xterm -e", missing, URL, found) == (
+        f"Cannot open a terminal: {missing.text}"
+    )
+    assert resume.terminal_command(None, "/bin/opencode", URL, found) == (
+        "Cannot open a terminal: none was found. Set a terminal command in Settings."
+    )
+    assert resume.terminal_command("xterm -e", "/bin/opencode", URL, found) == [
+        "xterm",
+        "-e",
+        *("/bin/opencode", "attach", URL, "--session", SID, "--dir", "/home/u/proj"),
+    ]

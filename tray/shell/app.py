@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tray import autostart, logs, paths
 from tray.core.notify_policy import NoticeAction
@@ -29,8 +30,10 @@ from tray.shell.preferences import Preferences
 from tray.shell.views import Views
 from tray.tasks import Tasks
 from tray.ui.boxes import Boxes
-from tray.ui.notifier import Notifier
 from tray.ui.view_model import ViewModel
+
+if TYPE_CHECKING:
+    from tray.ui.notifier import Notifier
 
 TRAY_WAIT_S = 60.0
 
@@ -65,7 +68,7 @@ class App:
         )
         self.views = Views(self._view_model)
         self.command_line = CommandLine(self.engine, self.commands, self.views.show_window)
-        self.notifier: Notifier | None = None  # once the views exist: it may use the tray
+        self.notifier: Notifier | None = None  # at the first notice (it may use the tray)
         self.notices = NoticeLoop(
             self.engine.status, lambda: self.engine.launch.settings, self._post
         )
@@ -85,9 +88,6 @@ class App:
         autostart.refresh(autostart.launch_command())  # the app may have moved
         waits = self._args.wait_for_tray or self._args.background
         await self.views.show(self.commands, TRAY_WAIT_S if waits else 0.0)
-        self.notifier = Notifier(
-            self.commands.notice_clicked, self.commands.notice_button, self.views.tray_icon
-        )
         self.engine.subscribe(self._on_status)
         self.notices.start()
         for warning in self._warnings:
@@ -102,7 +102,8 @@ class App:
         await self._tasks.cancel()
         await self.engine.shutdown()
         await self.front_door.close()  # held requests got 503 and streams ended at the stop
-        await self.notifier.aclose()
+        if self.notifier is not None:
+            await self.notifier.aclose()
         self.views.hide()
         return 0
 
@@ -110,19 +111,16 @@ class App:
         if not self._quit.done():
             self._quit.set_result(None)
 
-    def _view_model(self) -> ViewModel:
+    def _view_model(self, status: Status | None = None) -> ViewModel:
+        """What the views show: `status` (the status now if None) and what goes beside it."""
         return ViewModel(
-            status=self.engine.status(),
+            status=status or self.engine.status(),
             recent_sessions=self.engine.recent_sessions(),
             start_at_login=self.engine.launch.settings.start_at_login,
         )
 
     def _on_status(self, status: Status) -> None:
-        self.views.push(
-            ViewModel(
-                status, self.engine.recent_sessions(), self.engine.launch.settings.start_at_login
-            )
-        )
+        self.views.push(self._view_model(status))
         self.preferences.server_may_have_restarted()
         self.notices.update(status)
 
@@ -132,5 +130,11 @@ class App:
         self.notices.update()
 
     def _post(self, actions: Sequence[NoticeAction]) -> None:
-        if self.notifier is not None:
-            self.notifier.post(actions)
+        if self.notifier is None:  # made at the first notice: most runs never show one
+            from tray.ui.notifier import Notifier  # noqa: PLC0415 (its D-Bus stack weighs 7 MiB)
+
+            commands = self.commands
+            self.notifier = Notifier(
+                commands.notice_clicked, commands.notice_button, self.views.tray_icon
+            )
+        self.notifier.post(actions)

@@ -62,6 +62,11 @@ class Views:
     def tray_icon(self) -> QSystemTrayIcon | None:
         return self.tray.icon if self.tray is not None else None
 
+    @property
+    def tick_s(self) -> float | None:
+        """How often the views are handed a fresh model while nothing else changes."""
+        return self._tick.interval() / 1000 if self._tick.isActive() else None
+
     def show_window(self) -> None:
         window = self._status_window()
         window.show()
