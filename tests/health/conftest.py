@@ -32,6 +32,9 @@ FAST_HEALTH: dict[str, Any] = {
     "stuck_after_s": 3.0,
 }
 MODEL_START_S = 10.0
+# What a wait for the server may take on a loaded 2-core machine (load 30+ was seen), and a test.
+WAIT_S = 120.0
+SLOW_TEST_S = 900
 
 
 def _free_port() -> int:

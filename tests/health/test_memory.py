@@ -13,15 +13,23 @@ from pathlib import Path
 import pytest
 
 from tests.engine.helpers import LaunchFactory, running
-from tests.health.conftest import FAST_HEALTH, Model, busy_on_server, new_turn, rest
+from tests.health.conftest import (
+    FAST_HEALTH,
+    SLOW_TEST_S,
+    WAIT_S,
+    Model,
+    busy_on_server,
+    new_turn,
+    rest,
+)
 from tests.health.wrapper import make_wrapper
 from tray.core.causes import CauseKind, size_text
 from tray.core.status import State, Status
 
-pytestmark = pytest.mark.server
+# Each starts the real server more than once: minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.server, pytest.mark.timeout(SLOW_TEST_S)]
 
 GROW_MB = 300
-GROWTH_S = 20.0
 
 
 def hold(control: Path, mb: int) -> None:
@@ -52,14 +60,16 @@ async def test_the_tree_is_measured_and_a_limit_restarts_an_idle_server(
 ) -> None:
     launch = make_launch(opencode_path=wrapped, memory_limit_mb=0, **FAST_HEALTH)
     async with running(launch) as h:
-        first = await h.connected()
-        measured = await h.wait_for("a memory sample", lambda s: s.health.memory_mb is not None)
+        first = await h.connected(within=WAIT_S)
+        measured = await h.wait_for(
+            "a memory sample", lambda s: s.health.memory_mb is not None, within=WAIT_S
+        )
         base = measured.health.memory_mb
         assert base is not None
         assert base > 100, "the real server alone holds a few hundred MB"
         hold(control, GROW_MB)
         grown = await h.wait_for(
-            "the tree to grow", lambda s: (s.health.memory_mb or 0) >= base + GROW_MB - 50, GROWTH_S
+            "the tree to grow", lambda s: (s.health.memory_mb or 0) >= base + GROW_MB - 50, WAIT_S
         )
         assert grown.pid == first.pid
         assert grown.health.memory_peak_mb is not None
@@ -67,7 +77,7 @@ async def test_the_tree_is_measured_and_a_limit_restarts_an_idle_server(
         assert grown.health.memory_limit_mb == 0
         limit = round(base + GROW_MB / 2)
         h.engine.apply_settings(replace(launch.settings, memory_limit_mb=limit))
-        restarting = await h.wait_for("a restart for memory", _limit_restart)
+        restarting = await h.wait_for("a restart for memory", _limit_restart, within=WAIT_S)
         hold(control, 0)
         h.engine.apply_settings(replace(launch.settings, memory_limit_mb=0))
         assert restarting.cause is not None
@@ -78,7 +88,7 @@ async def test_the_tree_is_measured_and_a_limit_restarts_an_idle_server(
         used = restarting.cause.facts["memory_mb"]
         assert isinstance(used, int)
         assert used > limit
-        after = await h.connected_to_a_new_server(first)
+        after = await h.connected_to_a_new_server(first, within=WAIT_S)
         assert after.restarts == 1
         assert after.incidents[-1].cause.kind is CauseKind.MEMORY_LIMIT
         assert after.incidents[-1].recovered
@@ -87,31 +97,35 @@ async def test_the_tree_is_measured_and_a_limit_restarts_an_idle_server(
 async def test_the_limit_restart_waits_for_the_busy_turn_to_finish(
     make_launch: LaunchFactory, wrapped: str, control: Path, model: Model
 ) -> None:
-    model.mode("slow 16")  # a turn of about 8 s
+    model.mode("slow 40")  # a turn of about 20 s
     launch = make_launch(
         opencode_path=wrapped, memory_limit_mb=0, extra_env=model.env(), **FAST_HEALTH
     )
     async with running(launch) as h:
-        first = await h.connected()
-        measured = await h.wait_for("a memory sample", lambda s: s.health.memory_mb is not None)
+        first = await h.connected(within=WAIT_S)
+        measured = await h.wait_for(
+            "a memory sample", lambda s: s.health.memory_mb is not None, within=WAIT_S
+        )
         assert measured.health.memory_mb is not None
         async with rest(launch, first) as client:
             session = await new_turn(client)
-            await h.wait_for("the turn to be busy", lambda s: session in s.busy_sessions)
+            await h.wait_for(
+                "the turn to be busy", lambda s: session in s.busy_sessions, within=WAIT_S
+            )
             limit = round(measured.health.memory_mb + GROW_MB / 2)
             hold(control, GROW_MB)
             h.engine.apply_settings(replace(launch.settings, memory_limit_mb=limit))
             waiting = await h.wait_for(
                 "a restart waiting for the turn",
                 lambda s: s.health.pending_restart is not None,
-                GROWTH_S,
+                WAIT_S,
             )
             assert waiting.pid == first.pid
             assert session in waiting.busy_sessions
             assert waiting.health.pending_restart is not None
             assert waiting.health.pending_restart.kind is CauseKind.MEMORY_LIMIT
             assert session in await busy_on_server(client)
-        restarting = await h.wait_for("a restart for memory", _limit_restart, within=60)
+        restarting = await h.wait_for("a restart for memory", _limit_restart, within=WAIT_S)
         hold(control, 0)
         h.engine.apply_settings(replace(launch.settings, memory_limit_mb=0))
         before = [seen.status for seen in h.seen if seen.at < h.seen[-1].at]
@@ -119,7 +133,7 @@ async def test_the_limit_restart_waits_for_the_busy_turn_to_finish(
         assert last_connected.busy_sessions == (), "restarted during the busy turn"
         assert restarting.cause is not None
         assert restarting.cause.facts["waited_s"] is None
-        after = await h.connected_to_a_new_server(first)
+        after = await h.connected_to_a_new_server(first, within=WAIT_S)
         async with rest(launch, after) as client:
             messages = (await client.get(f"/session/{session}/message")).json()
         answer = [m for m in messages if m["info"]["role"] == "assistant"][-1]
@@ -139,12 +153,14 @@ async def test_a_sigkill_is_worded_as_the_oom_killer_with_the_kernels_record(
     _kernel_counts(record, oom_kill=2)
     launch = replace(make_launch(memory_limit_mb=0, **FAST_HEALTH), oom_record=record)
     async with running(launch) as h:
-        first = await h.connected()
-        measured = await h.wait_for("a memory sample", lambda s: s.health.memory_mb is not None)
+        first = await h.connected(within=WAIT_S)
+        measured = await h.wait_for(
+            "a memory sample", lambda s: s.health.memory_mb is not None, within=WAIT_S
+        )
         _kernel_counts(record, oom_kill=3)
         assert first.pid is not None
         os.kill(first.pid, signal.SIGKILL)
-        crashed = await h.wait_state(State.CRASHED)
+        crashed = await h.wait_state(State.CRASHED, within=WAIT_S)
         assert crashed.cause is not None
         assert re.fullmatch(
             r"server killed by the out-of-memory killer \(SIGKILL; the kernel recorded an OOM "
@@ -157,13 +173,14 @@ async def test_a_sigkill_is_worded_as_the_oom_killer_with_the_kernels_record(
         assert isinstance(facts["memory_mb"], int)
         assert measured.health.memory_mb is not None
         assert abs(facts["memory_mb"] - measured.health.memory_mb) < 100
-        second = await h.connected_to_a_new_server(first)
+        second = await h.connected_to_a_new_server(first, within=WAIT_S)
         await h.wait_for(
             "a sample of the new server",
             lambda s: s.pid == second.pid and s.health.memory_mb is not None,
+            within=WAIT_S,
         )
         assert second.pid is not None
         os.kill(second.pid, signal.SIGKILL)  # no new kernel record, memory not high
-        plain = await h.wait_state(State.CRASHED, where=lambda s: s.pid is None)
+        plain = await h.wait_state(State.CRASHED, where=lambda s: s.pid is None, within=WAIT_S)
         assert plain.cause is not None
         assert plain.cause.text == "server killed by SIGKILL"

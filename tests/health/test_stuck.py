@@ -9,12 +9,20 @@ import asyncio
 import pytest
 
 from tests.engine.helpers import LaunchFactory, poll, running
-from tests.health.conftest import FAST_HEALTH, Model, busy_on_server, new_turn, rest
+from tests.health.conftest import (
+    FAST_HEALTH,
+    SLOW_TEST_S,
+    WAIT_S,
+    Model,
+    busy_on_server,
+    new_turn,
+    rest,
+)
 from tray.core.health import Notices, StuckNotice
 
-pytestmark = pytest.mark.server
+# Each starts the real server more than once: minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.server, pytest.mark.timeout(SLOW_TEST_S)]
 
-STUCK_S = 30.0
 UNTOUCHED_S = 2.0
 
 
@@ -24,17 +32,19 @@ async def test_a_stuck_turn_is_noticed_once_left_alone_and_aborted_on_request(
     model.mode("hang")
     launch = make_launch(extra_env=model.env(), **FAST_HEALTH)
     async with running(launch) as h:
-        first = await h.connected()
+        first = await h.connected(within=WAIT_S)
         notices = Notices()
         async with rest(launch, first) as client:
             session = await new_turn(client)
-            await h.wait_for("the turn to be busy", lambda s: session in s.busy_sessions)
-            await poll(lambda: model.requests() == ["hang"], STUCK_S, "the model to be asked")
+            await h.wait_for(
+                "the turn to be busy", lambda s: session in s.busy_sessions, within=WAIT_S
+            )
+            await poll(lambda: model.requests() == ["hang"], WAIT_S, "the model to be asked")
             asked_at = asyncio.get_running_loop().time()
             stuck = await h.wait_for(
                 "the turn to be stuck",
                 lambda s: any(t.silent_since >= asked_at - 1 for t in s.health.stuck),
-                STUCK_S,
+                WAIT_S,
             )
             [notice] = notices.new(stuck.health)
             assert isinstance(notice, StuckNotice)
@@ -50,7 +60,7 @@ async def test_a_stuck_turn_is_noticed_once_left_alone_and_aborted_on_request(
             ended = await h.wait_for(
                 "the turn to end",
                 lambda s: session not in s.busy_sessions and not s.health.stuck,
-                STUCK_S,
+                WAIT_S,
             )
             assert ended.pid == first.pid
             assert session not in await busy_on_server(client)
