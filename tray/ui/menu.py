@@ -21,10 +21,11 @@ def _elide(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _recent_label(session: SessionSummary, now_wall: float) -> str:
+def _recent_label(session: SessionSummary, now_wall: float, stuck: bool = False) -> str:
     project = Path(session.directory).name or session.directory
     ago = present.duration(max(0.0, now_wall - session.updated_ms / 1000))
-    return f"{_elide(session.title or session.id, 50)} — {project}, {ago} ago"
+    marker = "⚠ stuck — " if stuck else ""
+    return f"{marker}{_elide(session.title or session.id, 50)} — {project}, {ago} ago"
 
 
 def fill(menu: QMenu, model: ViewModel, commands: Commands) -> None:
@@ -81,8 +82,9 @@ def _sessions(menu: QMenu, model: ViewModel, commands: Commands) -> None:
         )
     recent = menu.addMenu("Recent sessions")
     now_wall = time.time()
+    stuck = set(model.status.health.stuck_sessions)
     for session in model.recent_sessions[:RECENT_SHOWN]:
-        action = recent.addAction(_recent_label(session, now_wall))
+        action = recent.addAction(_recent_label(session, now_wall, session.id in stuck))
         action.triggered.connect(lambda _=False, sid=session.id: commands.resume(sid))
         action.setEnabled(model.can_resume)
     if not model.recent_sessions:
