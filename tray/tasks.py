@@ -11,17 +11,20 @@ T = TypeVar("T")
 
 
 class Tasks:
-    """`on_failure(error, name)` runs for each task that raises (not for one cancelled)."""
+    """`on_failure(error, name)` runs for each task that raises (not for one cancelled). The
+    tasks run on `loop`, or else on the event loop of the moment each one starts."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, on_failure: Callable[[BaseException, str], None]
+        self,
+        loop: asyncio.AbstractEventLoop | None,
+        on_failure: Callable[[BaseException, str], None],
     ) -> None:
         self._loop = loop
         self._on_failure = on_failure
         self._running: set[asyncio.Task[Any]] = set()
 
     def start(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
-        task = self._loop.create_task(coro, name=name)
+        task = (self._loop or asyncio.get_event_loop()).create_task(coro, name=name)
         self._running.add(task)
         task.add_done_callback(self._done)
         return task

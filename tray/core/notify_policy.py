@@ -21,7 +21,7 @@ from enum import Enum
 from typing import Protocol
 
 from tray.core.causes import Cause, CauseKind
-from tray.core.present import duration
+from tray.core.present import capitalized, duration, retry
 from tray.core.resume import Condition, SessionReport
 from tray.core.status import Incident, State, Status
 
@@ -140,27 +140,15 @@ def incident_key(incident: Incident) -> str:
     return f"incident-{incident.opened_at!r}"
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _retry(verb: str, status: Status, now: float) -> str:
-    """'Restarting in 4 s (attempt 2)', from `status.attempt` and `status.next_retry_at`."""
-    attempt = f" (attempt {status.attempt})" if status.attempt else ""
-    if status.next_retry_at is None:
-        return f"{verb}{attempt}"
-    return f"{verb} in {duration(max(0.0, status.next_retry_at - now))}{attempt}"
-
-
 def _what_we_do(status: Status, now: float, attempt: int) -> str:
     """What the app does about it; `attempt` is the incident's own count."""
     if status.state is State.FAILED:
         return "Restart from the menu when it is fixed."
     counted = replace(status, attempt=attempt)
     if status.state is State.CRASHED:
-        return _retry("Restarting", counted, now)
+        return retry("Restarting", counted, now)
     if status.state in (State.RECONNECTING, State.STALLED):
-        return _retry("Reconnecting", counted, now)
+        return retry("Reconnecting", counted, now)
     return "Starting the server again"
 
 
@@ -176,7 +164,7 @@ def _incident_notice(tracked: _Tracked, status: Status, now: float) -> Notice:
     return Notice(
         key=tracked.key,
         title=_TITLES.get(status.state, _TITLES[State.STARTING]),
-        body=f"{_sentence(cause.text)}\n{doing}",
+        body=f"{capitalized(cause.text)}\n{doing}",
         state=status.state,
         buttons=_buttons(status.state, cause),
         session=tracked.session,

@@ -34,6 +34,7 @@ from tray.core.notify_policy import (
 from tray.core.status import State
 from tray.identity import DISPLAY_NAME
 from tray.resources import app_icon_path, icon_path
+from tray.tasks import Tasks
 from tray.ui.freedesktop import FreedesktopNotifications
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class Notifier:
             self._desktop = _PlatformNotifications(self._clicked, self._button)
         self._balloon: Notice | None = None  # the tray icon's newest message
         self._lock = asyncio.Lock()
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending = Tasks(None, _notifying_failed)
         self._shown_at: dict[str, float] = {}  # notice key -> when the daemon took it
         if tray is not None:
             tray.messageClicked.connect(self._on_balloon_clicked)
@@ -107,16 +108,12 @@ class Notifier:
         todo = tuple(actions)
         if not todo:
             return None
-        task = asyncio.ensure_future(self.apply(todo))
-        self._pending.add(task)
-        task.add_done_callback(self._finished)
-        return task
+        return self._pending.start(self.apply(todo), "notify")
 
     async def aclose(self) -> None:
         """Finish posted work and take down the notifications still shown: their buttons would
         reach nobody once the app is gone."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self._pending.wait()
         if self._desktop is not None:
             await self.apply(CloseNotice(key) for key in self._desktop.shown_keys())
             await self._desktop.aclose(SEND_TIMEOUT_S)
@@ -155,11 +152,6 @@ class Notifier:
             callback(*args)
         except Exception:
             log.exception("A notification callback failed")
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("Notifying failed", exc_info=task.exception())
 
     # -- the tray icon's messages ----------------------------------------------------------------
 
@@ -245,6 +237,10 @@ class _PlatformNotifications:
         button = next((b for b in notice.buttons if b.value == button_id), None) if notice else None
         if notice is not None and button is not None:
             self._on_button(notice, button)
+
+
+def _notifying_failed(error: BaseException, _name: str) -> None:
+    log.error("Notifying failed", exc_info=error)
 
 
 def _icon_path(notice: Notice) -> Path | None:
