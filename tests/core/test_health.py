@@ -21,6 +21,7 @@ from tray.core.health import (
     RestartServer,
     StuckNotice,
     StuckTurn,
+    Unstuck,
     UpdateNotice,
 )
 from tray.core.messages import Exited, RestartFor, Spawn, Terminate
@@ -372,8 +373,10 @@ def test_one_notice_per_stuck_session_and_again_only_after_it_came_unstuck() -> 
     assert notices.new(HealthStatus(stuck=(a,))) == [StuckNotice(a)]
     assert notices.new(HealthStatus(stuck=(a,))) == []
     assert notices.new(HealthStatus(stuck=(a, b))) == [StuckNotice(b)]
-    assert notices.new(HealthStatus(stuck=(b,))) == []
+    assert notices.new(HealthStatus(stuck=(b,))) == [Unstuck("ses_a")]
     assert notices.new(HealthStatus(stuck=(a, b))) == [StuckNotice(a)]
+    assert notices.new(HealthStatus()) == [Unstuck("ses_a"), Unstuck("ses_b")]
+    assert notices.new(HealthStatus()) == []
 
 
 # -- updates ---------------------------------------------------------------------------------------

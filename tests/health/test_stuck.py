@@ -18,7 +18,7 @@ from tests.health.conftest import (
     new_turn,
     rest,
 )
-from tray.core.health import Notices, StuckNotice
+from tray.core.health import Notices, StuckNotice, Unstuck
 
 # Each starts the real server more than once: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.server, pytest.mark.timeout(SLOW_TEST_S)]
@@ -63,6 +63,7 @@ async def test_a_stuck_turn_is_noticed_once_left_alone_and_aborted_on_request(
                 WAIT_S,
             )
             assert ended.pid == first.pid
+            assert notices.new(ended.health) == [Unstuck(session)]
             assert session not in await busy_on_server(client)
             messages = (await client.get(f"/session/{session}/message")).json()
             answer = [m for m in messages if m["info"]["role"] == "assistant"][-1]

@@ -292,25 +292,33 @@ class StuckNotice:
 
 
 @dataclass(frozen=True)
+class Unstuck:
+    """A session noticed stuck is no longer: its turn went on or ended."""
+
+    session_id: str
+
+
+@dataclass(frozen=True)
 class UpdateNotice:
     version: str
 
 
-Notice = StuckNotice | UpdateNotice
+Notice = StuckNotice | Unstuck | UpdateNotice
 
 
 class Notices:
-    """One notice per stuck session (again only after it came unstuck) and one per version."""
+    """One notice per stuck session (again only after it came unstuck, which is said too) and
+    one per announced version."""
 
     def __init__(self) -> None:
         self._stuck: set[str] = set()
         self._versions: set[str] = set()
 
     def new(self, health: HealthStatus) -> list[Notice]:
-        found: list[Notice] = [
-            StuckNotice(turn) for turn in health.stuck if turn.session_id not in self._stuck
-        ]
-        self._stuck = set(health.stuck_sessions)
+        now_stuck = set(health.stuck_sessions)
+        found: list[Notice] = [Unstuck(s) for s in sorted(self._stuck - now_stuck)]
+        found += [StuckNotice(turn) for turn in health.stuck if turn.session_id not in self._stuck]
+        self._stuck = now_stuck
         version = health.update_available
         if version is not None and version not in self._versions:
             self._versions.add(version)
