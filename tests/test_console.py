@@ -15,6 +15,7 @@ import pytest
 
 from tray import __main__ as entry
 from tray import console
+from tray.shell import startup
 
 
 class FakeKernel32:
@@ -184,6 +185,15 @@ def test_the_twin_started_without_a_command_hands_over(monkeypatch: pytest.Monke
         return 0
 
     monkeypatch.setattr(console, "start_windowed", start_windowed)
-    monkeypatch.setattr(entry, "run_app", lambda *args: pytest.fail("ran the app in a terminal"))
+    monkeypatch.setattr(startup, "run_app", lambda *args: pytest.fail("ran the app in a terminal"))
     assert entry.main(["--background"]) == 0
     assert handed == [["--background"]]
+
+
+def test_a_command_does_not_load_the_app() -> None:
+    # What `opencode-tray status` imports: the instance channel, not the widgets or the engine.
+    script = "import sys, tray.__main__\nprint('tray.shell.startup' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "False\n"

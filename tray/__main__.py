@@ -8,7 +8,6 @@ import sys
 from tray import cli, console
 from tray.core.report import EXIT_NOT_RUNNING
 from tray.shell import instance
-from tray.shell.startup import print_reply, run_app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,10 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         if console.is_console_twin():  # the app runs as the windowed program, not in a terminal
             return console.start_windowed(argv)
+        # Only the app loads the app (widgets, the engine, ...): a command answers sooner.
+        from tray.shell.startup import run_app  # noqa: PLC0415
+
         return run_app(args, argv)
     reply = instance.send(argv)
     if reply is not None:
-        return print_reply(reply)
+        return console.print_reply(reply)
     if args.command == "status" and args.json:
         print(json.dumps({"schema": 1, "state": "not_running"}))
     else:

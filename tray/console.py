@@ -21,6 +21,7 @@ from typing import Protocol, TextIO
 
 from tray.cli import COMMANDS
 from tray.identity import APP_NAME
+from tray.shell.instance import Reply
 
 CONSOLE_TWIN = f"{APP_NAME}-console"  # what PyInstaller builds
 CONSOLE_TWIN_INSTALLED = f"{APP_NAME}.com"  # what the installer names it
@@ -33,6 +34,12 @@ _OUTPUT_ARGS = {"-h", "--help", "--version"}
 
 class Kernel32(Protocol):
     def AttachConsole(self, process_id: int) -> int: ...
+
+
+def print_reply(reply: Reply) -> int:
+    """Print what the running instance answered; its code is ours."""
+    print(reply.output, file=sys.stdout if reply.code in (0, 1) else sys.stderr)
+    return reply.code
 
 
 def wants_output(argv: list[str]) -> bool:

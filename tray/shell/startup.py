@@ -18,10 +18,11 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from tray import __version__, logs, paths
+from tray.console import print_reply
 from tray.identity import DISPLAY_NAME
 from tray.resources import app_icon_path, restore_user_environment
 from tray.shell.app import App
-from tray.shell.instance import Reply, send
+from tray.shell.instance import send
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,6 @@ def _quit_on_signals(quit_app: Callable[[], None]) -> None:
 
 
 _keep: list[object] = []
-
-
-def print_reply(reply: Reply) -> int:
-    """Print what the running instance answered; its code is ours."""
-    print(reply.output, file=sys.stdout if reply.code in (0, 1) else sys.stderr)
-    return reply.code
 
 
 def run_app(args: argparse.Namespace, argv: list[str]) -> int:
