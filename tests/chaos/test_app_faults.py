@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -62,6 +63,7 @@ class Run:
         self.port = port
         self.servers: list[int] = []
         self.passwords: list[str] = []
+        self.server_url = ""  # the server's own (behind the front door, a private port)
         self.logged = ""
 
     def connected(self, old: int | None = None) -> dict[str, Any]:
@@ -77,11 +79,15 @@ class Run:
         )
         pid = status["server"]["pid"]
         self.servers.append(pid)
+        self.server_url = status["server"]["upstream_url"]
         self.passwords.append(psutil.Process(pid).environ()["OPENCODE_SERVER_PASSWORD"])
         return status
 
     def sessions(self) -> Sessions:
-        return Sessions(self.port, self.credentials)
+        """The sessions of the server now, asked of it directly with its own password."""
+        port = urlsplit(self.server_url).port
+        assert port is not None, self.server_url
+        return Sessions(port, self.credentials)
 
     def credentials(self) -> tuple[str, str]:
         return USERNAME, self.passwords[-1]
