@@ -111,6 +111,7 @@ def test_a_day_with_sleeps_and_clock_changes_shows_only_the_real_crash() -> None
 
 
 @pytest.mark.server
+@pytest.mark.timeout(300)  # three server starts, slow on a busy machine
 async def test_wall_clock_jumps_fool_neither_the_engine_nor_the_notifications(
     make_launch: LaunchFactory, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,7 +13,8 @@ from tray.core.causes import CauseKind
 from tray.core.status import State
 from tray.engine.password import ServerPassword, generate
 
-pytestmark = pytest.mark.server
+# Heartbeat timeouts and restarts; a start is slow on a busy machine.
+pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
 
 
 async def test_sigkill_restarts_the_server_and_reconnects(make_launch: LaunchFactory) -> None:
