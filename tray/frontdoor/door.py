@@ -554,6 +554,8 @@ class FrontDoor:
         self, stream: _Stream, answer: aiohttp.ClientResponse, splitter: core.EventSplitter
     ) -> None:
         while chunk := await answer.content.readany():
+            if more := answer.content.read_nowait():  # what else arrived: one write for all
+                chunk += more
             now = self._now()
             if not stream.live:
                 stream.live = True
