@@ -45,16 +45,18 @@ log = logging.getLogger(__name__)
 
 
 def tree_rss(pid: int) -> int | None:
-    """Bytes of RSS of `pid` and all its descendants, or None when `pid` is gone (a zombie
-    included: it holds no memory, and the last size before its death is what counts)."""
+    """Bytes of RSS of `pid` and all its descendants, or None when `pid` is gone or going (a
+    killed process gives its memory back before it is a zombie: the last size before its death
+    is what counts)."""
     try:
         root = psutil.Process(pid)
-        if root.status() == psutil.STATUS_ZOMBIE:
+        own = root.memory_info().rss
+        if own == 0 or root.status() == psutil.STATUS_ZOMBIE:
             return None
-        tree = [root, *root.children(recursive=True)]
+        tree = root.children(recursive=True)
     except psutil.Error:
         return None
-    total = 0
+    total = own
     for proc in tree:
         with contextlib.suppress(psutil.Error):  # a child that just exited
             total += proc.memory_info().rss
