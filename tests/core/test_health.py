@@ -59,6 +59,14 @@ def test_memory_and_its_peak_are_shown_for_the_running_server() -> None:
     assert (shown.memory_mb, shown.memory_peak_mb, shown.memory_limit_mb) == (700, 900, 4096)
 
 
+def test_an_empty_sample_of_a_dying_server_keeps_the_last_size() -> None:
+    health = watch(memory_limit_mb=0)
+    health.sampled(PID, sample(20_000))
+    health.sampled(PID, sample(0))
+    assert health.status().memory_mb == 20_000
+    assert health.exit_evidence(PID, None) == OutOfMemory(20_000, kernel_recorded=False)
+
+
 def test_a_new_server_starts_its_peak_afresh_and_a_stale_sample_is_ignored() -> None:
     health = watch()
     health.sampled(PID, sample(3000))

@@ -144,7 +144,7 @@ class HealthWatch:
 
     def sampled(self, pid: int, sample: MemorySample) -> None:
         server = self._for(pid)
-        if server is None:
+        if server is None or sample.rss_bytes <= 0:  # a process on its way out
             return
         if server.sample is None:
             server.oom_kills_at_start = sample.oom_kills
