@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialogButtonBox,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+)
 
-from tests.engine.helpers import poll
+from tests.engine.helpers import SHUTDOWN_S, START_S, poll
 from tray import cli, settings_file
 from tray.core.settings import Settings
 from tray.core.status import State
 from tray.shell.app import App
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.server, pytest.mark.timeout(6 * START_S)]
 
 
 @pytest.fixture
@@ -43,7 +51,7 @@ async def test_without_a_tray_the_status_window_supervises(
 ) -> None:
     app = make_app()
     running = asyncio.ensure_future(app.run())
-    await poll(lambda: app.engine.status().state is State.CONNECTED, 30, "connected")
+    await poll(lambda: app.engine.status().state is State.CONNECTED, START_S, "connected")
     assert app.views.tray is None
     window = app.views.window
     assert window is not None
@@ -78,15 +86,53 @@ async def test_without_a_tray_the_status_window_supervises(
     reply = await app.command_line.handle(["rotate-password"])
     assert reply.code == 1  # no keyring to keep it in: said so
     assert app.engine.launch.password.value != old
-    await poll(lambda: app.engine.status().state is State.CONNECTED, 30, "connected, rotated")
+    await poll(lambda: app.engine.status().state is State.CONNECTED, START_S, "connected, rotated")
 
     await app.command_line.handle(["stop"])
-    await poll(lambda: app.engine.status().pid is None, 30, "the server stopped")
+    await poll(lambda: app.engine.status().pid is None, SHUTDOWN_S, "the server stopped")
     assert app.engine.status().state is State.STOPPED
     window.start_stop_button.click()
-    await poll(lambda: app.engine.status().state is State.CONNECTED, 30, "connected again")
+    await poll(lambda: app.engine.status().state is State.CONNECTED, START_S, "connected again")
 
     reply = await app.command_line.handle(["quit"])
     assert reply.code == 0
-    assert await asyncio.wait_for(running, 20) == 0
+    assert await asyncio.wait_for(running, SHUTDOWN_S) == 0
     assert app.engine.status().pid is None
+
+
+async def test_the_settings_dialog_compares_with_what_the_server_runs_with(
+    make_app: Callable[[], App], tmp_path: Path
+) -> None:
+    """A launch setting applied asks for a restart; once the server has restarted by itself
+    (killed here), it runs with it and the dialog stops asking."""
+    app = make_app()
+    running = asyncio.ensure_future(app.run())
+    await poll(lambda: app.engine.status().state is State.CONNECTED, START_S, "connected")
+    app.commands.open_settings()
+    dialog = app.preferences.dialog
+    assert dialog is not None
+    folder = dialog.findChild(QLineEdit, "working_directory")
+    assert isinstance(folder, QLineEdit)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    folder.setText(str(elsewhere))
+    buttons = dialog.findChild(QDialogButtonBox)
+    assert isinstance(buttons, QDialogButtonBox)
+    buttons.button(QDialogButtonBox.StandardButton.Apply).click()
+    restart = dialog.findChild(QPushButton, "restart_button")
+    assert isinstance(restart, QPushButton)
+    assert restart.isVisible(), "the folder reaches the server at its next start"
+
+    pid = app.engine.status().pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    await poll(
+        lambda: (s := app.engine.status()).state is State.CONNECTED and s.pid != pid,
+        START_S,
+        "restarted by the app",
+    )
+    assert app.engine.server_settings().working_directory == str(elsewhere)
+    await poll(lambda: not restart.isVisible(), 5, "the restart note gone")
+
+    await app.command_line.handle(["quit"])
+    assert await asyncio.wait_for(running, SHUTDOWN_S) == 0
