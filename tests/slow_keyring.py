@@ -3,8 +3,9 @@
     PYTHON_KEYRING_BACKEND=tests.slow_keyring.SlowKeyring
 
 The first call in a process waits, as for an unlock prompt (setting `asked`): until `gate` is set
-(in-process tests set it), or for $SLOW_KEYRING_DELAY_S seconds when that is set (a child
-process), else forever; the calls after it answer at once. It keeps passwords in the JSON file
+(in-process tests set it), until the file $SLOW_KEYRING_GATE_FILE exists (a child process
+answers when the test says), or for $SLOW_KEYRING_DELAY_S seconds, else forever; the calls
+after it answer at once. It keeps passwords in the JSON file
 $SLOW_KEYRING_FILE (default: slow-keyring.json in $HOME), so a test can read what was stored.
 With $SLOW_KEYRING_FAIL set every call fails, as a locked keyring does when its prompt is
 cancelled.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
@@ -31,8 +33,13 @@ def _store() -> Path:
 def _wait() -> None:
     if not asked.is_set():
         asked.set()
+        opens = os.environ.get("SLOW_KEYRING_GATE_FILE")
         delay = os.environ.get("SLOW_KEYRING_DELAY_S")
-        gate.wait(float(delay) if delay else None)
+        if opens:
+            while not gate.is_set() and not Path(opens).exists():
+                time.sleep(0.05)
+        else:
+            gate.wait(float(delay) if delay else None)
     if os.environ.get("SLOW_KEYRING_FAIL"):
         raise KeyringLocked("Failed to unlock the collection!")  # the user cancelled the prompt
 

@@ -8,6 +8,7 @@ with the keyring's password once it answers, or with a per-run one after keyring
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -15,16 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
+import httpx
 import pytest
 
 from tests.conftest import REPO
 from tests.desktop import DesktopError, VirtualDesktop
 from tests.e2e.app_driver import AppDriver, opencode_on_port, wait_until
 from tray.core.settings import Settings
-from tray.engine.password import ACCOUNT, SERVICE
+from tray.engine.password import ACCOUNT, SERVICE, USERNAME
 
-pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(480)]
 
 READ_SECRET_SERVICE = (
     "from keyring.backends.SecretService import Keyring\n"
@@ -47,14 +48,14 @@ class Launch:
     def first_status(self) -> tuple[float, dict[str, Any]]:
         """Seconds from the start to `status --json` answering from the app, and that answer."""
         while True:
-            code, out = self.driver.cli("status", "--json")
+            code, out = self.driver.cli("status", "--json", timeout=60)
             if code != 3:
                 return time.monotonic() - self.started, json.loads(out)
             assert self.driver.proc is not None
             assert self.driver.proc.poll() is None, "the app exited"
 
     def first_icon(self) -> float:
-        wait_until(self._registered, "the tray icon", 30)
+        wait_until(self._registered, "the tray icon", 60)
         return time.monotonic() - self.started
 
     def _registered(self) -> bool:
@@ -71,10 +72,6 @@ class Launch:
             "--method", "org.freedesktop.DBus.Properties.Get",
             "org.kde.StatusNotifierItem", "ToolTip",
         )  # fmt: skip
-
-    def server_password(self, pid: int) -> str:
-        password: str = psutil.Process(pid).environ()["OPENCODE_SERVER_PASSWORD"]
-        return password
 
     def logged(self) -> str:
         return self.driver.log.read_text(errors="replace")
@@ -101,11 +98,39 @@ def make_launch(
 
 @pytest.fixture
 def cleanup() -> Iterator[list[Launch]]:
+    """Launches to kill (and whose log to print) when the test ends; a test's `with desktop`
+    kills them first, so that no app sees its X server go away."""
     launches: list[Launch] = []
     yield launches
-    for launch in launches:
+    end(launches)
+
+
+def end(launches: list[Launch]) -> None:
+    while launches:
+        launch = launches.pop()
         launch.driver.kill()
         print(launch.logged()[-4000:])
+
+
+@contextlib.contextmanager
+def desktop(
+    cleanup: list[Launch],
+    workdir: Path,
+    keyring_locked: bool = False,
+    prompter_display: bool = True,
+) -> Iterator[VirtualDesktop]:
+    with VirtualDesktop(
+        workdir, keyring_locked=keyring_locked, prompter_display=prompter_display
+    ) as desk:
+        try:
+            yield desk
+        finally:
+            end(cleanup)
+
+
+def health(url: str, password: str) -> int:
+    """The status code of GET /global/health at `url` with this password."""
+    return httpx.get(f"{url}/global/health", auth=(USERNAME, password), timeout=30).status_code
 
 
 def status_line(launch: Launch) -> str:
@@ -116,13 +141,13 @@ def status_line(launch: Launch) -> str:
 def test_a_keyring_that_asks_for_its_password(
     tmp_path: Path, opencode_binary: str, free_port: int, cleanup: list[Launch]
 ) -> None:
-    with VirtualDesktop(tmp_path / "desk", keyring_locked=True) as desk:
+    with desktop(cleanup, tmp_path / "desk", keyring_locked=True) as desk:
         launch = make_launch(desk, tmp_path, opencode_binary, free_port, keyring_timeout_s=120)
         cleanup.append(launch)
         launch.start()
         status_after, status = launch.first_status()
         icon_after = launch.first_icon()
-        wait_until(desk.keyring_prompt, "the keyring's prompt", 30)
+        wait_until(desk.keyring_prompt, "the keyring's prompt", 60)
         # The prompt is up and nobody has answered it: the app answers, and says what it waits for.
         status = launch.driver.status()
         assert status["state"] == "starting"
@@ -134,61 +159,55 @@ def test_a_keyring_that_asks_for_its_password(
         desk.screenshot(tmp_path / "keyring-prompt.png")
 
         desk.answer_keyring_prompt()
-        connected = launch.driver.wait_state("connected", timeout=60)
+        connected = launch.driver.wait_state("connected", timeout=120)
         assert connected["cause"] is None
         stored = desk.run(sys.executable, "-c", READ_SECRET_SERVICE).strip()
-        assert launch.server_password(connected["server"]["pid"]) == stored
+        assert health(connected["server"]["url"], stored) == 200  # the keyring's password
         assert "did not answer" not in launch.logged()
         assert "No keyring available" not in launch.logged()
-        assert launch.driver.quit() == 0
+        assert launch.driver.quit(timeout=60) == 0
     print(f"status answered after {status_after:.2f} s, icon after {icon_after:.2f} s")
 
 
 def test_a_keyring_prompt_that_cannot_show(
     tmp_path: Path, opencode_binary: str, free_port: int, cleanup: list[Launch]
 ) -> None:
-    with VirtualDesktop(tmp_path / "desk", keyring_locked=True, prompter_display=False) as desk:
+    with desktop(cleanup, tmp_path / "desk", keyring_locked=True, prompter_display=False) as desk:
         launch = make_launch(desk, tmp_path, opencode_binary, free_port)
         cleanup.append(launch)
         launch.start()
-        connected = launch.driver.wait_state("connected", timeout=60)
+        connected = launch.driver.wait_state("connected", timeout=120)
         logged = launch.logged()
         assert "told the user: No keyring available (" in logged
         assert "dismissed" in logged.lower()
         assert logged.count("told the user: No keyring available") == 1
-        # The per-run password is nowhere on disk.
-        secret = launch.server_password(connected["server"]["pid"])
-        assert not [p for p in desk.home.rglob("*") if p.is_file() and secret in _text(p)]
-        assert launch.driver.quit() == 0
+        assert connected["server"]["pid"] is not None
+        # keyrings.alt is installed beside the Secret Service: it did not get the password.
+        assert not (desk.home / ".local/share/python_keyring").exists()
+        assert launch.driver.quit(timeout=60) == 0
 
 
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def slow_keyring(launch: Launch, delay_s: float | None) -> Path:
-    """The app's keyring is tests/slow_keyring.py, answering after `delay_s` (None: never)."""
+def slow_keyring(launch: Launch) -> tuple[Path, Path]:
+    """The app's keyring is tests/slow_keyring.py, answering once the first path returned exists
+    (never, if the test does not make it); the second is where it keeps passwords."""
     store = launch.tmp_path / "slow-keyring.json"
+    opens = launch.tmp_path / "answer-now"
     launch.driver.env |= {
         "PYTHON_KEYRING_BACKEND": "tests.slow_keyring.SlowKeyring",
         "PYTHONPATH": str(REPO),
         "SLOW_KEYRING_FILE": str(store),
+        "SLOW_KEYRING_GATE_FILE": str(opens),
     }
-    if delay_s is not None:
-        launch.driver.env["SLOW_KEYRING_DELAY_S"] = str(delay_s)
-    return store
+    return opens, store
 
 
 def test_a_keyring_that_never_answers(
     tmp_path: Path, opencode_binary: str, free_port: int, cleanup: list[Launch]
 ) -> None:
-    with VirtualDesktop(tmp_path / "desk") as desk:
+    with desktop(cleanup, tmp_path / "desk") as desk:
         launch = make_launch(desk, tmp_path, opencode_binary, free_port, keyring_timeout_s=600)
         cleanup.append(launch)
-        store = slow_keyring(launch, None)
+        _, store = slow_keyring(launch)
         launch.start()
         status_after, status = launch.first_status()
         icon_after = launch.first_icon()
@@ -203,7 +222,7 @@ def test_a_keyring_that_never_answers(
         assert code == 1
         assert out.startswith("The keyring did not answer within 10 s: the password is unchanged")
         # It quits at once, its keyring thread still stuck, and no server was ever started.
-        assert launch.driver.quit(timeout=20) == 0
+        assert launch.driver.quit(timeout=60) == 0
         assert opencode_on_port(free_port) == []
         assert "server (pid" not in launch.logged()
         assert not store.exists()
@@ -213,21 +232,20 @@ def test_a_keyring_that_never_answers(
 def test_a_keyring_that_answers_after_the_timeout(
     tmp_path: Path, opencode_binary: str, free_port: int, cleanup: list[Launch]
 ) -> None:
-    with VirtualDesktop(tmp_path / "desk") as desk:
+    with desktop(cleanup, tmp_path / "desk") as desk:
         launch = make_launch(desk, tmp_path, opencode_binary, free_port, keyring_timeout_s=1)
         cleanup.append(launch)
-        store = slow_keyring(launch, 8)
+        opens, store = slow_keyring(launch)
         launch.start()
-        first = launch.driver.wait_state("connected", timeout=60)
-        per_run = launch.server_password(first["server"]["pid"])
+        first = launch.driver.wait_state("connected", timeout=120)
+        opens.touch()  # the keyring answers now, long after the timeout
         wait_until(store.exists, "the keyring to store the password", 60)
         stored = json.loads(store.read_text())[f"{SERVICE}/{ACCOUNT}"]
-        assert stored != per_run
-        # The running server keeps its password (clients that have it keep working) ...
+        # The running server keeps its per-run password (clients that have it keep working) ...
         time.sleep(1)
         still = launch.driver.status()
         assert (still["state"], still["server"]["pid"]) == ("connected", first["server"]["pid"])
-        assert launch.server_password(first["server"]["pid"]) == per_run
+        assert health(still["server"]["url"], stored) == 401
         # ... and the next start uses the keyring's.
         assert launch.driver.cli("restart")[0] == 0
         wait_until(
@@ -240,7 +258,7 @@ def test_a_keyring_that_answers_after_the_timeout(
             60,
         )
         again = launch.driver.status()
-        assert launch.server_password(again["server"]["pid"]) == stored
+        assert health(again["server"]["url"], stored) == 200
         told = "told the user: The keyring did not answer within 1 s"
         assert launch.logged().count(told) == 1
-        assert launch.driver.quit() == 0
+        assert launch.driver.quit(timeout=60) == 0
