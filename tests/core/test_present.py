@@ -60,3 +60,27 @@ def test_tooltip_failed_carries_the_cause() -> None:
     cause = causes.binary_not_found(["/nope/opencode"])
     status = make_status(State.FAILED, cause=cause, url=None, version=None, ready_at=None)
     assert present.tooltip(status) == f"opencode: Failed\n{cause.text}"
+
+
+def test_sentences() -> None:
+    assert present.capitalized("server killed") == "Server killed"
+    assert present.sentence("no such folder") == "No such folder."
+    assert present.sentence("what now?") == "What now?"
+
+
+def test_retry_counts_down_from_the_status_or_a_later_time() -> None:
+    status = crashed_status()  # retry at 1004, attempt 2, now 1000
+    assert present.retry("Restarting", status) == "Restarting in 4 s (attempt 2)"
+    assert present.retry("Restarting", status, now=1003.5) == "Restarting in 0.5 s (attempt 2)"
+    assert present.retry("Restarting", status, now=1010) == "Restarting in 0.0 s (attempt 2)"
+    assert present.retry("Starting", make_status(State.STARTING)) == "Starting"
+
+
+def test_the_details_are_the_tooltip_below_its_first_line() -> None:
+    status = make_status(busy_sessions=("ses_a",))
+    assert present.details(status) == [
+        "http://127.0.0.1:4096 (opencode 1.18.33)",
+        "Up 2 min",
+        "1 active session",
+    ]
+    assert present.tooltip(status).split("\n")[1:] == present.details(status)
