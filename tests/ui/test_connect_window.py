@@ -120,7 +120,7 @@ def test_each_copy_copies_the_real_text_secrets_apart(qtbot: QtBot, recorder: Re
 
 def recipe_text_with_password() -> str:
     settings = {"providers": {"opencode": {"serverUrl": URL, "serverPassword": SECRET}}}
-    return json.dumps(settings, indent=2)
+    return json.dumps(settings, indent=2, ensure_ascii=False)
 
 
 def test_recipes_name_the_url_and_keep_the_secret_off_command_lines(
@@ -129,7 +129,9 @@ def test_recipes_name_the_url_and_keep_the_secret_off_command_lines(
     window = make(qtbot, recorder)
     attach = recipe_text(window, "Terminal")
     assert f"opencode attach {URL}" in attach
-    assert "read -rsp" in attach  # the password comes from a prompt, not the command line
+    assert (
+        "read -rs OPENCODE_SERVER_PASSWORD" in attach
+    )  # the password comes from a prompt, not the command line
     assert recipe_text(window, "Web app") == URL
     t3code = json.loads(recipe_text(window, "t3code"))
     assert t3code == {"providers": {"opencode": {"serverUrl": URL, "serverPassword": HIDDEN}}}

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 from tray.identity import DISPLAY_NAME
 
 HIDDEN = "•" * 12
-RECIPE_LINES = 7
+DEFAULT_USERNAME = "opencode"  # the server's, when OPENCODE_SERVER_USERNAME is not set
+RECIPE_LINES = 10
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,12 @@ def recipes(details: ConnectDetails, password: str | None) -> list[Recipe]:
     """The recipes for `details`, with `password` written in where one needs it (None: hidden,
     a placeholder instead)."""
     url, user = details.url, details.username
+    # One line, for bash and zsh alike (zsh's `read -p` is something else): pasted as several
+    # lines, the lines after `read` would be read as the password.
+    who = "" if user == DEFAULT_USERNAME else f"export OPENCODE_SERVER_USERNAME={user}; "
     attach = (
-        f"read -rsp 'opencode password: ' OPENCODE_SERVER_PASSWORD && echo && \\\n"
-        f'  OPENCODE_SERVER_USERNAME={user} OPENCODE_SERVER_PASSWORD="$OPENCODE_SERVER_PASSWORD"'
-        f" \\\n  opencode attach {url}"
+        "printf 'opencode password: '; read -rs OPENCODE_SERVER_PASSWORD; echo; "
+        f"export OPENCODE_SERVER_PASSWORD; {who}opencode attach {url}"
     )
     if details.browser_signs_in:
         web_hint = (
@@ -82,11 +85,10 @@ def recipes(details: ConnectDetails, password: str | None) -> list[Recipe]:
         )
     sdk = (
         'import { createOpencodeClient } from "@opencode-ai/sdk/v2";\n\n'
+        f'const auth = btoa("{user}:" + process.env.OPENCODE_SERVER_PASSWORD);\n'
         "const client = createOpencodeClient({\n"
         f'  baseUrl: "{url}",\n'
-        "  headers: {\n"
-        f'    Authorization: "Basic " + btoa("{user}:" + process.env.OPENCODE_SERVER_PASSWORD),\n'
-        "  },\n"
+        "  headers: { Authorization: `Basic ${auth}` },\n"
         "});\n"
         "const events = await client.global.event();\n"
         "for await (const event of events.stream) console.log(event.payload.type);"
@@ -94,13 +96,13 @@ def recipes(details: ConnectDetails, password: str | None) -> list[Recipe]:
 
     def t3code(secret: str) -> str:
         settings = {"providers": {"opencode": {"serverUrl": url, "serverPassword": secret}}}
-        return json.dumps(settings, indent=2)
+        return json.dumps(settings, indent=2, ensure_ascii=False)
 
     return [
         Recipe(
             "Terminal",
-            "opencode's terminal UI on this server. Paste, then paste the password at the prompt "
-            "(it is not echoed, and stays out of your shell history).",
+            "opencode's terminal UI on this server. Paste this into a terminal, then paste the "
+            "password at the prompt: it is not echoed and stays out of your shell history.",
             attach,
             secret=False,
         ),
@@ -131,7 +133,7 @@ class ConnectWindow(QWidget):
         self._details = details
         self._actions = actions
         self.setWindowTitle(f"Connect a client — {DISPLAY_NAME}")
-        self.setMinimumWidth(620)
+        self.setMinimumWidth(660)
         self.url_field = self._readonly()
         self.username_field = self._readonly()
         self.password_field = self._readonly()
@@ -181,7 +183,7 @@ class ConnectWindow(QWidget):
             text = QPlainTextEdit()
             text.setReadOnly(True)
             text.setFont(_mono())
-            text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+            text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # copied unwrapped
             text.setFixedHeight(text.fontMetrics().lineSpacing() * RECIPE_LINES + 16)
             buttons = QHBoxLayout()
             buttons.addStretch(1)
