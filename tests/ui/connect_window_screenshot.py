@@ -1,8 +1,8 @@
 """The README's screenshot of the Connect a client… window, with realistic values and the password
 hidden (a fresh random one, never shown):
 
-    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x900x24" \\
-        .venv/bin/python -m tests.ui.connect_window_screenshot resources/screenshots/connect-window.png
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x900x24" .venv/bin/python \\
+        -m tests.ui.connect_window_screenshot resources/screenshots/connect-window.png
 """
 
 from __future__ import annotations
