@@ -174,8 +174,10 @@ async def test_500s_during_the_resync_are_retried(
         sessions = Sessions.of(harness)
         before = await sessions.create()
         for n in range(1, 3):
-            proxy.fail(RESYNC_FAILURES)
             await strike(proxy, sessions, Cut.RESET)
+            # Now, not before: the connection before and its resync are over (on a busy machine
+            # a slow one may still be retrying), so the failures are all the reconnect's.
+            proxy.fail(RESYNC_FAILURES)
             await recovered(harness, n)
             await poll(partial(_resynced, caplog, n), START_S, f"resync {n}")
         status = harness.engine.status()
@@ -184,8 +186,15 @@ async def test_500s_during_the_resync_are_retried(
         assert {s.id for s in harness.engine.recent_sessions()} >= set(before)
         assert_incidents(harness, CauseKind.STREAM_BROKEN, CauseKind.STREAM_BROKEN)
         await sessions.assert_kept(before)
-    failed = [r.getMessage() for r in caplog.records if "resync attempt" in r.getMessage()]
-    assert failed == [f"resync attempt {a} failed: HTTP error 500: Injected" for a in (1, 2)] * 2
+    # Counted by their text: a request timing out on a busy machine may come in between.
+    injected = [
+        int(r.getMessage().split()[2])
+        for r in caplog.records
+        if r.getMessage().endswith("failed: HTTP error 500: Injected")
+    ]
+    assert len(injected) == 2 * sum(RESYNC_FAILURES.values()), injected
+    first_try, second_try = injected[0::2], injected[1::2]
+    assert all(a < b for a, b in zip(first_try, second_try, strict=True)), injected
 
 
 def _use_password(harness: Harness, password: ServerPassword) -> None:
