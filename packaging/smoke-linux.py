@@ -20,9 +20,9 @@ and checks, asking the frozen binary itself (`status --json`, `quit`) wherever i
 - `quit` exits 0, the app ends with 0 and no opencode is left on the port; the log is clean.
 
 Prints build time, bundle sizes, the glibc it needs and start/quit times; exits 1 with the
-reason on any failure. Needs the programs of TESTING.md section 3, binutils (PyInstaller's
-objdump) and the pinned opencode. Logs and screenshots: build/smoke-linux/ (replaced at each
-run). About 30 s with the build.
+reason on any failure. Needs the virtual desktop of tests/TESTING.md section 2, binutils
+(PyInstaller's objdump) and the pinned opencode. Logs and screenshots: build/smoke-linux/
+(replaced at each run). About 30 s with the build.
 """
 
 from __future__ import annotations
@@ -569,7 +569,7 @@ def preflight(opencode: Path, *, building: bool) -> str:
     missing += [name for name in ("gdbus",) if shutil.which(name) is None]
     if missing:
         raise SmokeFailure(
-            f"missing programs: {', '.join(missing)} (apt packages: TESTING.md section 3)"
+            f"missing programs: {', '.join(missing)} (apt packages: the APT_DESKTOP list in ./dev)"
         )
     if building and shutil.which("objdump") is None:
         raise SmokeFailure("PyInstaller needs objdump to build on Linux: apt-get install binutils")

@@ -28,7 +28,7 @@ def _qapp() -> QApplication:
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], qasync.QEventLoop]]:
-    """Async tests run on qasync, as the app does (TESTING.md section 2)."""
+    """Async tests run on qasync, as the app does (tests/TESTING.md section 5)."""
     return {"qasync": lambda: qasync.QEventLoop(_qapp())}
 
 

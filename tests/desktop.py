@@ -7,10 +7,10 @@
         desk.choose_action("Restart server")      # a button, through `dunstctl context`
         desk.screenshot(tmp_path / "shot.png")    # then look at it
 
-Started in order, each piece waited for before the next (see TESTING.md section 3): Xvfb on
+Started in order, each piece waited for before the next (see tests/TESTING.md section 2): Xvfb on
 a free display, a private session bus without D-Bus activation (so nothing can start a second
 dunst or a stray daemon behind our back), optionally gnome-keyring (unlocked; or locked, asking
-through gcr-prompter, the one service the bus may start: TESTING.md section 7), a
+through gcr-prompter, the one service the bus may start: tests/TESTING.md section 2), a
 StatusNotifierItem tray (status-notifier-watcher + gtk-sni-tray-standalone) and dunst with a
 configuration that makes clicks scriptable. Everything runs in its own process group and is
 killed on exit; a piece that fails to start raises with the tail of its log (all logs are in
@@ -285,7 +285,9 @@ class VirtualDesktop:
         if self.keyring_locked:
             missing += [p for p in (GCR_PROMPTER, "xdotool") if shutil.which(p) is None]
         if missing:
-            pytest.skip(f"virtual desktop needs {', '.join(missing)} (see TESTING.md section 3)")
+            pytest.skip(
+                f"virtual desktop needs {', '.join(missing)} (see tests/TESTING.md section 2)"
+            )
         try:
             self._start()
         except BaseException:

@@ -1,4 +1,4 @@
-"""A keyring backend that answers late, or never (TESTING.md section 7):
+"""A keyring backend that answers late, or never (tests/TESTING.md section 2):
 
     PYTHON_KEYRING_BACKEND=tests.slow_keyring.SlowKeyring
 

@@ -1,4 +1,4 @@
-"""Notifications counted as a person sees them (TESTING.md section 8): the real app with the
+"""Notifications counted as a person sees them (tests/TESTING.md section 2): the real app with the
 default grace period, the real server killed and its replacement killed while starting, dunst's
 history read with `dunstctl history` (equal texts not merged, see tests.desktop).
 
