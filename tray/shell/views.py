@@ -38,7 +38,7 @@ class Views:
         self.tray: TrayIcon | None = None
         self.window: StatusWindow | None = None
         self._tick = QTimer()
-        self._tick.timeout.connect(self.refresh)
+        self._tick.timeout.connect(self._times_moved)
 
     async def show(self, commands: Commands, wait_for_tray_s: float) -> None:
         """The tray icon, once there is a tray (at login the panel may come up after us; wait up
@@ -80,6 +80,17 @@ class Views:
         """Hand `model` to every view that shows it now."""
         if self.tray is not None:
             self.tray.show_model(model)
+        self._show_in_window(model)
+
+    def _times_moved(self) -> None:
+        """Only the times changed: the tooltip and a shown window follow, the menu is left
+        alone until it opens (rebuilding it sends its whole layout to the panel)."""
+        model = self._model()
+        if self.tray is not None:
+            self.tray.show_tooltip(model)
+        self._show_in_window(model)
+
+    def _show_in_window(self, model: ViewModel) -> None:
         window_shown = self.window is not None and self.window.isVisible()
         if self.window is not None and window_shown:
             self.window.show_model(model)

@@ -50,10 +50,14 @@ class TrayIcon(QObject):
         if state is not self._state:
             self.icon.setIcon(state_icon(state))
             self._state = state
+        self.show_tooltip(model)
+        menu.fill(self._menu, model, self._commands)
+
+    def show_tooltip(self, model: ViewModel) -> None:
+        """Only the tooltip (its times moved on): the icon and the menu stay as they are."""
         tooltip = present.tooltip(model.status)
         if tooltip != self.icon.toolTip():  # an unchanged one would still be sent to the panel
             self.icon.setToolTip(tooltip)
-        menu.fill(self._menu, model, self._commands)
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (
