@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from tray import __main__ as entry
 from tray import console
@@ -53,6 +54,13 @@ def windowed(monkeypatch: pytest.MonkeyPatch) -> tuple[FakeKernel32, Console]:
     monkeypatch.setattr(console, "_kernel32", lambda: kernel32)
     monkeypatch.setattr(console, "_open_console", opened.open)
     return kernel32, opened
+
+
+@pytest.fixture
+def qt_app() -> None:
+    """The instance channel makes a bare QCoreApplication when none exists, which the async tests
+    that run after it in this process could not use: make the QApplication they expect first."""
+    QApplication.instance() or QApplication([])
 
 
 def no_output(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,6 +122,7 @@ def test_off_windows_there_is_no_console_to_attach(monkeypatch: pytest.MonkeyPat
     assert sys.stdout is None
 
 
+@pytest.mark.usefixtures("qt_app")
 def test_status_from_the_windowed_program_prints_in_the_terminal(
     windowed: tuple[FakeKernel32, Console],
     monkeypatch: pytest.MonkeyPatch,
