@@ -162,7 +162,7 @@ async def test_the_terminal_websocket_echoes(front_door: DoorUnderTest) -> None:
         await ws.send_str("hello door\n")
         seen = ""
         while "hello door" not in seen:
-            message = await asyncio.wait_for(ws.receive(), 10)
+            message = await asyncio.wait_for(ws.receive(), 60)
             if message.type is aiohttp.WSMsgType.TEXT:
                 seen += message.data
             assert message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY), message
@@ -183,7 +183,7 @@ async def test_200_event_streams_each_get_every_event(front_door: DoorUnderTest)
 
         readers = [asyncio.create_task(follow(log)) for log in logs]
         await wait_until(
-            lambda: all(log and event_type(log[0]) == "server.connected" for log in logs),
+            lambda: all(any(event_type(e) == "server.connected" for e in log) for log in logs),
             "every stream's server.connected",
             within=120,
         )

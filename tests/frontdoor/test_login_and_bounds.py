@@ -68,7 +68,7 @@ async def test_bounds_answer_with_clear_errors(make_launch: LaunchFactory) -> No
             assert "1000 bytes at most" in big.json()["data"]["message"]
             header = await client.get("/session", headers={"x-big": "y" * 20_000})
             assert header.status_code == 400
-            assert "Header" in header.text or "too long" in header.text
+            assert "Got more than 16384 bytes" in header.text
         # Connections: past the bound, the next one is told so at once.
         sockets = [socket.create_connection(("127.0.0.1", launch.settings.port)) for _ in range(9)]
         try:

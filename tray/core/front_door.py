@@ -148,10 +148,13 @@ def _why(view: ServerView) -> str:
 
 def unavailable(view: ServerView, what: str) -> Refuse:
     """503: the server cannot take `what` now, why, and what the app does about it."""
+    why = f" ({view.cause.text})" if view.cause is not None else ""
+    if view.cause is None and phase_of(view.state) is not Phase.READY:
+        why = f" (the server is {view.state.value})"
     return Refuse(
         503,
         "ServerUnavailableError",
-        f"opencode server unavailable ({_why(view)}): {what}; {doing(view)}.",
+        f"opencode server unavailable{why}: {what}; {doing(view)}.",
         (("retry-after", "1"),),
     )
 

@@ -70,7 +70,10 @@ CHUNK = 64 * 1024
 # Below the server's (Bun's) idle timeout of 10 s, so a pooled connection is never one it has
 # just closed.
 UPSTREAM_KEEPALIVE_S = 4.0
-CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 10.0
+# Requests forwarded at once; more wait for a connection of the pool (a server flooded with a
+# thousand new connections at once times some of them out while accepting).
+UPSTREAM_REQUESTS = 128
 TICK_S = 1.0
 
 
@@ -144,7 +147,8 @@ class FrontDoor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.ServerRunner | None = None
         self._server: web.Server | None = None
-        self._client: aiohttp.ClientSession | None = None
+        self._client: aiohttp.ClientSession | None = None  # REST: a bounded pool
+        self._streams_client: aiohttp.ClientSession | None = None  # streams and WebSockets
         self._ticker: asyncio.Task[None] | None = None
         self._streams: set[_Stream] = set()
         self._requests: dict[asyncio.Task[Any], int] = {}  # request task -> credentials gen
@@ -167,15 +171,8 @@ class FrontDoor:
     async def start(self) -> str:
         self._loop = asyncio.get_running_loop()
         self._changed = self._loop.create_future()
-        self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=0, keepalive_timeout=UPSTREAM_KEEPALIVE_S, enable_cleanup_closed=True
-            ),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            trust_env=False,
-        )
+        self._client = _upstream_client(UPSTREAM_REQUESTS)
+        self._streams_client = _upstream_client(0)
         cfg = self.config
         self._server = web.Server(
             self._handle,
@@ -255,7 +252,9 @@ class FrontDoor:
         )
 
     async def close(self) -> None:
-        """Stop listening; held requests get 503, streams end cleanly."""
+        """Stop listening; held requests get 503, streams end cleanly. Once is enough."""
+        if self._closing:
+            return
         self._closing = True
         self.server_changed(None, State.STOPPED, self._view.cause)
         for ws in list(self._sockets):
@@ -265,8 +264,9 @@ class FrontDoor:
         if self._runner is not None:
             await self._runner.shutdown()  # lets handlers end their streams
             await self._runner.cleanup()
-        if self._client is not None:
-            await self._client.close()
+        for client in (self._client, self._streams_client):
+            if client is not None:
+                await client.close()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -521,7 +521,8 @@ class FrontDoor:
 
     async def _relay(self, request: web.BaseRequest, stream: _Stream) -> None:
         """Relay upstream streams one after another until the stream ends."""
-        assert self._client is not None
+        client = self._streams_client
+        assert client is not None
         splitter = core.EventSplitter()
         while not stream.ended.is_set() and not self._closing:
             view = self._view
@@ -533,7 +534,7 @@ class FrontDoor:
             upstream = view.upstream
             url, headers, skip = self._upstream_request(request, upstream)
             try:
-                async with self._client.get(url, headers=headers, skip_auto_headers=skip) as answer:
+                async with client.get(url, headers=headers, skip_auto_headers=skip) as answer:
                     if answer.status != 200:
                         raise _Cutoff(f"the server answered {answer.status}", sent=True)
                     stream.upstream = answer
@@ -582,7 +583,7 @@ class FrontDoor:
     # -- WebSocket (the web app's terminal) -----------------------------------------------------
 
     async def _websocket(self, request: web.BaseRequest, gen: int) -> web.StreamResponse:
-        assert self._client is not None
+        assert self._streams_client is not None
         pending = Pending(request.method, request.path, self._now(), self.config.hold_limit_s)
         decision = await self._decide(pending)
         if isinstance(decision, Refuse):
@@ -597,7 +598,7 @@ class FrontDoor:
         ]
         headers.popall("Sec-WebSocket-Protocol", None)
         try:
-            upstream_ws = await self._client.ws_connect(
+            upstream_ws = await self._streams_client.ws_connect(
                 url, headers=headers, protocols=protocols, max_msg_size=0, autoping=False
             )
         except aiohttp.WSServerHandshakeError as error:
@@ -654,6 +655,19 @@ async def _pump_both(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _upstream_client(limit: int) -> aiohttp.ClientSession:
+    """A client for the private server; `limit` connections at once (0: no limit)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=limit, keepalive_timeout=UPSTREAM_KEEPALIVE_S, enable_cleanup_closed=True
+        ),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+    )
 
 
 def _response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
