@@ -251,9 +251,9 @@ class Engine:
         With `restart` (say, after `password.rotate()`) every request sends it from now on, and a
         running server is restarted so that it expects it (and forgets the old). Without, a
         running server, and the requests to it, keep the password it was started with until it
-        next starts."""
+        next starts (behind a front door too: clients given the old one keep working)."""
         behind_door = self.launch.public_url is not None  # the server has its own password
-        if restart or behind_door or self.status().pid is None:
+        if restart or self.status().pid is None:
             self.launch = replace(self.launch, password=password)
             self._next_password = None
         else:
