@@ -259,7 +259,14 @@ def test_a_fatal_cause_at_startup_shows_at_once() -> None:
 
 
 def test_the_button_labels() -> None:
-    assert [b.label for b in NoticeButton] == ["Restart server", "Show log", "Continue"]
+    assert [b.label for b in NoticeButton] == [
+        "Restart server",
+        "Show log",
+        "Continue",
+        "Abort",
+        "Resume",
+        "Update and restart",
+    ]
 
 
 # -- one notice per incident, replaced -----------------------------------------------------------

@@ -21,6 +21,8 @@ from enum import Enum
 from typing import Protocol
 
 from tray.core.causes import Cause, CauseKind
+from tray.core.health import Notice as HealthNotice
+from tray.core.health import Notices, StuckNotice, Unstuck, UpdateNotice
 from tray.core.present import capitalized, duration, retry
 from tray.core.resume import Condition, SessionReport
 from tray.core.status import Incident, State, Status
@@ -37,6 +39,7 @@ _LOG_WORTH_READING = {
     CauseKind.KILLED_BY_SIGNAL,
     CauseKind.STARTUP_TIMEOUT,
     CauseKind.SERVER_HUNG,
+    CauseKind.REQUESTS_HANG,
     CauseKind.CRASH_LOOP,
 }
 
@@ -49,6 +52,8 @@ _TITLES = {
 }
 RECOVERED_TITLE = "opencode server back"
 SESSION_TITLE = "opencode session"
+STUCK_TITLE = "opencode turn stuck"
+UPDATE_TITLE = "opencode update available"
 
 
 class NotifySettings(Protocol):
@@ -69,6 +74,9 @@ class NoticeButton(Enum):
     RESTART_SERVER = "restart-server"
     SHOW_LOG = "show-log"
     CONTINUE = "continue"  # send "continue" to the interrupted session
+    ABORT = "abort"  # end the stuck session's turn
+    RESUME = "resume"  # open the stuck session
+    UPDATE_AND_RESTART = "update-and-restart"  # run opencode's update to `Notice.version`
 
     @property
     def label(self) -> str:
@@ -79,6 +87,9 @@ _BUTTON_LABELS = {
     NoticeButton.RESTART_SERVER: "Restart server",
     NoticeButton.SHOW_LOG: "Show log",
     NoticeButton.CONTINUE: "Continue",
+    NoticeButton.ABORT: "Abort",
+    NoticeButton.RESUME: "Resume",
+    NoticeButton.UPDATE_AND_RESTART: "Update and restart",
 }
 
 
@@ -93,6 +104,7 @@ class Notice:
     buttons: tuple[NoticeButton, ...] = ()
     session: str | None = None  # the session that was active when the incident began
     critical: bool = False
+    version: str | None = None  # the version "Update and restart" installs
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,40 @@ def _session_notice(key: str, report: SessionReport, finished: bool) -> Notice |
     return Notice(key, SESSION_TITLE, body, State.CONNECTED, buttons, session=report.id)
 
 
+def _health_action(notice: HealthNotice, status: Status) -> NoticeAction:
+    """A stuck turn (Abort, Resume; closed when it goes on), or an announced update."""
+    if isinstance(notice, Unstuck):
+        return CloseNotice(f"stuck-{notice.session_id}")
+    if isinstance(notice, StuckNotice):
+        session = notice.turn.session_id
+        silent = duration(notice.turn.silent_for(status.now))
+        body = (
+            f"Session {session} has been busy for {silent} with no sign of progress.\n"
+            "Abort ends its turn; Resume opens it. Nothing is aborted unless you click."
+        )
+        buttons = (NoticeButton.ABORT, NoticeButton.RESUME)
+        return ShowNotice(
+            Notice(f"stuck-{session}", STUCK_TITLE, body, status.state, buttons, session)
+        )
+    assert isinstance(notice, UpdateNotice)
+    running = f" (the server runs {status.version})" if status.version else ""
+    body = (
+        f"opencode {notice.version} is available{running}.\n"
+        "Update and restart installs it the way opencode was installed, then restarts the "
+        "server when no session is busy."
+    )
+    return ShowNotice(
+        Notice(
+            f"update-{notice.version}",
+            UPDATE_TITLE,
+            body,
+            status.state,
+            (NoticeButton.UPDATE_AND_RESTART,),
+            version=notice.version,
+        )
+    )
+
+
 class NotifyPolicy:
     """Follows the incidents in successive statuses and decides what the user sees of them."""
 
@@ -221,6 +267,7 @@ class NotifyPolicy:
         self._busy_before: frozenset[str] = frozenset()
         self._shown_at: dict[str, float] = {}  # notice key -> when it was last shown
         self._held: dict[str, NoticeAction] = {}  # what waits for MIN_SHOWN_S, by key
+        self._health = Notices()  # stuck turns and updates, one notice each
 
     def decide(
         self, status: Status, settings: NotifySettings, now: float, woke_at: float | None
@@ -228,7 +275,13 @@ class NotifyPolicy:
         released = [self._held.pop(key) for key in list(self._held) if self._free(key, now)]
         decision = self._decide_incident(status, settings, now, woke_at)
         news = self._session_news(status, settings)
-        wanted = (*released, *decision.actions, *(() if news is None else (ShowNotice(news),)))
+        health = [_health_action(n, status) for n in self._health.new(status.health)]
+        wanted = (
+            *released,
+            *decision.actions,
+            *(() if news is None else (ShowNotice(news),)),
+            *health,
+        )
         actions = tuple(action for action in wanted if self._pace(action, now))
         held_until = [self._shown_at[key] + MIN_SHOWN_S for key in self._held]
         checks = [t for t in (decision.next_check_at, *held_until) if t is not None]

@@ -171,6 +171,20 @@ class AppCommands:
         except ApiError as error:
             self._boxes.warn(f"Could not continue the session: {error.cause.text}")
 
+    def abort_session(self, session_id: str) -> None:
+        """End a stuck session's turn (the user clicked Abort)."""
+        self._tasks.start(self._abort(session_id), "abort")
+
+    async def _abort(self, session_id: str) -> None:
+        try:
+            await self._engine.abort_session(session_id)
+        except ApiError as error:
+            self._boxes.warn(f"Could not abort the turn: {error.cause.text}")
+
+    def update_server(self, version: str) -> None:
+        """Run opencode's own update; the server restarts onto it when no session is busy."""
+        self._tasks.start(self._engine.update_server(version), "update")
+
     # -- the desktop -----------------------------------------------------------------------------
 
     def open_in_browser(self) -> None:
@@ -234,6 +248,12 @@ class AppCommands:
                 self.open_log_folder()
             case NoticeButton.CONTINUE if notice.session:
                 self.continue_session(notice.session)
+            case NoticeButton.ABORT if notice.session:
+                self.abort_session(notice.session)
+            case NoticeButton.RESUME if notice.session:
+                self.resume(notice.session)
+            case NoticeButton.UPDATE_AND_RESTART if notice.version:
+                self.update_server(notice.version)
 
     def quit_soon(self) -> None:
         """Quit once the current callback (say, answering the command line) has returned."""
