@@ -571,10 +571,16 @@ class FrontDoor:
                 return
 
     async def _until_change_or_end(self, stream: _Stream, until: float | None) -> None:
+        """Until the next server change after the caller looked (the future is taken now, not
+        when a task starts: a change in between must wake it), the stream's end, or `until`."""
+        assert self._changed is not None
+        changed = self._changed
         ended = asyncio.ensure_future(stream.ended.wait())
+        timeout = None if until is None else max(0.0, until - self._now())
         try:
             await asyncio.wait(
-                [ended, asyncio.ensure_future(self._wait_change(until))],
+                [ended, asyncio.shield(changed)],
+                timeout=timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
