@@ -575,11 +575,12 @@ class FrontDoor:
         when a task starts: a change in between must wake it), the stream's end, or `until`."""
         assert self._changed is not None
         changed = self._changed
-        ended = asyncio.ensure_future(stream.ended.wait())
+        ended: asyncio.Future[Any] = asyncio.ensure_future(stream.ended.wait())
         timeout = None if until is None else max(0.0, until - self._now())
+        waits: list[asyncio.Future[Any]] = [ended, asyncio.shield(changed)]
         try:
             await asyncio.wait(
-                [ended, asyncio.shield(changed)],
+                waits,
                 timeout=timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
