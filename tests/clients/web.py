@@ -7,22 +7,26 @@ credentials.
         await web.wait_text("my session title")
         web.challenges()                           # 401s with a Basic challenge: a sign-in box
 
-Playwright answers no authentication dialog: a response `401` with `WWW-Authenticate: Basic`
-is where a person's browser would have shown its "Sign in" box (except for requests made without
-credentials, such as the web manifest's). `challenges()` lists them, `refused()` every 401.
+A request that meets a Basic challenge is where a person's browser shows its "Sign in" box.
+Headless Chromium with no credentials leaves such a request pending for ever (nothing to see);
+so, unless real credentials are given, the browser is given a stand-in's wrong ones, the answer
+a person would type into a box they cannot fill in: each challenge then shows as a response
+`401` with `WWW-Authenticate: Basic`. `challenges()` lists them (not those of requests made
+without credentials, such as the web manifest's, for which no browser asks), `refused()` every
+401.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import (
@@ -68,7 +72,7 @@ class Seen:
 
 class WebClient:
     def __init__(self, http_credentials: tuple[str, str] | None = None) -> None:
-        self.http_credentials = http_credentials
+        self.http_credentials = http_credentials or ("nobody", secrets.token_urlsafe(12))
         self.responses: list[Seen] = []
         self.failed: list[str] = []  # requests that got no response at all
         self.console_errors: list[str] = []
@@ -81,16 +85,13 @@ class WebClient:
     async def __aenter__(self) -> WebClient:
         require_chromium()
         self._pw = await async_playwright().start()
-        extra: dict[str, Any] = {}
-        if self.http_credentials:
-            username, password = self.http_credentials
-            extra["http_credentials"] = {"username": username, "password": password}
+        username, password = self.http_credentials
         self._context = await self._pw.chromium.launch_persistent_context(
             str(self._profile),
             executable_path=CHROMIUM,
             args=FLAGS,
             headless=True,
-            **extra,
+            http_credentials={"username": username, "password": password},
         )
         return self
 
