@@ -257,6 +257,7 @@ async def test_the_app_quitting_ends_every_clients_stream_cleanly(
         assert clients.strict.error is None, clients.strict.describe()
         await clients.sdk.wait_for(lambda line: line["kind"] == "end", 60)
         assert clients.sdk.errors() == [], clients.sdk.describe()
+        assert not await clients.tui.exited(), await clients.tui.screen()
         assert clients.web.challenges() == []
 
 
