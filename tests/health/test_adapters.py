@@ -3,6 +3,8 @@ cgroup versions, the binary's file state, and the update runner's edges."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -12,7 +14,17 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tray.engine.health import file_state, oom_kills, oom_record, run_update, tree_rss
+from tests.factories import make_status
+from tray.core.health import HealthPolicy
+from tray.core.status import Status
+from tray.engine.health import (
+    HealthMonitor,
+    file_state,
+    oom_kills,
+    oom_record,
+    run_update,
+    tree_rss,
+)
 
 MB = 1024 * 1024
 
@@ -145,3 +157,36 @@ async def test_an_update_passes_the_version_and_shows_the_last_line(tmp_path: Pa
     binary = _script(tmp_path, 'echo "┌  Upgrade"; echo "│"; echo "$1 to $2"; echo "└"')
     result = await run_update(binary, "1.19.0", {"PATH": os.environ["PATH"]})
     assert result == (True, "upgrade to 1.19.0")
+
+
+async def test_a_failing_tick_is_logged_and_the_next_one_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ticks: list[int] = []
+    fourth = asyncio.Event()
+
+    def status() -> Status:
+        ticks.append(len(ticks))
+        if len(ticks) == 4:
+            fourth.set()
+        if len(ticks) == 1:
+            raise RuntimeError("psutil had a bad day")
+        return make_status(pid=None)
+
+    loop = asyncio.get_running_loop()
+    monitor = HealthMonitor(
+        HealthPolicy(interval_s=0.01),
+        status=status,
+        dispatch=lambda event: None,
+        client=lambda: None,
+        start=lambda coro, name: loop.create_task(coro, name=name),
+        publish=lambda: None,
+    )
+    runner = loop.create_task(monitor.run())
+    try:
+        await asyncio.wait_for(fourth.wait(), 10)
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+    assert "the health tick failed" in caplog.text

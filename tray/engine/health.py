@@ -226,10 +226,13 @@ class HealthMonitor:
         return self.watch.exit_evidence(pid, oom_kills(record))
 
     async def run(self) -> None:
-        """Tick forever at the policy's interval."""
+        """Tick forever at the policy's interval; a tick that fails is logged, not the end."""
         while True:
             await asyncio.sleep(self.watch.policy.interval_s)
-            self.tick()
+            try:
+                self.tick()
+            except Exception:
+                log.exception("the health tick failed; trying again at the next one")
 
     def tick(self) -> None:
         status = self._status()
