@@ -206,9 +206,14 @@ def test_a_post_in_flight_gets_503_with_the_cause_once_known() -> None:
     assert "restarting it" in text
 
 
-def test_a_post_that_never_reached_the_server_is_retried() -> None:
+def test_a_request_that_never_reached_the_server_is_retried_until_the_limit() -> None:
     unsent = post().failed(A, 1.0, "could not connect", sent=False)
     assert fd.decide_request(unsent, ServerView(State.CONNECTED, B), 2.0) == Forward(B)
+    again = unsent.failed(A, 3.0, "could not connect", sent=False).failed(A, 5.0, "x", False)
+    assert fd.decide_request(again, READY, 5.5) == Hold(5.0 + fd.SETTLE_S)
+    assert fd.decide_request(again, READY, 6.0) == Forward(A)
+    assert fd.decide_request(again, DOWN, 5.5) == Hold(65.0)
+    assert "retry timed out" in message(fd.decide_request(again, DOWN, 65.0))
 
 
 def test_a_failed_request_is_refused_when_the_app_gives_up() -> None:
@@ -310,8 +315,8 @@ def test_garbage_is_relayed_and_changes_nothing(raw: bytes) -> None:
     assert stream.turns.busy == {}
 
 
-@pytest.mark.parametrize("fmt", [StreamFormat.INSTANCE, StreamFormat.GLOBAL])
-def test_a_new_server_is_announced_after_its_first_event(fmt: StreamFormat) -> None:
+def test_a_new_server_is_announced_after_its_first_event() -> None:
+    fmt = StreamFormat.GLOBAL
     stream = HeldStream(fmt, "/w", token=counter())
     stream.subscribed(A)
     first = sse({"type": "server.connected", "properties": {}})
@@ -322,9 +327,8 @@ def test_a_new_server_is_announced_after_its_first_event(fmt: StreamFormat) -> N
     out = stream.relay(first, 2.0)
     assert out[0] == first
     resync = decoded(out[1])
-    if fmt is StreamFormat.GLOBAL:
-        assert resync["directory"] == "/w"
-        resync = resync["payload"]
+    assert resync["directory"] == "/w"
+    resync = resync["payload"]
     assert resync["type"] == "server.instance.disposed"
     assert resync["properties"] == {"directory": "/w"}
     assert stream.relay(first, 3.0) == [first]
@@ -337,8 +341,10 @@ def test_a_stream_opened_while_down_gets_no_resync() -> None:
     assert stream.relay(raw, 0.0) == [raw]
 
 
-def test_the_v2_stream_gets_no_resync_event() -> None:
-    stream = HeldStream(StreamFormat.API, None, token=counter())
+@pytest.mark.parametrize("fmt", [StreamFormat.INSTANCE, StreamFormat.API])
+def test_instance_and_v2_streams_resync_on_the_new_servers_own_event(fmt: StreamFormat) -> None:
+    """The server ends `/event` after `server.instance.disposed`: not sent there."""
+    stream = HeldStream(fmt, "/w", token=counter())
     stream.subscribed(A)
     raw = sse({"type": "server.connected", "data": {}})
     stream.relay(raw, 0.0)

@@ -51,12 +51,14 @@ def away(status: Status) -> bool:
 
 
 def resynced(client: StrictClient, marks: dict[str, int]) -> bool:
-    """Each stream got the new server's `server.connected` and then the resync event."""
+    """Each stream got the new server's `server.connected`, and `/global/event` then the
+    resync event the TUI acts on."""
     for path in client.PATHS:
         kinds = [e["type"] for e in client.after(marks, path)]
         if "server.connected" not in kinds:
             return False
-        if "server.instance.disposed" not in kinds[kinds.index("server.connected") :]:
+        after = kinds[kinds.index("server.connected") :]
+        if path == "/global/event" and "server.instance.disposed" not in after:
             return False
     return True
 

@@ -263,7 +263,8 @@ def _after_failure(pending: Pending, view: ServerView, now: float) -> RequestDec
     """A forward failed: retry an idempotent (or unsent) request once, otherwise 503 with the
     cause, waiting up to `SETTLE_S` for the status to say what happened to the server."""
     assert pending.failed_at is not None
-    retriable = pending.tries == 1 and (pending.idempotent or not pending.sent)
+    # One that never reached the server is retried until the hold limit: it cannot have run.
+    retriable = not pending.sent or (pending.tries == 1 and pending.idempotent)
     settled = now >= pending.failed_at + SETTLE_S
     same_server = view.upstream is not None and view.upstream == pending.failed_on
     phase = view.phase
@@ -431,9 +432,9 @@ class HeldStream:
 
     The adapter reports what happens upstream; this says what to write to the client. After a
     new server's stream delivers its first event (its `server.connected`, so the server answers
-    requests again), the client is told to resync with `server.instance.disposed`: the event on
-    which the TUI (and the web app, for that directory) re-bootstraps. The web app already
-    re-bootstraps on the new server's `server.connected`, which is relayed as it is.
+    requests again), a `/global/event` client is told to resync with `server.instance.disposed`:
+    the event on which the TUI (and the web app, for that directory) re-bootstraps. The web app
+    already re-bootstraps on the new server's `server.connected`, which is relayed as it is.
     """
 
     fmt: StreamFormat
@@ -464,8 +465,11 @@ class HeldStream:
         return [raw, *self.resync_events()]
 
     def resync_events(self) -> list[bytes]:
-        if self.fmt is StreamFormat.API:
-            return []  # the v2 stream's own `server.connected` is all its clients act on
+        if self.fmt is not StreamFormat.GLOBAL:
+            # On `/event` the server ends the stream right after `server.instance.disposed`,
+            # so a client may take it for the end; there (and on the v2 stream) the new
+            # server's own `server.connected` is the resync.
+            return []
         props = {"directory": self.directory} if self.directory else {}
         scope = Scope(self.directory)
         return [_wrap(self.fmt, "server.instance.disposed", props, scope, _event_id(self.token))]
