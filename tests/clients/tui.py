@@ -26,6 +26,7 @@ from tests.clients.target import Target
 
 EXITED = "TUI EXITED"
 WIDTH, HEIGHT = 160, 45
+STEP_S = 15.0  # for the TUI to show it took a key, on a loaded machine
 
 
 def require_tmux() -> None:
@@ -92,12 +93,24 @@ class TuiClient:
             await asyncio.sleep(0.2)
 
     async def session_list(self, expect: str, within: float = 30.0) -> str:
-        """Open the /sessions dialog and return its screen once it shows `expect` (the dialog
-        is closed again either way)."""
-        await self.keys("/sessions")
-        await asyncio.sleep(0.3)  # the command menu filters as it is typed
-        await self.keys("Enter")
-        try:
-            return await self.wait_screen(expect, within)
-        finally:
-            await self.keys("Escape")
+        """Open the /sessions dialog and return its screen once it lists `expect` (the dialog is
+        closed again either way). Each step waits for the TUI to show it took the previous one:
+        on a loaded machine an Enter typed before the command menu is up sends "/sessions" as a
+        prompt instead."""
+        deadline = time.monotonic() + within
+        shown = ""
+        while time.monotonic() < deadline:
+            await self.keys("/sessions")
+            try:
+                await self.wait_screen("Switch session", STEP_S)
+                await self.keys("Enter")
+                await self.wait_screen("Search", STEP_S)
+                return await self.wait_screen(expect, max(0.0, deadline - time.monotonic()))
+            except AssertionError as error:
+                shown = str(error)
+                if EXITED in shown:
+                    raise
+            finally:
+                await self.keys("Escape")
+                await self.keys("C-u")  # whatever was typed into the prompt
+        raise AssertionError(f"the TUI's /sessions never listed {expect!r}: {shown}")

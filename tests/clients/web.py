@@ -123,6 +123,8 @@ class WebClient:
         try:
             await page.goto(url, wait_until="commit", timeout=within * 1000)
         except PlaywrightError as error:
+            if "ERR_HTTP_RESPONSE_CODE_FAILURE" in str(error):
+                return page  # an error page (a 401, say): its response is recorded
             if "ERR_INVALID_AUTH_CREDENTIALS" not in str(error):
                 raise
             # The page itself answered 401 with a Basic challenge: Playwright, which answers
