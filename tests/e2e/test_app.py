@@ -15,6 +15,7 @@ import pytest
 
 from tests.desktop import VirtualDesktop
 from tests.e2e.app_driver import AppDriver, opencode_on_port, wait_until
+from tray.core.front_door import LOGIN_PATH
 from tray.core.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
@@ -99,8 +100,9 @@ def test_the_app_as_a_person_uses_it(
     opened = wait_until(
         lambda: app.opened.exists() and app.opened.read_text().split(), "the browser"
     )
-    assert opened[-1].startswith(f"http://127.0.0.1:{free_port}/")
-    assert "auth_token=" in opened[-1]
+    # Through the front door: a one-time sign-in URL, never the password itself.
+    assert opened[-1].startswith(f"http://127.0.0.1:{free_port}{LOGIN_PATH}/")
+    assert "auth_token=" not in opened[-1]
     shown = [item["body"] for item in desk.history()] + [desk.dunstctl("history")]
     assert any("SIGKILL" in text for text in shown), shown
 

@@ -67,6 +67,7 @@ def _commands(engine: FakeEngine, boxes: FakeBoxes, tasks: Tasks) -> AppCommands
         log_path=Path("opencode-tray.log"),
         quit=lambda: None,
         passwords=cast(PasswordSource, None),
+        browser_url=lambda page: page,
     )
 
 

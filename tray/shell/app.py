@@ -65,9 +65,12 @@ class App:
             log_path=log_path,
             quit=self.quit,
             passwords=self._passwords,
+            browser_url=self.front_door.browser_url,
         )
         self.views = Views(self._view_model)
-        self.command_line = CommandLine(self.engine, self.commands, self.views.show_window)
+        self.command_line = CommandLine(
+            self.engine, self.commands, self.views.show_window, self.front_door.stats
+        )
         self.notifier: Notifier | None = None  # at the first notice (it may use the tray)
         self.notices = NoticeLoop(
             self.engine.status, lambda: self.engine.launch.settings, self._post

@@ -10,20 +10,27 @@ from collections.abc import Callable
 
 from tray import __version__, cli
 from tray.core import present, report
+from tray.core.front_door import DoorStats
 from tray.engine.engine import Engine
 from tray.shell.commands import AppCommands
 from tray.shell.instance import Reply
 
 
 class CommandLine:
-    """`show_window()` is what a second start without a command does."""
+    """`show_window()` is what a second start without a command does; `door_stats()` is the
+    front door's counters (None: the door is off)."""
 
     def __init__(
-        self, engine: Engine, commands: AppCommands, show_window: Callable[[], None]
+        self,
+        engine: Engine,
+        commands: AppCommands,
+        show_window: Callable[[], None],
+        door_stats: Callable[[], DoorStats | None],
     ) -> None:
         self._engine = engine
         self._commands = commands
         self._show_window = show_window
+        self._door_stats = door_stats
 
     async def handle(self, argv: list[str]) -> Reply:
         try:
@@ -55,6 +62,12 @@ class CommandLine:
         status = self._engine.status()
         code = report.exit_code(status)
         if json_output:
-            data = report.status_json(status, self._engine.wall_time, __version__, os.getpid())
+            data = report.status_json(
+                status,
+                self._engine.wall_time,
+                __version__,
+                os.getpid(),
+                front_door=self._door_stats(),
+            )
             return Reply(code, json.dumps(data, indent=2))
         return Reply(code, present.tooltip(status))

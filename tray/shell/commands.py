@@ -54,8 +54,10 @@ class AppCommands:
         log_path: Path,
         quit: Callable[[], None],
         passwords: PasswordSource,
+        browser_url: Callable[[str], str],
     ) -> None:
         self._engine = engine
+        self._browser_url = browser_url
         self._passwords = passwords
         self._clipboard = SecretClipboard()  # forgets the password after 30 s
         self._preferences = preferences
@@ -98,6 +100,12 @@ class AppCommands:
         self._engine.set_password(password)
         if password.warning:
             return Reply(1, password.warning)
+        if self._engine.launch.public_url is not None:
+            return Reply(
+                0,
+                "New server password stored in the keyring; clients signed in with the old one "
+                "were disconnected (the server keeps running behind the front door).",
+            )
         return Reply(0, "New server password stored in the keyring; the server is restarting.")
 
     # -- sessions --------------------------------------------------------------------------------
@@ -196,9 +204,23 @@ class AppCommands:
                 self._boxes.warn(str(error))
 
     def _web(self, url: str, found: SessionReport | None = None) -> str:
+        """The URL for the browser: behind the front door a one-time sign-in (no password in the
+        browser's command line or history); without it the page's own, and the browser will ask
+        for the username and password, which the user is told."""
         launch = self._engine.launch
         where = (found.directory, found.id) if found is not None else ("", "")
-        return web_url(url, launch.username(), launch.password.value, *where)
+        page = web_url(url, launch.username(), launch.password.value, *where)
+        signed_in = self._browser_url(page)
+        if signed_in == page:
+            self._boxes.ask(
+                "The front door is off (Settings), so the browser may ask you to sign in: the "
+                f"username is “{launch.username()}” and the password is the server's "
+                "(Copy password puts it on the clipboard for 30 s).",
+                "Copy password",
+                "Close",
+                self.copy_password,
+            )
+        return signed_in
 
     def copy_url(self) -> None:
         url = self._engine.status().url
