@@ -57,6 +57,7 @@ def _filled(model: ViewModel) -> tuple[QMenu, Recorder]:
         ("Open in browser", ("open_in_browser", None)),
         ("Copy server URL", ("copy_url", None)),
         ("Copy password", ("copy_password", None)),
+        ("Connect a client…", ("connect_client", None)),
         ("Open log folder", ("open_log_folder", None)),
         ("Copy diagnostics", ("copy_diagnostics", None)),
         ("Settings…", ("open_settings", None)),

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -38,6 +39,9 @@ from tray.tasks import Tasks
 from tray.ui.boxes import Boxes
 from tray.ui.clipboard import SecretClipboard
 
+if TYPE_CHECKING:
+    from tray.ui.connect_window import ConnectDetails, ConnectWindow
+
 log = logging.getLogger(__name__)
 
 
@@ -58,6 +62,7 @@ class AppCommands:
     ) -> None:
         self._engine = engine
         self._browser_url = browser_url
+        self._connect_window: ConnectWindow | None = None
         self._passwords = passwords
         self._clipboard = SecretClipboard()  # forgets the password after 30 s
         self._preferences = preferences
@@ -229,6 +234,35 @@ class AppCommands:
 
     def copy_password(self) -> None:
         self._clipboard.copy(self._engine.launch.password.value)
+
+    def connect_client(self) -> None:
+        """The Connect a client… window, made on first use and kept (it follows the URL and a
+        rotated password each time it is shown)."""
+        from tray.ui.connect_window import ConnectActions, ConnectWindow  # noqa: PLC0415 (rare)
+
+        if self._connect_window is None:
+            actions = ConnectActions(
+                copy=QGuiApplication.clipboard().setText,
+                copy_secret=self._clipboard.copy,
+                open_in_browser=self.open_in_browser,
+            )
+            self._connect_window = ConnectWindow(self._connect_details(), actions)
+        else:
+            self._connect_window.show_details(self._connect_details())
+        self._connect_window.show()
+        self._connect_window.raise_()
+        self._connect_window.activateWindow()
+
+    def _connect_details(self) -> ConnectDetails:
+        from tray.ui.connect_window import ConnectDetails  # noqa: PLC0415 (rare)
+
+        launch = self._engine.launch
+        return ConnectDetails(
+            url=self._engine.status().url or launch.public_url or "",
+            username=launch.username(),
+            password=lambda: self._engine.launch.password.value,
+            browser_signs_in=launch.public_url is not None,
+        )
 
     def open_log_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._log_path.parent)))

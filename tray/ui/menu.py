@@ -45,6 +45,7 @@ def fill(menu: QMenu, model: ViewModel, commands: Commands) -> None:
     _add(menu, "Open in browser", commands.open_in_browser, model.can_resume)
     _add(menu, "Copy server URL", commands.copy_url, model.status.url is not None)
     _add(menu, "Copy password", commands.copy_password)
+    _add(menu, "Connect a client…", commands.connect_client)
     menu.addSeparator()
     _add(menu, "Open log folder", commands.open_log_folder)
     _add(menu, "Copy diagnostics", commands.copy_diagnostics)
