@@ -99,6 +99,13 @@ def test_ready_without_an_upstream_is_recovering() -> None:
     assert ServerView(State.CONNECTED, None).phase is Phase.RECOVERING
 
 
+def test_a_new_server_whose_projects_are_not_loaded_yet_holds_requests() -> None:
+    loading = ServerView(State.CONNECTED, A, None, "1.18.33", loaded=False)
+    assert loading.phase is Phase.RECOVERING
+    assert fd.decide_request(post(), loading, 0.0) == Hold(60.0)
+    assert fd.decide_request(post(), replace(loading, loaded=True), 0.0) == Forward(A)
+
+
 # -- requests --------------------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, opencode_on_port, wait_until
+from tests.e2e.app_driver import AppDriver, wait_until
 from tray.core.notify_policy import RECOVERED_TITLE
 from tray.core.settings import Settings
 from tray.identity import DISPLAY_NAME
@@ -133,7 +133,22 @@ def connected(app: AppDriver) -> dict[str, Any]:
     return found
 
 
-def incident(app: AppDriver, port: int, last_for_s: float) -> tuple[float, int]:
+def servers_of(app: AppDriver) -> list[psutil.Process]:
+    """The app's opencode servers (behind the front door they listen on private ports)."""
+    assert app.proc is not None
+    with contextlib.suppress(psutil.NoSuchProcess):
+        children = psutil.Process(app.proc.pid).children(recursive=True)
+        return [p for p in children if "serve" in _cmdline(p)]
+    return []
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    with contextlib.suppress(psutil.Error):
+        return process.cmdline()
+    return []
+
+
+def incident(app: AppDriver, last_for_s: float) -> tuple[float, int]:
     """Kill the server, then its replacement as soon as it is there (so while it starts), and
     each one after it until `last_for_s` seconds have passed; then let the next one come up.
     When it began, and how many servers were killed."""
@@ -143,7 +158,7 @@ def incident(app: AppDriver, port: int, last_for_s: float) -> tuple[float, int]:
     killed = {pid}
     while True:
         fresh: list[psutil.Process] = wait_until(
-            lambda: [p for p in opencode_on_port(port) if p.pid not in killed],
+            lambda: [p for p in servers_of(app) if p.pid not in killed],
             "a replacement server",
             timeout=60,
         )
@@ -156,14 +171,14 @@ def incident(app: AppDriver, port: int, last_for_s: float) -> tuple[float, int]:
 
 
 def test_one_incident_is_one_notification_replaced_in_place(
-    app: AppDriver, desk: VirtualDesktop, calls: NotifyCalls, free_port: int
+    app: AppDriver, desk: VirtualDesktop, calls: NotifyCalls
 ) -> None:
     per_incident: list[int] = []
     seen: set[str] = {item["id"] for item in desk.history()}
     crashes = 0
     for n in (1, 2):
         before = len(calls.sent())
-        began, killed = incident(app, free_port, last_for_s=GRACE_S + 1.5)
+        began, killed = incident(app, last_for_s=GRACE_S + 1.5)
         crashes += killed
         assert killed >= 2  # the server, and its replacement while starting
         back = connected(app)

@@ -36,6 +36,7 @@ from tray.core.front_door import (
     ServerView,
     StreamFormat,
     Upstream,
+    phase_of,
 )
 from tray.core.status import State
 
@@ -75,6 +76,9 @@ CONNECT_TIMEOUT_S = 10.0
 # thousand new connections at once times some of them out while accepting).
 UPSTREAM_REQUESTS = 128
 TICK_S = 1.0
+MAX_DIRECTORIES = 32  # projects loaded on each new server before clients reach it
+SUBSCRIBE_WAIT_S = 5.0  # how long requests wait for the streams to be on a new server
+SUBSCRIBE_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,9 @@ class FrontDoor:
         self._relayed = 0
         self._last_hold_s: float | None = None
         self._closing = False
+        self._directories: dict[str, None] = {}  # the projects clients used, oldest first
+        self._loading: Upstream | None = None  # the server whose projects are being loaded
+        self._loaded_on: Upstream | None = None  # the server whose projects were loaded
 
     # -- what the app calls ---------------------------------------------------------------------
 
@@ -201,9 +208,14 @@ class FrontDoor:
     ) -> None:
         """The server as the engine's latest status shows it (`upstream`: its private address
         and per-start credentials, None while there is no server answering)."""
-        view = ServerView(state, upstream, cause, version or self._view.version)
+        loaded = upstream is None or upstream == self._loaded_on
+        view = ServerView(state, upstream, cause, version or self._view.version, loaded)
         if view == self._view:
             return
+        ready = phase_of(state) is Phase.READY
+        if upstream is not None and not loaded and ready and self._loading != upstream:
+            self._loading = upstream
+            self._spawn(self._load_projects(upstream))
         self._view = view
         for stream in list(self._streams):
             ended = stream.held.server_gone(view)
@@ -214,6 +226,52 @@ class FrontDoor:
             if view.phase is Phase.CLOSED:
                 stream.ended.set()
         self._wake()
+
+    async def _load_projects(self, upstream: Upstream) -> None:
+        """Ask the new server for the sessions of every project clients used (and of its own
+        folder), so that none of them is loaded by a client's request whose events would be
+        lost; then the server is ready for clients (`ServerView.loaded`)."""
+        assert self._client is not None
+        client = self._client
+        headers = {"Authorization": upstream.credentials.basic()}
+        timeout = aiohttp.ClientTimeout(total=self.config.hold_limit_s)
+
+        async def load(directory: str) -> None:
+            url = URL(upstream.url.rstrip("/") + "/session")
+            if directory:
+                url = url.with_query(directory=directory)
+            try:
+                async with client.get(url, headers=headers, timeout=timeout) as response:
+                    await response.read()
+            except (aiohttp.ClientError, TimeoutError) as error:
+                log.info(
+                    "front door: loading %s failed: %s", directory or "the server's folder", error
+                )
+
+        await asyncio.gather(*(load(d) for d in ("", *self._directories)))
+        await self._streams_on(upstream)
+        self._loaded_on = upstream
+        self._loading = None
+        view = self._view
+        if view.upstream == upstream:
+            self.server_changed(upstream, view.state, view.cause, view.version)
+
+    async def _streams_on(self, upstream: Upstream) -> None:
+        """Until every open stream relays `upstream` (so the events of the requests released
+        next reach it), `SUBSCRIBE_WAIT_S` at most; polled only while a server comes up."""
+        for _ in range(round(SUBSCRIBE_WAIT_S / SUBSCRIBE_POLL_S)):
+            open_streams = [s for s in self._streams if not s.ended.is_set()]
+            if all(s.live and s.held.bound_to == upstream for s in open_streams):
+                return
+            await asyncio.sleep(SUBSCRIBE_POLL_S)
+
+    def _remember_directory(self, request: web.BaseRequest) -> None:
+        directory = request.query.get("directory") or request.headers.get("x-opencode-directory")
+        if directory:
+            self._directories.pop(directory, None)
+            self._directories[directory] = None  # the newest last; the oldest go first
+            while len(self._directories) > MAX_DIRECTORIES:
+                del self._directories[next(iter(self._directories))]
 
     def _follow_credentials(self) -> None:
         if self._source is not None:
@@ -337,6 +395,7 @@ class FrontDoor:
         ):
             return _refuse(core.unauthorized(), body=False)
         gen = self._credentials_gen
+        self._remember_directory(request)
         length = request.content_length
         if length is not None and length > self.config.max_body_bytes:
             return _refuse(
@@ -528,7 +587,9 @@ class FrontDoor:
             view = self._view
             if view.phase is Phase.CLOSED:
                 return
-            if view.phase is Phase.RECOVERING or view.upstream is None:
+            # Streams subscribe to a new server at once; requests wait until its projects are
+            # loaded and the streams are on it (`_load_projects`).
+            if view.upstream is None or phase_of(view.state) is not Phase.READY:
                 await self._until_change_or_end(stream, None)
                 continue
             upstream = view.upstream
@@ -548,7 +609,7 @@ class FrontDoor:
                     stream.live = False
                     stream.lost_at = self._now()
                 await stream.write(splitter.reset())
-            if self._view.upstream == upstream and self._view.phase is Phase.READY:
+            if self._view.upstream == upstream and phase_of(self._view.state) is Phase.READY:
                 await self._until_change_or_end(stream, self._now() + core.SETTLE_S)
 
     async def _relay_one(
