@@ -40,10 +40,11 @@ async def test_strict_client_dies_at_a_server_kill(direct: Direct) -> None:
 
 
 # Known open (issue 11's note): a baseline of the SDK's own retry against a bare server, no app
-# code under test; at the end of this stop the SDK did not reconnect within 120 s in 2 of 2 runs.
+# code under test; at the end of this stop the SDK did not reconnect within 120 s in 2 of 4 runs.
 @pytest.mark.xfail(
     reason="the SDK's own retry did not reconnect (see the comment above)", strict=False
 )
+@pytest.mark.timeout(300)  # its own wait is 120 s: a failure is the wait's, with room to tear down
 async def test_sdk_retries_by_itself_after_a_server_kill(direct: Direct) -> None:
     async with SdkClient(direct.target) as sdk:
         await sdk.wait_for(lambda line: line.get("type") == "server.connected")
