@@ -99,8 +99,12 @@ class Notifier:
         spaces its changes so; this keeps that true on screen when a notice took longer than
         the next to reach the daemon."""
         shown_at = self._shown_at.get(key)
-        if shown_at is not None:
-            await asyncio.sleep(shown_at + MIN_SHOWN_S - asyncio.get_running_loop().time())
+        if shown_at is None:
+            return
+        loop = asyncio.get_running_loop()
+        # Qt's timers behind qasync may fire a few milliseconds early: sleep until it is true.
+        while (left := shown_at + MIN_SHOWN_S - loop.time()) > 0:
+            await asyncio.sleep(left)
 
     def post(self, actions: Iterable[NoticeAction]) -> asyncio.Task[None] | None:
         """`apply` from synchronous code, such as a Qt slot: runs on the loop, in order. The
