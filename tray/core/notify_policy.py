@@ -10,13 +10,12 @@ just after a wake from sleep; giving up is shown at once, whatever else holds.
 
 A notice stays at least `MIN_SHOWN_S` before anything replaces or closes it: a change that comes
 sooner waits (and `next_check_at` asks for it), and a newer one for the same notice takes its
-place. The attempts a notice counts are the incident's own: the supervisor's count runs on
-across incidents until the server has been stable for a while.
+place. The attempts a notice counts are the incident's own, as the status gives them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
@@ -135,32 +134,20 @@ class _Tracked:
     session: str | None
     after_wake: bool = False
     shown: tuple[object, ...] | None = None  # what the shown notice was made from
-    # The supervisor's attempt count before this incident's first, by what is retried.
-    attempts_before: dict[bool, int] = field(default_factory=dict)
-
-    def attempt(self, status: Status) -> int:
-        """The supervisor's attempt number as the incident's own: 1 for its first restart (or
-        reconnect), however many the incidents before it took."""
-        if not status.attempt:
-            return 0
-        restarting = status.state is State.CRASHED
-        before = self.attempts_before.setdefault(restarting, status.attempt - 1)
-        return status.attempt - before
 
 
 def incident_key(incident: Incident) -> str:
     return f"incident-{incident.opened_at!r}"
 
 
-def _what_we_do(status: Status, now: float, attempt: int) -> str:
-    """What the app does about it; `attempt` is the incident's own count."""
+def _what_we_do(status: Status, now: float) -> str:
+    """What the app does about it."""
     if status.state is State.FAILED:
         return "Restart from the menu when it is fixed."
-    counted = replace(status, attempt=attempt)
     if status.state is State.CRASHED:
-        return retry("Restarting", counted, now)
+        return retry("Restarting", status, now)
     if status.state in (State.RECONNECTING, State.STALLED):
-        return retry("Reconnecting", counted, now)
+        return retry("Reconnecting", status, now)
     return "Starting the server again"
 
 
@@ -172,7 +159,7 @@ def _buttons(state: State, cause: Cause) -> tuple[NoticeButton, ...]:
 
 def _incident_notice(tracked: _Tracked, status: Status, now: float) -> Notice:
     cause = status.cause or tracked.incident.cause
-    doing = _what_we_do(status, now, tracked.attempt(status))
+    doing = _what_we_do(status, now)
     return Notice(
         key=tracked.key,
         title=_TITLES.get(status.state, _TITLES[State.STARTING]),
@@ -340,7 +327,6 @@ class NotifyPolicy:
                 current, incident_key(current), status.last_worked_in
             )
         tracked.incident = current
-        tracked.attempt(status)  # the incident's attempts count from the first one seen
         tracked.after_wake = tracked.after_wake or _starts_after_wake(current, settings, woke_at)
         action, next_check_at = self._follow(tracked, status, settings, now)
         if action is not None:

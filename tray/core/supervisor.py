@@ -89,50 +89,56 @@ class Stream(Enum):
     UP = auto()
 
 
+_PROCESS_EVENTS = (SpawnFailed, Spawned, Listening, Healthy, HealthFailed, Exited)
+_ADAPTER_EVENTS = (*_PROCESS_EVENTS, StreamOpened, StreamEvent, StreamClosed)
+
+
 class Supervisor:
+    # What the process is doing and when it changed.
+    _want = False  # the user wants a server
+    _failed: Cause | None = None  # gave up, with this cause
+    _proc = Proc.ABSENT
+    _proc_gen = 0
+    _respawn_after_exit = False
+    _pid: int | None = None
+    _spawned_at = 0.0
+    _url: str | None = None
+    _version: str | None = None
+    _ready_at: float | None = None
+    _health_retry_at: float | None = None
+    _last_health: Cause | None = None
+    _restart_attempt = 0  # runs across incidents until the server is stable: the backoff's count
+    _incident_restarts = 0  # the restarts of the open incident: what the user is told
+    _restart_at: float | None = None
+    _restarts = 0
+    _password_wait: Cause | None = None  # set while no server may start without it
+
+    # What the event stream is doing and what it told us.
+    _stream = Stream.DOWN
+    _stream_gen = 0
+    _activity_at = 0.0
+    _last_event_at: float | None = None
+    _connected_at: float | None = None
+    _down_since: float | None = None
+    _reconnect_attempt = 0
+    _reconnect_at: float | None = None
+    _stalled_since: float | None = None
+    _unreachable_since: float | None = None  # a ready server without a live stream
+    _last_gap_s: float | None = None
+    _last_worked_in_report: SessionReport | None = None
+    _changed_in_gap: tuple[str, ...] = ()
+    _resync_gap: float | None = None  # the gap the connection's resync is about
+    _resync_attempt = 0
+    _resync_at: float | None = None  # when a failed resync is tried again
+
+    _incident: Incident | None = None
+
     def __init__(self, policy: Policy, rng: Callable[[], float]) -> None:
         self._rng = rng
         self._breaker = CrashLoopBreaker(policy.crash_loop_limit, policy.crash_loop_window_s)
         self.set_policy(policy)
         self.sessions = SessionActivity()
-
-        self._want = False
-        self._failed: Cause | None = None
-
-        self._proc = Proc.ABSENT
-        self._proc_gen = 0
-        self._respawn_after_exit = False
-        self._pid: int | None = None
-        self._spawned_at = 0.0
-        self._url: str | None = None
-        self._version: str | None = None
-        self._ready_at: float | None = None
-        self._health_retry_at: float | None = None
-        self._restart_attempt = 0
-        self._restart_at: float | None = None
-        self._restarts = 0
-
-        self._stream = Stream.DOWN
-        self._stream_gen = 0
-        self._activity_at = 0.0
-        self._last_event_at: float | None = None
-        self._connected_at: float | None = None
-        self._down_since: float | None = None
-        self._reconnect_attempt = 0
-        self._reconnect_at: float | None = None
-        self._stalled_since: float | None = None
-        self._unreachable_since: float | None = None  # a ready server without a live stream
-        self._last_health: Cause | None = None
-        self._last_gap_s: float | None = None
-        self._last_worked_in_report: SessionReport | None = None
-        self._changed_in_gap: tuple[str, ...] = ()
-        self._resync_gap: float | None = None  # the gap the connection's resync is about
-        self._resync_attempt = 0
-        self._resync_at: float | None = None  # when a failed resync is tried again
-
-        self._incident: Incident | None = None
         self._history: deque[Incident] = deque(maxlen=HISTORY)
-        self._password_wait: Cause | None = None  # set while no server may start without it
 
     # -- the public face -------------------------------------------------------------------------
 
@@ -146,6 +152,8 @@ class Supervisor:
         self._breaker.window_s = policy.crash_loop_window_s
 
     def handle(self, event: Event, now: float) -> list[Effect]:
+        if isinstance(event, _ADAPTER_EVENTS):
+            return self._on_adapter_event(event, now) if self._current(event) else []
         match event:
             case StartRequested():
                 return self._on_start(now)
@@ -159,41 +167,27 @@ class Supervisor:
                 return self._on_restart_for(event, now)
             case PasswordPending():
                 self._password_wait = causes.keyring_waiting(event.timeout_s)
-                return []
             case PasswordReady():
                 return self._on_password_ready(now)
             case Resynced():
-                self._last_gap_s = event.gap_s
-                self._changed_in_gap = event.changed_sessions
-                self._last_worked_in_report = event.session
-                self.sessions.replace_busy(event.busy_sessions)
-                self._resync_at = None
-                return []
+                self._on_resynced(event)
             case ResyncFailed():
-                if self._stream is Stream.UP:  # a resync ends with its connection
-                    self._resync_attempt = event.attempt
-                    delay = self._resync_backoff.delay(event.attempt, self._rng)
-                    self._resync_at = now + delay
-                return []
-        if not self._current(event):
-            return []
+                self._on_resync_failed(event, now)
+        return []
+
+    def _on_adapter_event(self, event: Event, now: float) -> list[Effect]:
+        """An event from the process or connection we have now."""
         match event:
             case SpawnFailed():
                 return self._on_exited(event.cause, now)
             case Spawned():
                 self._pid = event.pid
-                return []
             case Listening():
                 return self._on_listening(event.url)
             case Healthy():
                 return self._on_healthy(event.version, now)
             case HealthFailed():
-                if self._proc is Proc.LISTENING and event.cause.kind is CauseKind.WRONG_PASSWORD:
-                    return self._crashed(event.cause, now, terminate=True)
-                if self._proc is Proc.LISTENING:
-                    self._health_retry_at = now + self.policy.health_retry_s
-                    self._last_health = event.cause
-                return []
+                return self._on_health_failed(event.cause, now)
             case Exited():
                 return self._on_exited(
                     causes.process_exited(event.returncode, event.stderr_tail, event.oom), now
@@ -251,7 +245,7 @@ class Supervisor:
             waiting = state is State.STARTING and self._proc is Proc.ABSENT
             cause = self._password_wait if waiting else None
         if state is State.CRASHED:
-            attempt, retry_at = self._restart_attempt, self._restart_at
+            attempt, retry_at = self._incident_restarts, self._restart_at
         elif state in (State.RECONNECTING, State.STALLED):
             attempt, retry_at = self._reconnect_attempt, self._reconnect_at
         else:
@@ -322,13 +316,25 @@ class Supervisor:
         self._health_retry_at = None
         self._stalled_since = self._unreachable_since = None
 
+    def _on_resynced(self, event: Resynced) -> None:
+        self._last_gap_s = event.gap_s
+        self._changed_in_gap = event.changed_sessions
+        self._last_worked_in_report = event.session
+        self.sessions.replace_busy(event.busy_sessions)
+        self._resync_at = None
+
+    def _on_resync_failed(self, event: ResyncFailed, now: float) -> None:
+        if self._stream is Stream.UP:  # a resync ends with its connection
+            self._resync_attempt = event.attempt
+            self._resync_at = now + self._resync_backoff.delay(event.attempt, self._rng)
+
     # -- the process -----------------------------------------------------------------------------
 
     def _current(self, event: Event) -> bool:
         """Whether an adapter event belongs to the process or connection we have now."""
         if isinstance(event, StreamOpened | StreamEvent | StreamClosed):
             return event.gen == self._stream_gen and self._stream is not Stream.DOWN
-        if isinstance(event, SpawnFailed | Spawned | Listening | Healthy | HealthFailed | Exited):
+        if isinstance(event, _PROCESS_EVENTS):
             return event.gen == self._proc_gen and self._proc is not Proc.ABSENT
         return False
 
@@ -380,6 +386,14 @@ class Supervisor:
         self._health_retry_at = None
         return self._open_stream(now)
 
+    def _on_health_failed(self, cause: Cause, now: float) -> list[Effect]:
+        if self._proc is Proc.LISTENING and cause.kind is CauseKind.WRONG_PASSWORD:
+            return self._crashed(cause, now, terminate=True)
+        if self._proc is Proc.LISTENING:
+            self._health_retry_at = now + self.policy.health_retry_s
+            self._last_health = cause
+        return []
+
     def _on_exited(self, cause: Cause, now: float) -> list[Effect]:
         """The process is gone: it exited or could not be started; `cause` if unexpected."""
         was = self._proc
@@ -403,6 +417,7 @@ class Supervisor:
             last = causes.crash_loop(self._breaker.count(), self._breaker.window_s, cause)
             return effects + self._give_up(last, now)
         self._restart_attempt += 1
+        self._incident_restarts += 1
         self._restart_at = now + restart_delay(
             self._restart_backoff,
             self._restart_attempt,
@@ -482,61 +497,73 @@ class Supervisor:
     # -- time ------------------------------------------------------------------------------------
 
     def _on_tick(self, now: float) -> list[Effect]:
-        p = self.policy
-        effects: list[Effect] = []
-        if self._restart_at is not None and now >= self._restart_at:
-            self._restart_at = None
-            self._restarts += 1
-            if self._proc is Proc.ABSENT:
-                effects += self._spawn(now)
-            else:
-                self._respawn_after_exit = True
-        if self._proc in (Proc.SPAWNING, Proc.LISTENING):
-            if now - self._spawned_at >= p.startup_timeout_s:
-                cause = causes.startup_timeout(p.startup_timeout_s, self._last_health)
-                effects += self._crashed(cause, now, terminate=True)
-            elif self._health_retry_at is not None and now >= self._health_retry_at:
-                self._health_retry_at = None
-                effects.append(CheckHealth(self._proc_gen))
-        if self._stream is not Stream.DOWN and now - self._activity_at >= p.heartbeat_timeout_s:
-            silent = now - self._activity_at
-            if self._stalled_since is None:
-                self._stalled_since = self._activity_at
-            if self._down_since is None:  # events were lost since the last one, not since now
-                self._down_since = self._activity_at
-            if self._unreachable_since is None:
-                self._unreachable_since = self._activity_at
-            effects += self._close_stream(now)
-            self._open_incident(causes.heartbeat_missed(silent), now)
-            self._schedule_reconnect(now)
+        effects = self._tick_restart(now) + self._tick_start(now) + self._tick_heartbeat(now)
         if self._proc is Proc.READY:
-            unreachable = self._unreachable_since
-            if unreachable is not None and now - unreachable >= p.hung_restart_after_s:
-                last = self._incident.cause if self._incident else None
-                hung = causes.server_hung(now - unreachable, last)
-                effects += self._crashed(hung, now, terminate=True)
-            elif (
-                self._stream is Stream.DOWN
-                and self._reconnect_at is not None
-                and now >= self._reconnect_at
-            ):
-                effects += self._open_stream(now)
+            effects += self._tick_ready(now)
         if self._stream is Stream.UP and self._resync_at is not None and now >= self._resync_at:
             self._resync_at = None
             effects.append(Resync(self._resync_gap, self._resync_attempt + 1))
-        if (
-            self._stream is Stream.UP
-            and self._connected_at is not None
-            and now - self._connected_at >= p.stable_after_s
-        ):
+        stable_since = self._connected_at if self._stream is Stream.UP else None
+        if stable_since is not None and now - stable_since >= self.policy.stable_after_s:
             self._restart_attempt = 0
         return effects
+
+    def _tick_restart(self, now: float) -> list[Effect]:
+        if self._restart_at is None or now < self._restart_at:
+            return []
+        self._restart_at = None
+        self._restarts += 1
+        if self._proc is Proc.ABSENT:
+            return self._spawn(now)
+        self._respawn_after_exit = True
+        return []
+
+    def _tick_start(self, now: float) -> list[Effect]:
+        if self._proc not in (Proc.SPAWNING, Proc.LISTENING):
+            return []
+        timeout = self.policy.startup_timeout_s
+        if now - self._spawned_at >= timeout:
+            cause = causes.startup_timeout(timeout, self._last_health)
+            return self._crashed(cause, now, terminate=True)
+        if self._health_retry_at is not None and now >= self._health_retry_at:
+            self._health_retry_at = None
+            return [CheckHealth(self._proc_gen)]
+        return []
+
+    def _tick_heartbeat(self, now: float) -> list[Effect]:
+        """Silence past the heartbeat timeout: the stream is stalled; events were lost since the
+        last one, not since now."""
+        if self._stream is Stream.DOWN or now - self._activity_at < self.policy.heartbeat_timeout_s:
+            return []
+        silent = now - self._activity_at
+        if self._stalled_since is None:
+            self._stalled_since = self._activity_at
+        if self._down_since is None:
+            self._down_since = self._activity_at
+        if self._unreachable_since is None:
+            self._unreachable_since = self._activity_at
+        effects = self._close_stream(now)
+        self._open_incident(causes.heartbeat_missed(silent), now)
+        self._schedule_reconnect(now)
+        return effects
+
+    def _tick_ready(self, now: float) -> list[Effect]:
+        """A ready server unreachable for too long is hung; otherwise reconnect when it is time."""
+        unreachable = self._unreachable_since
+        if unreachable is not None and now - unreachable >= self.policy.hung_restart_after_s:
+            last = self._incident.cause if self._incident else None
+            return self._crashed(causes.server_hung(now - unreachable, last), now, terminate=True)
+        reconnect_at = self._reconnect_at
+        if self._stream is Stream.DOWN and reconnect_at is not None and now >= reconnect_at:
+            return self._open_stream(now)
+        return []
 
     # -- incidents -------------------------------------------------------------------------------
 
     def _open_incident(self, cause: Cause, now: float) -> None:
         if self._incident is None:
             self._incident = Incident(opened_at=now, cause=cause)
+            self._incident_restarts = 0
         elif cause.weight >= self._incident.cause.weight:
             self._incident = replace(self._incident, cause=cause)
 
