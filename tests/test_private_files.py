@@ -66,7 +66,7 @@ def test_the_settings_file_is_the_users_only(tmp_path: Path) -> None:
     assert mode(path) == 0o600
 
 
-def test_a_broken_settings_files_copy_is_in_the_private_folder(tmp_path: Path) -> None:
+def test_a_broken_settings_files_copy_is_the_users_only(tmp_path: Path) -> None:
     path = tmp_path / "config" / "settings.toml"
     settings_file.save(path, Settings())
     path.write_text("[server\nport = 1\n")
@@ -74,3 +74,4 @@ def test_a_broken_settings_files_copy_is_in_the_private_folder(tmp_path: Path) -
     assert loaded.backup is not None
     assert loaded.backup.parent == path.parent
     assert mode(path.parent) == 0o700
+    assert mode(loaded.backup) == 0o600

@@ -537,14 +537,14 @@ def test_saving_after_a_bad_load_keeps_the_original(path: Path) -> None:
 def test_a_failing_backup_is_said_clearly(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(path, "[server]\nport = 70000\n")
 
-    real_open = Path.open
+    real_open = os.open
 
-    def refuse_to_create(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if "x" in mode:
+    def refuse_to_create(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_EXCL:  # root may write anywhere: a fake refusal, then
             raise PermissionError(13, "Permission denied")
-        return real_open(self, mode, *args, **kwargs)
+        return real_open(file, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", refuse_to_create)
+    monkeypatch.setattr(os, "open", refuse_to_create)
     result = load(path)
     assert result.backup is None
     assert result.warnings[-1].startswith(f"Could not keep a copy of {path} (Permission denied)")

@@ -181,8 +181,10 @@ def _keep_backup(path: Path, data: bytes) -> tuple[Path | None, str]:
     for attempt in range(100):
         suffix = f"-{attempt}" if attempt else ""
         candidate = path.with_name(f"{path.name}.broken-{stamp}{suffix}")
-        try:
-            with candidate.open("xb") as file:
+        try:  # the user's only, like the file it copies
+            with os.fdopen(
+                os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb"
+            ) as file:
                 file.write(data)
                 file.flush()
                 os.fsync(file.fileno())
