@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 from PySide6.QtGui import QGuiApplication
 
 from tests.engine.helpers import poll
+from tray.engine.engine import Engine
+from tray.engine.password_source import PasswordSource
+from tray.shell.commands import AppCommands
+from tray.shell.preferences import Preferences
+from tray.tasks import Tasks
+from tray.ui.boxes import Boxes
 from tray.ui.clipboard import CLEAR_AFTER_S, SecretClipboard
 
 SHORT_S = 0.2
@@ -57,3 +66,22 @@ def test_forget_clears_at_once_and_only_the_secret() -> None:
     QGuiApplication.clipboard().setText("mine")
     clipboard.forget()
     assert text() == "mine"
+
+
+def test_quitting_clears_a_copied_password() -> None:
+    """What `App.run` calls last: the password copied from the menu leaves with the app."""
+    engine = SimpleNamespace(launch=SimpleNamespace(password=SimpleNamespace(value="s3cret")))
+    commands = AppCommands(
+        cast(Engine, engine),
+        cast(Preferences, None),
+        boxes=cast(Boxes, None),
+        tasks=cast(Tasks, None),
+        log_path=Path("opencode-tray.log"),
+        quit=lambda: None,
+        passwords=cast(PasswordSource, None),
+        browser_url=lambda page: page,
+    )
+    commands.copy_password()
+    assert text() == "s3cret"
+    commands.close()
+    assert text() == ""

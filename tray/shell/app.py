@@ -108,6 +108,7 @@ class App:
         if self.notifier is not None:
             await self.notifier.aclose()
         self.views.hide()
+        self.commands.close()
         return 0
 
     def quit(self) -> None:

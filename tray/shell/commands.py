@@ -311,6 +311,10 @@ class AppCommands:
             case NoticeButton.UPDATE_AND_RESTART if notice.version:
                 self.update_server(notice.version)
 
+    def close(self) -> None:
+        """At quit: a password copied in the last 30 s leaves the clipboard with the app."""
+        self._clipboard.forget()
+
     def quit_soon(self) -> None:
         """Quit once the current callback (say, answering the command line) has returned."""
         asyncio.get_running_loop().call_soon(self.quit)
