@@ -29,9 +29,9 @@ def kill(direct: Direct) -> int:
 
 async def test_strict_client_dies_at_a_server_kill(direct: Direct) -> None:
     async with StrictClient(direct.target) as strict:
+        # The stream is open (no session made to prove it: on a fresh server its event is
+        # sometimes not sent at all, FINDINGS.md).
         await strict.wait_for(lambda e: e.type == "server.connected")
-        await create_session(direct.target, "seen by the strict client", direct.workdir)
-        await strict.wait_for(lambda e: e.type == "session.created")
         pid = kill(direct)
         await wait_dead(pid)
         await strict.wait_done()

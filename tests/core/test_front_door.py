@@ -577,3 +577,23 @@ def test_behind_the_door_a_crash_after_a_stable_run_restarts_at_once() -> None:
         d.spawned()
         d.exited(-9)
     assert d.state() is State.FAILED  # the breaker still trips at 5 crashes
+
+
+@pytest.mark.parametrize(
+    ("length", "refused"), [(None, False), (0, False), (10, False), (11, True)]
+)
+def test_a_declared_body_over_the_bound_is_refused_with_its_size(
+    length: int | None, refused: bool
+) -> None:
+    answer = fd.body_too_large(length, 10)
+    assert (answer is not None) is refused
+    if answer is not None:
+        assert (answer.status, answer.name) == (413, "PayloadTooLarge")
+        assert "request body of 11 bytes" in answer.message
+        assert "10 bytes at most" in answer.message
+
+
+def test_too_many_connections_names_the_bound() -> None:
+    answer = fd.too_many_connections(256)
+    assert (answer.status, answer.name) == (503, "TooManyConnections")
+    assert "256 connections" in answer.message

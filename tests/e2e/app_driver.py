@@ -3,6 +3,7 @@ menu (over the StatusNotifierItem's D-Bus menu, as the panel does) and its notif
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,14 +25,20 @@ WATCHER = ("org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher")
 _MENU_ITEM = re.compile(r"\((\d+), \{[^{}]*'label': <'([^']*)'>")
 
 
-def opencode_on_port(port: int) -> list[psutil.Process]:
-    """opencode servers listening on `port`, by their command line."""
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of `processes` still running (a zombie has ended)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if "serve" in cmdline and str(port) in cmdline:
-            found.append(proc)
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
     return found
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    with contextlib.suppress(psutil.Error):
+        return process.cmdline()
+    return []
 
 
 def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
@@ -81,6 +88,16 @@ class AppDriver:
             check=False,
         )
         return done.returncode, done.stdout
+
+    def servers(self) -> list[psutil.Process]:
+        """The app's opencode servers, found as its children (behind the front door they
+        listen on private ports, so not by the public one)."""
+        if self.proc is None:
+            return []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+            return [p for p in children if "serve" in _cmdline(p)]
+        return []
 
     def status(self) -> dict[str, Any]:
         _code, out = self.cli("status", "--json")

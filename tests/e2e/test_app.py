@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, opencode_on_port, wait_until
+from tests.e2e.app_driver import AppDriver, alive, wait_until
 from tray.core.front_door import LOGIN_PATH
 from tray.core.settings import Settings
 
@@ -115,8 +115,10 @@ def test_the_app_as_a_person_uses_it(
     _shot(desk, tmp_path, "settings-in-the-app.png")  # README's: packaging/settings_screenshot.py
 
     # Quit leaves nothing behind.
+    servers = app.servers()
+    assert servers, "no server found to leave behind"
     assert app.quit() == 0
-    assert opencode_on_port(free_port) == []
+    assert alive(servers) == []
     code, out = app.cli("status", "--json")
     assert (code, json.loads(out)["state"]) == (3, "not_running")
     print(

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.desktop import DesktopError, VirtualDesktop
-from tests.e2e.app_driver import AppDriver, opencode_on_port, wait_until
+from tests.e2e.app_driver import AppDriver, wait_until
 from tray.core.settings import Settings
 from tray.engine.password import ACCOUNT, SERVICE, USERNAME
 
@@ -153,7 +153,7 @@ def test_a_keyring_that_asks_for_its_password(
         assert status["state"] == "starting"
         assert status["cause"]["kind"] == "keyring_waiting"
         assert status["server"]["pid"] is None
-        assert opencode_on_port(free_port) == []
+        assert launch.driver.servers() == []
         assert status_line(launch).startswith("Starting: waiting for the keyring")
         assert "waiting for the keyring" in launch.tooltip()
         desk.screenshot(tmp_path / "keyring-prompt.png")
@@ -222,8 +222,8 @@ def test_a_keyring_that_never_answers(
         assert code == 1
         assert out.startswith("The keyring did not answer within 10 s: the password is unchanged")
         # It quits at once, its keyring thread still stuck, and no server was ever started.
+        assert launch.driver.servers() == []
         assert launch.driver.quit(timeout=60) == 0
-        assert opencode_on_port(free_port) == []
         assert "server (pid" not in launch.logged()
         assert not store.exists()
     print(f"status answered after {status_after:.2f} s, icon after {icon_after:.2f} s")

@@ -133,21 +133,6 @@ def connected(app: AppDriver) -> dict[str, Any]:
     return found
 
 
-def servers_of(app: AppDriver) -> list[psutil.Process]:
-    """The app's opencode servers (behind the front door they listen on private ports)."""
-    assert app.proc is not None
-    with contextlib.suppress(psutil.NoSuchProcess):
-        children = psutil.Process(app.proc.pid).children(recursive=True)
-        return [p for p in children if "serve" in _cmdline(p)]
-    return []
-
-
-def _cmdline(process: psutil.Process) -> list[str]:
-    with contextlib.suppress(psutil.Error):
-        return process.cmdline()
-    return []
-
-
 def incident(app: AppDriver, last_for_s: float) -> tuple[float, int]:
     """Kill the server, then its replacement as soon as it is there (so while it starts), and
     each one after it until `last_for_s` seconds have passed; then let the next one come up.
@@ -158,7 +143,7 @@ def incident(app: AppDriver, last_for_s: float) -> tuple[float, int]:
     killed = {pid}
     while True:
         fresh: list[psutil.Process] = wait_until(
-            lambda: [p for p in servers_of(app) if p.pid not in killed],
+            lambda: [p for p in app.servers() if p.pid not in killed],
             "a replacement server",
             timeout=60,
         )

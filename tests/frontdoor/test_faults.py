@@ -20,6 +20,7 @@ from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_
 from tray.core.causes import CauseKind
 from tray.core.front_door import Credentials
 from tray.core.status import State, Status
+from tray.engine.password import ServerPassword
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 
@@ -181,11 +182,19 @@ async def test_a_bad_password_is_refused_at_once_and_nothing_held(
             running.thaw(pid)
 
 
-async def test_a_rotation_ends_what_the_old_password_opened(make_launch: LaunchFactory) -> None:
+@pytest.mark.parametrize("through", ["door", "engine"])
+async def test_a_rotation_ends_what_the_old_password_opened(
+    make_launch: LaunchFactory, through: str
+) -> None:
+    """Told to the door itself, or as the app rotates: the engine's new password, which the
+    feed pushes to the door (the door polls nothing)."""
     async with door(make_launch) as running, StrictClient(running) as client:
         pid = running.server_pid()
         new = Credentials(running.username, "rotated-password")
-        running.door.set_credentials(new)
+        if through == "door":
+            running.door.set_credentials(new)
+        else:
+            running.harness.engine.set_password(ServerPassword(new.password, persistent=False))
         await wait_until(lambda: all(client.ended.values()), "the old streams to end")
         assert (await client.call("GET", "/session")).status_code == 401
         async with httpx.AsyncClient(

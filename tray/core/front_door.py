@@ -174,6 +174,21 @@ def unauthorized() -> Refuse:
     )
 
 
+def too_many_connections(limit: int) -> Refuse:
+    return Refuse(503, "TooManyConnections", f"the front door takes {limit} connections")
+
+
+def body_too_large(length: int | None, limit: int) -> Refuse | None:
+    """The answer to a request whose declared body is over `limit` bytes, or None."""
+    if length is None or length <= limit:
+        return None
+    return Refuse(
+        413,
+        "PayloadTooLarge",
+        f"request body of {length} bytes; the front door takes {limit} bytes at most",
+    )
+
+
 # -- requests --------------------------------------------------------------------------------------
 
 

@@ -130,7 +130,7 @@ class Engine:
         self._processes: dict[int, ServerProcess] = {}
         self._stream_tasks: dict[int, asyncio.Task[None]] = {}
         self._api: ServerApi | None = None
-        self._published: Status | None = None
+        self._published: tuple[Status, tuple[str, str]] | None = None
         self._started_with: Settings | None = None  # the settings of the last server spawned
         self._recent: tuple[SessionSummary, ...] = ()
         self._resync_task: asyncio.Task[None] | None = None
@@ -326,8 +326,9 @@ class Engine:
     def _publish(self) -> None:
         status = self.status()
         self._health.follow(status)
-        # Stream traffic alone (a new last-event time) is not news for the subscribers.
-        quiet = replace(status, now=0.0, last_event_at=None)
+        # Stream traffic alone (a new last-event time) is not news for the subscribers; new
+        # credentials are (a front door ends what the old ones opened).
+        quiet = (replace(status, now=0.0, last_event_at=None), self.launch.credentials())
         if self._published is not None and quiet == self._published:
             return
         self._published = quiet

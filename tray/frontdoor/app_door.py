@@ -25,10 +25,8 @@ class AppDoor:
         self.door: ThreadedFrontDoor | None = None
         if settings.front_door:
             config = DoorConfig(port=settings.port, hold_limit_s=settings.startup_timeout_s)
-            self.door = ThreadedFrontDoor(config, self._credentials)
-
-    def _credentials(self) -> Credentials:
-        return Credentials(*self._engine.launch.credentials())
+            # The credentials of now; `follow` pushes new ones (a rotation, a late keyring).
+            self.door = ThreadedFrontDoor(config, Credentials(*engine.launch.credentials()))
 
     async def start(self, warn: Callable[[str], None]) -> None:
         """Listen on the public port; if that fails, say so and let the server listen there."""

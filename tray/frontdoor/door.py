@@ -75,7 +75,6 @@ CONNECT_TIMEOUT_S = 10.0
 # Requests forwarded at once; more wait for a connection of the pool (a server flooded with a
 # thousand new connections at once times some of them out while accepting).
 UPSTREAM_REQUESTS = 128
-TICK_S = 1.0
 MAX_DIRECTORIES = 32  # projects loaded on each new server before clients reach it
 SUBSCRIBE_WAIT_S = 5.0  # how long requests wait for the streams to be on a new server
 SUBSCRIBE_POLL_S = 0.02
@@ -135,14 +134,12 @@ class FrontDoor:
     def __init__(
         self,
         config: DoorConfig,
-        credentials: Credentials | Callable[[], Credentials],
+        credentials: Credentials,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`credentials`: the public ones, or where to read them (then a change is a rotation,
-        noticed at the next request or within a second)."""
+        """`credentials`: the public ones (`set_credentials` changes them)."""
         self.config = config
-        self._source = credentials if callable(credentials) else None
-        self._credentials = credentials() if callable(credentials) else credentials
+        self._credentials = credentials
         self._credentials_gen = 0
         self._clock = clock
         self._view = ServerView(State.STARTING, None)
@@ -154,6 +151,7 @@ class FrontDoor:
         self._client: aiohttp.ClientSession | None = None  # REST: a bounded pool
         self._streams_client: aiohttp.ClientSession | None = None  # streams and WebSockets
         self._ticker: asyncio.Task[None] | None = None
+        self._beats = asyncio.Event()  # set when a stream may need door heartbeats sooner
         self._streams: set[_Stream] = set()
         self._requests: dict[asyncio.Task[Any], int] = {}  # request task -> credentials gen
         self._sockets: set[web.WebSocketResponse] = set()
@@ -226,6 +224,7 @@ class FrontDoor:
             if view.phase is Phase.CLOSED:
                 stream.ended.set()
         self._wake()
+        self._beats.set()
 
     async def _load_projects(self, upstream: Upstream) -> None:
         """Ask the new server for the sessions of every project clients used (and of its own
@@ -272,12 +271,6 @@ class FrontDoor:
             self._directories[directory] = None  # the newest last; the oldest go first
             while len(self._directories) > MAX_DIRECTORIES:
                 del self._directories[next(iter(self._directories))]
-
-    def _follow_credentials(self) -> None:
-        if self._source is not None:
-            current = self._source()
-            if current != self._credentials:
-                self.set_credentials(current)
 
     def set_credentials(self, credentials: Credentials) -> None:
         """New public credentials (a rotation): what the old ones let in ends now."""
@@ -350,15 +343,21 @@ class FrontDoor:
             await asyncio.wait_for(asyncio.shield(self._changed), timeout)
 
     async def _tick(self) -> None:
-        """Heartbeats for held streams, in the server's format."""
+        """Heartbeats for held streams, in the server's format. It wakes only when one is due
+        (or something changed): an idle door with live streams costs no wakeups."""
         while True:
-            await asyncio.sleep(TICK_S)
-            self._follow_credentials()
+            self._beats.clear()
             now = self._now()
+            due: list[float] = []
             for stream in list(self._streams):
                 beat = stream.held.heartbeat_due(self._view, stream.live, now)
                 if beat is not None:
                     self._spawn(stream.write(beat))
+                if not (stream.live and self._view.phase is Phase.READY):
+                    due.append(stream.held.next_heartbeat_at())
+            timeout = max(0.0, min(due) - now) if due else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._beats.wait(), timeout)
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -375,46 +374,34 @@ class FrontDoor:
     async def _admit(self, request: web.BaseRequest, task: asyncio.Task[Any]) -> web.StreamResponse:
         assert self._server is not None
         if len(self._server.connections) > self.config.max_connections:
-            limit = self.config.max_connections
-            return _refuse(
-                Refuse(503, "TooManyConnections", f"the front door takes {limit} connections"),
-                close=True,
-            )
+            return _refuse(core.too_many_connections(self.config.max_connections), close=True)
         if request.path.startswith(core.LOGIN_PATH + "/") and request.method == "GET":
             return self._login(request)
-        self._follow_credentials()
-        if (
-            core.authenticate(
-                request.headers.get("Authorization"),
-                request.query.get("auth_token"),
-                request.cookies.get(core.COOKIE_NAME),
-                self._credentials,
-                self._logins,
-            )
-            is None
-        ):
+        if not self._authenticated(request):
             return _refuse(core.unauthorized(), body=False)
         gen = self._credentials_gen
         self._remember_directory(request)
-        length = request.content_length
-        if length is not None and length > self.config.max_body_bytes:
-            return _refuse(
-                Refuse(
-                    413,
-                    "PayloadTooLarge",
-                    f"request body of {length} bytes; the front door takes "
-                    f"{self.config.max_body_bytes} bytes at most",
-                ),
-                close=True,
-            )
+        too_large = core.body_too_large(request.content_length, self.config.max_body_bytes)
+        if too_large is not None:
+            return _refuse(too_large, close=True)
         if request.headers.get("Upgrade", "").lower() == "websocket":
             self._requests[task] = gen
-            return await self._websocket(request, gen)
+            return await self._websocket(request)
         fmt = core.stream_format(request.method, request.path)
         if fmt is not None:
             return await self._stream(request, fmt, gen)
         self._requests[task] = gen  # ended by a rotation
         return await self._forward(request)
+
+    def _authenticated(self, request: web.BaseRequest) -> bool:
+        kind = core.authenticate(
+            request.headers.get("Authorization"),
+            request.query.get("auth_token"),
+            request.cookies.get(core.COOKIE_NAME),
+            self._credentials,
+            self._logins,
+        )
+        return kind is not None
 
     def _login(self, request: web.BaseRequest) -> web.StreamResponse:
         token = request.path[len(core.LOGIN_PATH) + 1 :]
@@ -568,6 +555,7 @@ class FrontDoor:
         held.last_sent_at = self._now()  # the first heartbeat is due 10 s from now
         stream = _Stream(held, response, gen)
         self._streams.add(stream)
+        self._beats.set()
         try:
             await self._relay(request, stream)
             if not stream.broken:
@@ -608,6 +596,7 @@ class FrontDoor:
                 if stream.live:
                     stream.live = False
                     stream.lost_at = self._now()
+                    self._beats.set()
                 await stream.write(splitter.reset())
             if self._view.upstream == upstream and phase_of(self._view.state) is Phase.READY:
                 await self._until_change_or_end(stream, self._now() + core.SETTLE_S)
@@ -650,31 +639,16 @@ class FrontDoor:
 
     # -- WebSocket (the web app's terminal) -----------------------------------------------------
 
-    async def _websocket(self, request: web.BaseRequest, gen: int) -> web.StreamResponse:
-        assert self._streams_client is not None
+    async def _websocket(self, request: web.BaseRequest) -> web.StreamResponse:
         pending = Pending(request.method, request.path, self._now(), self.config.hold_limit_s)
         decision = await self._decide(pending)
         if isinstance(decision, Refuse):
             return _refuse(decision)
         if isinstance(decision, Answer):
             return web.Response(status=decision.status, body=decision.body)
-        url, headers, _skip = self._upstream_request(request, decision.upstream)
-        for name in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions"):
-            headers.popall(name, None)
-        protocols = [
-            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p
-        ]
-        headers.popall("Sec-WebSocket-Protocol", None)
-        try:
-            upstream_ws = await self._streams_client.ws_connect(
-                url, headers=headers, protocols=protocols, max_msg_size=0, autoping=False
-            )
-        except aiohttp.WSServerHandshakeError as error:
-            return _refuse(Refuse(error.status, "UpgradeFailed", error.message))
-        except (aiohttp.ClientError, TimeoutError) as error:
-            return _refuse(
-                core.unavailable(self._view, f"the terminal connection failed ({error})")
-            )
+        upstream_ws = await self._connect_websocket(request, decision.upstream)
+        if isinstance(upstream_ws, web.StreamResponse):
+            return upstream_ws
         client_ws = web.WebSocketResponse(
             protocols=[upstream_ws.protocol] if upstream_ws.protocol else (),
             max_msg_size=0,
@@ -692,6 +666,29 @@ class FrontDoor:
                     code=aiohttp.WSCloseCode.SERVICE_RESTART, message=b"opencode server went away"
                 )
         return client_ws
+
+    async def _connect_websocket(
+        self, request: web.BaseRequest, upstream: Upstream
+    ) -> aiohttp.ClientWebSocketResponse | web.StreamResponse:
+        """The upstream half of a WebSocket, or the answer that tells the client why not."""
+        assert self._streams_client is not None
+        url, headers, _skip = self._upstream_request(request, upstream)
+        for name in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions"):
+            headers.popall(name, None)
+        protocols = [
+            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p
+        ]
+        headers.popall("Sec-WebSocket-Protocol", None)
+        try:
+            return await self._streams_client.ws_connect(
+                url, headers=headers, protocols=protocols, max_msg_size=0, autoping=False
+            )
+        except aiohttp.WSServerHandshakeError as error:
+            return _refuse(Refuse(error.status, "UpgradeFailed", error.message))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            return _refuse(
+                core.unavailable(self._view, f"the terminal connection failed ({error})")
+            )
 
 
 async def _pump(

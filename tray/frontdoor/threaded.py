@@ -22,10 +22,7 @@ CALL_TIMEOUT_S = 5.0
 
 
 class ThreadedFrontDoor:
-    def __init__(
-        self, config: DoorConfig, credentials: Credentials | Callable[[], Credentials]
-    ) -> None:
-        """`credentials` as for `FrontDoor` (a callable is read on the door's thread)."""
+    def __init__(self, config: DoorConfig, credentials: Credentials) -> None:
         self.config = config
         self._credentials = credentials
         self._loop: asyncio.AbstractEventLoop | None = None

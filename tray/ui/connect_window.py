@@ -66,24 +66,60 @@ def recipes(details: ConnectDetails, password: str | None) -> list[Recipe]:
     """The recipes for `details`, with `password` written in where one needs it (None: hidden,
     a placeholder instead)."""
     url, user = details.url, details.username
-    # One line, for bash and zsh alike (zsh's `read -p` is something else): pasted as several
-    # lines, the lines after `read` would be read as the password.
+    return [
+        Recipe(
+            "Terminal",
+            "opencode's terminal UI on this server. Paste this into a terminal, then paste the "
+            "password at the prompt: it is not echoed and stays out of your shell history.",
+            _attach_command(url, user),
+            secret=False,
+        ),
+        Recipe("Web app", _web_hint(details), url, secret=False),
+        Recipe(
+            "t3code",
+            "In t3code's settings file: it connects to this server instead of starting its own.",
+            _t3code_settings(url, password if password is not None else HIDDEN),
+            secret=True,
+        ),
+        Recipe(
+            "JS SDK",
+            "@opencode-ai/sdk, with the password in the environment variable "
+            "OPENCODE_SERVER_PASSWORD.",
+            _sdk_script(url, user),
+            secret=False,
+        ),
+    ]
+
+
+def _attach_command(url: str, user: str) -> str:
+    """One line, for bash and zsh alike (zsh's `read -p` is something else): pasted as several
+    lines, the lines after `read` would be read as the password."""
     who = "" if user == DEFAULT_USERNAME else f"export OPENCODE_SERVER_USERNAME={user}; "
-    attach = (
+    return (
         "printf 'opencode password: '; read -rs OPENCODE_SERVER_PASSWORD; echo; "
         f"export OPENCODE_SERVER_PASSWORD; {who}opencode attach {url}"
     )
+
+
+def _web_hint(details: ConnectDetails) -> str:
     if details.browser_signs_in:
-        web_hint = (
+        return (
             "Open in browser signs the browser in with a one-time link: no password to type. "
-            f"Opening {url} yourself, the browser asks for the username and the password."
+            f"Opening {details.url} yourself, the browser asks for the username and the password."
         )
-    else:
-        web_hint = (
-            f"The browser asks for a username and a password: {user} and the password above "
-            "(Copy password)."
-        )
-    sdk = (
+    return (
+        f"The browser asks for a username and a password: {details.username} and the password "
+        "above (Copy password)."
+    )
+
+
+def _t3code_settings(url: str, secret: str) -> str:
+    settings = {"providers": {"opencode": {"serverUrl": url, "serverPassword": secret}}}
+    return json.dumps(settings, indent=2, ensure_ascii=False)
+
+
+def _sdk_script(url: str, user: str) -> str:
+    return (
         'import { createOpencodeClient } from "@opencode-ai/sdk/v2";\n\n'
         f'const auth = btoa("{user}:" + process.env.OPENCODE_SERVER_PASSWORD);\n'
         "const client = createOpencodeClient({\n"
@@ -93,34 +129,6 @@ def recipes(details: ConnectDetails, password: str | None) -> list[Recipe]:
         "const events = await client.global.event();\n"
         "for await (const event of events.stream) console.log(event.payload.type);"
     )
-
-    def t3code(secret: str) -> str:
-        settings = {"providers": {"opencode": {"serverUrl": url, "serverPassword": secret}}}
-        return json.dumps(settings, indent=2, ensure_ascii=False)
-
-    return [
-        Recipe(
-            "Terminal",
-            "opencode's terminal UI on this server. Paste this into a terminal, then paste the "
-            "password at the prompt: it is not echoed and stays out of your shell history.",
-            attach,
-            secret=False,
-        ),
-        Recipe("Web app", web_hint, url, secret=False),
-        Recipe(
-            "t3code",
-            "In t3code's settings file: it connects to this server instead of starting its own.",
-            t3code(password if password is not None else HIDDEN),
-            secret=True,
-        ),
-        Recipe(
-            "JS SDK",
-            "@opencode-ai/sdk, with the password in the environment variable "
-            "OPENCODE_SERVER_PASSWORD.",
-            sdk,
-            secret=False,
-        ),
-    ]
 
 
 def _mono() -> QFont:
@@ -161,6 +169,14 @@ class ConnectWindow(QWidget):
         return button
 
     def _lay_out(self) -> None:
+        for index, recipe in enumerate(recipes(self._details, None)):
+            self.tabs.addTab(self._recipe_page(index, recipe), recipe.name)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._details_form())
+        layout.addWidget(QLabel("Ready to paste:"))
+        layout.addWidget(self.tabs)
+
+    def _details_form(self) -> QFormLayout:
         form = QFormLayout()
         for label, field, name, copy in (
             ("URL", self.url_field, "url", self._copy_url),
@@ -175,34 +191,30 @@ class ConnectWindow(QWidget):
         row.addWidget(self.show_button)
         row.addWidget(self._copy_button("password", self._copy_password))
         form.addRow("Password", row)
+        return form
 
-        for index, recipe in enumerate(recipes(self._details, None)):
-            page = QWidget()
-            hint = QLabel()
-            hint.setWordWrap(True)
-            text = QPlainTextEdit()
-            text.setReadOnly(True)
-            text.setFont(_mono())
-            text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # copied unwrapped
-            text.setFixedHeight(text.fontMetrics().lineSpacing() * RECIPE_LINES + 16)
-            buttons = QHBoxLayout()
-            buttons.addStretch(1)
-            if recipe.name == "Web app":
-                opener = QPushButton("Open in browser")
-                opener.clicked.connect(self._actions.open_in_browser)
-                buttons.addWidget(opener)
-            buttons.addWidget(self._copy_button(recipe.name, partial(self._copy_recipe, index)))
-            layout = QVBoxLayout(page)
-            layout.addWidget(hint)
-            layout.addWidget(text)
-            layout.addLayout(buttons)
-            self.tabs.addTab(page, recipe.name)
-            self._recipe_views.append((hint, text))
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(QLabel("Ready to paste:"))
-        layout.addWidget(self.tabs)
+    def _recipe_page(self, index: int, recipe: Recipe) -> QWidget:
+        page = QWidget()
+        hint = QLabel()
+        hint.setWordWrap(True)
+        text = QPlainTextEdit()
+        text.setReadOnly(True)
+        text.setFont(_mono())
+        text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # copied unwrapped
+        text.setFixedHeight(text.fontMetrics().lineSpacing() * RECIPE_LINES + 16)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        if recipe.name == "Web app":
+            opener = QPushButton("Open in browser")
+            opener.clicked.connect(self._actions.open_in_browser)
+            buttons.addWidget(opener)
+        buttons.addWidget(self._copy_button(recipe.name, partial(self._copy_recipe, index)))
+        layout = QVBoxLayout(page)
+        layout.addWidget(hint)
+        layout.addWidget(text)
+        layout.addLayout(buttons)
+        self._recipe_views.append((hint, text))
+        return page
 
     def show_details(self, details: ConnectDetails) -> None:
         """Show `details` (after a port change or a password rotation, say)."""
