@@ -39,33 +39,31 @@ async def test_strict_client_dies_at_a_server_kill(direct: Direct) -> None:
     assert "RemoteProtocolError" in strict.error or "ReadError" in strict.error, strict.error
 
 
-# Known open (issue 11's note): a baseline of the SDK's own retry against a bare server, no app
-# code under test; at the end of this stop the SDK did not reconnect within 120 s in 2 of 4 runs.
-@pytest.mark.xfail(
-    reason="the SDK's own retry did not reconnect (see the comment above)", strict=False
-)
-@pytest.mark.timeout(300)  # its own wait is 120 s: a failure is the wait's, with room to tear down
-async def test_sdk_retries_by_itself_after_a_server_kill(direct: Direct) -> None:
+OWN_RETRY_S = 45.0  # how long the SDK's own reconnect is watched for (told, not asserted)
+
+
+async def test_the_sdk_sees_a_server_kill_as_an_error_on_its_stream(direct: Direct) -> None:
+    """A baseline, no app code under test: the kill breaks the SDK's stream. Whether its own
+    retry then reconnects is the SDK's business and varies from run to run (FINDINGS.md: after
+    a kill it came back in some runs and in others sent one more request that never answered),
+    so it is printed, not asserted."""
     async with SdkClient(direct.target) as sdk:
         await sdk.wait_for(lambda line: line.get("type") == "server.connected")
-        # The project the SDK's calls land in (none named: the server's own directory) is loaded
-        # first: the events of the request that loads it can be lost (FINDINGS.md).
-        assert (await sdk.command("list"))["ok"]
-        reply = await sdk.command("create", "made by the SDK")
-        assert reply["ok"], reply
-        await sdk.wait_for(lambda line: line.get("type") == "session.created")
         pid = kill(direct)
         await wait_dead(pid)
-        await sdk.wait_for(lambda line: line["kind"] == "sse-error")
+        error = await sdk.wait_for(lambda line: line["kind"] == "sse-error")
+        assert not sdk.ended(), sdk.describe()
         await direct.harness.connected_to_a_new_server(direct.harness.engine.status())
-        # its own retry, 3 s after the first failure and longer after each next one
-        again = await sdk.wait_for(
-            lambda line: line.get("type") == "server.connected",
-            within=120,
-            after=sdk.errors()[0]["at"],
-        )
-        assert again["at"] - sdk.errors()[0]["at"] >= 2.5, sdk.describe()
-        assert not sdk.ended()
+        try:
+            again = await sdk.wait_for(
+                lambda line: line.get("type") == "server.connected",
+                within=OWN_RETRY_S,
+                after=error["at"],
+            )
+        except AssertionError:
+            print(f"\nthe SDK's own retry: no reconnect within {OWN_RETRY_S:.0f} s")
+        else:
+            print(f"\nthe SDK's own retry: reconnected {again['at'] - error['at']:.1f} s after")
 
 
 async def test_tui_lists_a_session_made_elsewhere(

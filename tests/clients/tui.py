@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shlex
 import shutil
 import subprocess
@@ -27,6 +28,9 @@ from tests.clients.target import Target
 EXITED = "TUI EXITED"
 WIDTH, HEIGHT = 160, 45
 STEP_S = 15.0  # for the TUI to show it took a key, on a loaded machine
+DISMISS_TRIES = 10
+# A dialog's title line ends with its close key, "esc", at the right.
+DIALOG = re.compile(r"^ +\S.* {2,}esc *$", re.MULTILINE)
 
 
 def require_tmux() -> None:
@@ -99,6 +103,7 @@ class TuiClient:
         prompt instead."""
         deadline = time.monotonic() + within
         shown = ""
+        await self.dismiss()
         while time.monotonic() < deadline:
             await self.keys("/sessions")
             try:
@@ -111,6 +116,16 @@ class TuiClient:
                 if EXITED in shown:
                     raise
             finally:
-                await self.keys("Escape")
-                await self.keys("C-u")  # whatever was typed into the prompt
+                await self.dismiss()
         raise AssertionError(f"the TUI's /sessions never listed {expect!r}: {shown}")
+
+    async def dismiss(self) -> None:
+        """Close the open dialog, then clear the prompt. Each Escape is given time alone: a key
+        sent right after a lone Escape reads as Alt+key, and the dialog stays open (what typed
+        "/sessions" into the Sessions dialog's filter)."""
+        for _ in range(DISMISS_TRIES):
+            if not DIALOG.search(await self.screen()):
+                break
+            await self.keys("Escape")
+            await asyncio.sleep(0.5)
+        await self.keys("C-u")  # whatever was typed into the prompt
