@@ -597,3 +597,21 @@ def test_too_many_connections_names_the_bound() -> None:
     answer = fd.too_many_connections(256)
     assert (answer.status, answer.name) == (503, "TooManyConnections")
     assert "256 connections" in answer.message
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "needs"),
+    [
+        ("GET", "/site.webmanifest", False),
+        ("HEAD", "/site.webmanifest", False),
+        ("POST", "/site.webmanifest", True),
+        ("GET", "/site.webmanifest/x", True),
+        ("GET", "/favicon-v3.svg", True),  # the browser sends the cookie for these
+        ("GET", "/session", True),
+        ("GET", "/", True),
+    ],
+)
+def test_only_what_browsers_fetch_without_credentials_is_let_in_without(
+    method: str, path: str, needs: bool
+) -> None:
+    assert fd.needs_credentials(method, path) is needs

@@ -47,6 +47,19 @@ async def test_a_one_time_login_sets_a_cookie_that_opens_everything(
                 break
 
 
+async def test_the_web_manifest_alone_is_served_without_credentials(
+    front_door: DoorUnderTest,
+) -> None:
+    """Browsers fetch `<link rel="manifest">` with neither cookie nor Basic credentials."""
+    async with httpx.AsyncClient(base_url=front_door.url, timeout=30) as browser:
+        manifest = await browser.get("/site.webmanifest")
+        assert manifest.status_code == 200, manifest.text
+        assert manifest.json()["name"]
+        assert (await browser.post("/site.webmanifest")).status_code == 401
+        assert (await browser.get("/favicon-v3.svg")).status_code == 401
+        assert (await browser.get("/session")).status_code == 401
+
+
 async def test_a_rotation_ends_browser_sessions(front_door: DoorUnderTest) -> None:
     url = front_door.door.login_url("/")
     async with httpx.AsyncClient(base_url=front_door.url, timeout=30) as browser:

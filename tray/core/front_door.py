@@ -654,6 +654,15 @@ def cookie_header(value: str) -> str:
     return f"{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Strict"
 
 
+# What a browser fetches without credentials, by the spec: the page's `<link rel="manifest">`
+# (no `crossorigin="use-credentials"`). A static file of the web app, the same for everyone.
+CREDENTIAL_FREE = frozenset({"/site.webmanifest"})
+
+
+def needs_credentials(method: str, path: str) -> bool:
+    return not (method in IDEMPOTENT and path in CREDENTIAL_FREE)
+
+
 def authenticate(
     authorization: str | None,
     auth_token: str | None,

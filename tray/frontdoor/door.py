@@ -377,7 +377,8 @@ class FrontDoor:
             return _refuse(core.too_many_connections(self.config.max_connections), close=True)
         if request.path.startswith(core.LOGIN_PATH + "/") and request.method == "GET":
             return self._login(request)
-        if not self._authenticated(request):
+        needs = core.needs_credentials(request.method, request.path)
+        if needs and not self._authenticated(request):
             return _refuse(core.unauthorized(), body=False)
         gen = self._credentials_gen
         self._remember_directory(request)
