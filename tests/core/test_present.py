@@ -84,3 +84,29 @@ def test_the_details_are_the_tooltip_below_its_first_line() -> None:
         "1 active session",
     ]
     assert present.tooltip(status).split("\n")[1:] == present.details(status)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text", "changes_in"),
+    [
+        (0.0, "under 10 s", 10.0),
+        (9.9, "under 10 s", 0.1),
+        (10.0, "10 s", 10.0),
+        (59.0, "50 s", 1.0),
+        (60.0, "1 min", 60.0),
+        (185.0, "3 min", 55.0),
+        (7_530.0, "2 h 5 min", 30.0),
+        (270_000.0, "3 d 3 h", 60.0),
+    ],
+)
+def test_the_tooltips_uptime_moves_at_most_once_a_minute_after_the_first(
+    seconds: float, text: str, changes_in: float
+) -> None:
+    assert present.coarse_uptime(seconds) == text
+    assert present.coarse_uptime_changes_in(seconds) == pytest.approx(changes_in)
+
+
+def test_the_tooltip_is_coarse_and_the_command_line_precise() -> None:
+    status = make_status(now=1005.0)  # up 2 min 5 s
+    assert "Up 2 min" in present.tooltip(status, coarse=True).split("\n")
+    assert "Up 2 min 5 s" in present.tooltip(status).split("\n")

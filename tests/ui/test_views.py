@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.factories import make_status
 from tests.ui.test_menu import Recorder
-from tray.core.status import State
+from tray.core.status import State, Status
 from tray.shell.views import VISIBLE_TICK_S, Views
 from tray.ui.view_model import ViewModel
 
@@ -44,3 +44,19 @@ async def test_a_hidden_window_without_a_tray_is_not_fed(qtbot: QtBot, state: St
     views.window.hide()
     views.refresh()
     assert views.tick_s is None
+
+
+@pytest.mark.parametrize(
+    ("status", "changes_in"),
+    [
+        (make_status(now=1005.0), 55.0),  # up 2 min 5 s: "Up 2 min" until 3 min
+        (make_status(now=890.0), 10.0),  # up 10 s
+        (make_status(State.CRASHED, next_retry_at=1003.0), 1.0),  # a countdown
+        (make_status(State.STOPPED, ready_at=None), None),
+        (make_status(State.FAILED, ready_at=None), None),
+    ],
+)
+def test_the_tooltip_is_fed_only_when_its_text_moves(
+    status: Status, changes_in: float | None
+) -> None:
+    assert ViewModel(status).tooltip_changes_in() == pytest.approx(changes_in)

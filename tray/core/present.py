@@ -61,16 +61,32 @@ def status_line(status: Status) -> str:
     return f"{state_line(status)}: {cause.text}" if cause else state_line(status)
 
 
-def details(status: Status) -> list[str]:
-    """What the tooltip says below the state: cause, server URL and version, uptime, busy
-    sessions."""
+def coarse_uptime(seconds: float) -> str:
+    """Uptime to 10 s in the first minute and to the minute after ('under 10 s', '40 s',
+    '3 min', '2 h 5 min'): the text changes at most once a minute after the first, so that a
+    tooltip that follows it costs next to no wakeups."""
+    if seconds < 10:
+        return "under 10 s"
+    step = 10 if seconds < 60 else 60
+    return duration(seconds // step * step)
+
+
+def coarse_uptime_changes_in(seconds: float) -> float:
+    """Seconds until `coarse_uptime` says something else."""
+    step = 10.0 if seconds < 60 else 60.0
+    return step - seconds % step
+
+
+def details(status: Status, coarse: bool = False) -> list[str]:
+    """What the tooltip says below the state: cause, server URL and version, uptime (`coarse`:
+    as `coarse_uptime` says it), busy sessions."""
     lines = [status.cause.text] if status.cause else []
     if status.url:
         version = f" (opencode {status.version})" if status.version else ""
         lines.append(f"{status.url}{version}")
     uptime = status.uptime_s
     if uptime is not None and status.state is State.CONNECTED:
-        lines.append(f"Up {duration(uptime)}")
+        lines.append(f"Up {coarse_uptime(uptime) if coarse else duration(uptime)}")
     busy = len(status.busy_sessions)
     if busy:
         lines.append(f"{busy} active session{'s' if busy != 1 else ''}")
@@ -112,6 +128,6 @@ def _waiting_restart(cause: Cause) -> str:
     return cause.text
 
 
-def tooltip(status: Status) -> str:
+def tooltip(status: Status, coarse: bool = False) -> str:
     """The state line, then the details."""
-    return "\n".join([f"opencode: {state_line(status)}", *details(status)])
+    return "\n".join([f"opencode: {state_line(status)}", *details(status, coarse)])

@@ -725,10 +725,9 @@ async def _pump_both(
 
 def _upstream_client(limit: int) -> aiohttp.ClientSession:
     """A client for the private server; `limit` connections at once (0: no limit)."""
+    # No `enable_cleanup_closed`: it is for TLS transports, and its 2 s timer woke an idle app.
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(
-            limit=limit, keepalive_timeout=UPSTREAM_KEEPALIVE_S, enable_cleanup_closed=True
-        ),
+        connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=UPSTREAM_KEEPALIVE_S),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
         auto_decompress=False,
         cookie_jar=aiohttp.DummyCookieJar(),

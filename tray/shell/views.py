@@ -2,8 +2,9 @@
 handed a fresh `ViewModel` when the status changes, when it opens, and while its times move.
 
 The status window is made when first shown (most desktops have a tray). Times stay current
-without waking the app often: every `VISIBLE_TICK_S` while the status window is shown or a
-countdown runs, every `TOOLTIP_TICK_S` for the tooltip's uptime, and not at all otherwise.
+without waking the app often: every `VISIBLE_TICK_S` while the status window is shown, when
+the tooltip's text next changes otherwise (each second of a countdown; its coarse uptime at
+most once a minute), and not at all while nothing moves.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 TRAY_POLL_S = 0.5
 VISIBLE_TICK_S = 1.0
-TOOLTIP_TICK_S = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +94,11 @@ class Views:
         window_shown = self.window is not None and self.window.isVisible()
         if self.window is not None and window_shown:
             self.window.show_model(model)
-        if window_shown or (self.tray is not None and model.counting_down):
+        moves_in = model.tooltip_changes_in() if self.tray is not None else None
+        if window_shown:
             self._tick_every(VISIBLE_TICK_S)
-        elif self.tray is not None and model.shows_time:
-            self._tick_every(TOOLTIP_TICK_S)
+        elif moves_in is not None:
+            self._tick_every(moves_in)  # when its text next changes, and then again
         else:
             self._tick.stop()
 

@@ -55,7 +55,7 @@ class TrayIcon(QObject):
 
     def show_tooltip(self, model: ViewModel) -> None:
         """Only the tooltip (its times moved on): the icon and the menu stay as they are."""
-        tooltip = present.tooltip(model.status)
+        tooltip = present.tooltip(model.status, coarse=True)
         if tooltip != self.icon.toolTip():  # an unchanged one would still be sent to the panel
             self.icon.setToolTip(tooltip)
 

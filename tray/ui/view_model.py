@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from tray.core import present
 from tray.core.resume import Condition, SessionReport, SessionSummary
 from tray.core.status import State, Status
+
+STUCK_TICK_S = 10.0  # a stuck turn's "no event for N" in the tooltip
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,17 @@ class ViewModel:
         """A retry is due: the texts count down the seconds to it."""
         return self.status.next_retry_at is not None
 
-    @property
-    def shows_time(self) -> bool:
-        """The texts carry a time that moves (uptime, a countdown)."""
-        return self.counting_down or self.status.state is State.CONNECTED
+    def tooltip_changes_in(self) -> float | None:
+        """Seconds until the tooltip's text moves on by itself (a countdown, a stuck turn's
+        silence, the coarse uptime), or None while it stays as it is."""
+        status = self.status
+        if self.counting_down:
+            return 1.0
+        if status.health.stuck:
+            return STUCK_TICK_S
+        if status.state is State.CONNECTED and status.uptime_s is not None:
+            return present.coarse_uptime_changes_in(status.uptime_s)
+        return None
 
 
 class Commands(Protocol):
