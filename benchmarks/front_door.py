@@ -38,7 +38,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from tests.engine.fake_server import FakeServer, sse
-from tray.core.front_door import Credentials, Upstream
+from tray.core.front_door import Credentials, ServerView, Upstream
 from tray.core.status import State
 from tray.engine.engine import Engine
 from tray.frontdoor.door import DoorConfig, FrontDoor
@@ -192,7 +192,7 @@ async def a_door(
         else ThreadedFrontDoor(DoorConfig(port=0), PUBLIC)
     )
     await door.start()
-    door.server_changed(upstream, state, None, "1.18.33")
+    door.server_changed(ServerView(state, upstream, None, "1.18.33"))
     await asyncio.sleep(0.05)
     try:
         yield door

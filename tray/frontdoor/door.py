@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -22,7 +22,6 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from tray.core import front_door as core
-from tray.core.causes import Cause
 from tray.core.front_door import (
     Answer,
     Credentials,
@@ -197,17 +196,14 @@ class FrontDoor:
         log.info("front door listening on %s", self._url)
         return self._url
 
-    def server_changed(
-        self,
-        upstream: Upstream | None,
-        state: State,
-        cause: Cause | None = None,
-        version: str | None = None,
-    ) -> None:
-        """The server as the engine's latest status shows it (`upstream`: its private address
-        and per-start credentials, None while there is no server answering)."""
+    def server_changed(self, seen: ServerView) -> None:
+        """The server as the engine's latest status shows it (`seen.upstream`: its private
+        address and per-start credentials, None while there is no server answering). Whether
+        its projects are loaded is the door's to say."""
+        upstream, state = seen.upstream, seen.state
         loaded = upstream is None or upstream == self._loaded_on
-        view = ServerView(state, upstream, cause, version or self._view.version, loaded)
+        version = seen.version or self._view.version
+        view = replace(seen, version=version, loaded=loaded)
         if view == self._view:
             return
         ready = phase_of(state) is Phase.READY
@@ -251,9 +247,8 @@ class FrontDoor:
         await self._streams_on(upstream)
         self._loaded_on = upstream
         self._loading = None
-        view = self._view
-        if view.upstream == upstream:
-            self.server_changed(upstream, view.state, view.cause, view.version)
+        if self._view.upstream == upstream:
+            self.server_changed(self._view)  # now loaded: ready for clients
 
     async def _streams_on(self, upstream: Upstream) -> None:
         """Until every open stream relays `upstream` (so the events of the requests released
@@ -307,7 +302,7 @@ class FrontDoor:
         if self._closing:
             return
         self._closing = True
-        self.server_changed(None, State.STOPPED, self._view.cause)
+        self.server_changed(ServerView(State.STOPPED, None, self._view.cause))
         for ws in list(self._sockets):
             await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"app quitting")
         if self._ticker is not None:

@@ -5,20 +5,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tray.core.causes import Cause
-from tray.core.front_door import Credentials, Upstream
-from tray.core.status import State, Status
+from tray.core.front_door import Credentials, ServerView
+from tray.core.status import Status
 from tray.engine.engine import Engine
 
 
 class Door(Protocol):
-    def server_changed(
-        self,
-        upstream: Upstream | None,
-        state: State,
-        cause: Cause | None = None,
-        version: str | None = None,
-    ) -> None: ...
+    def server_changed(self, seen: ServerView) -> None: ...
 
     def set_credentials(self, credentials: Credentials) -> None: ...
 
@@ -33,7 +26,9 @@ def follow(door: Door, engine: Engine) -> None:
         if credentials != public[0]:
             public[0] = credentials
             door.set_credentials(credentials)
-        door.server_changed(engine.upstream(), status.state, status.cause, status.version)
+        door.server_changed(
+            ServerView(status.state, engine.upstream(), status.cause, status.version)
+        )
 
     engine.subscribe(on_status)
     on_status(engine.status())

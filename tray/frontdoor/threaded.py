@@ -12,9 +12,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from tray.core.causes import Cause
-from tray.core.front_door import Credentials, DoorStats, Upstream
-from tray.core.status import State
+from tray.core.front_door import Credentials, DoorStats, ServerView
 from tray.frontdoor.door import DoorConfig, FrontDoor
 
 T = TypeVar("T")
@@ -66,14 +64,8 @@ class ThreadedFrontDoor:
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
-    def server_changed(
-        self,
-        upstream: Upstream | None,
-        state: State,
-        cause: Cause | None = None,
-        version: str | None = None,
-    ) -> None:
-        self._call(self._running().server_changed, upstream, state, cause, version)
+    def server_changed(self, seen: ServerView) -> None:
+        self._call(self._running().server_changed, seen)
 
     def set_credentials(self, credentials: Credentials) -> None:
         self._call(self._running().set_credentials, credentials)
