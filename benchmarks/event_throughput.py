@@ -131,7 +131,7 @@ async def responsiveness(url: str) -> tuple[float, list[float]]:
 
     def emit(event: Event) -> None:
         if isinstance(event, StreamEvent):
-            event = StreamEvent(driver.stream_gen, event.type, event.properties, event.directory)
+            event = StreamEvent(driver.stream_gen, event.type, event.properties)
         driver.sup.handle(event, time.monotonic())
 
     started = time.perf_counter()

@@ -153,9 +153,8 @@ class Driver:
         self,
         type_: str = "server.heartbeat",
         properties: Mapping[str, Any] | None = None,
-        directory: str | None = None,
     ) -> list[Effect]:
-        return self.send(StreamEvent(self.stream_gen, type_, properties or {}, directory))
+        return self.send(StreamEvent(self.stream_gen, type_, properties or {}))
 
     def closed(self, cause: Cause) -> list[Effect]:
         return self.send(StreamClosed(self.stream_gen, cause))

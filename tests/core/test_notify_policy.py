@@ -520,7 +520,7 @@ class Run:
         """Connected and quiet: a heartbeat every 10 s."""
         for _ in range(round(seconds / 10)):
             self.advance(10)
-            self.send(StreamEvent(self.stream_gen, "server.heartbeat", {}, None))
+            self.send(StreamEvent(self.stream_gen, "server.heartbeat", {}))
 
     def boot(self) -> None:
         self.send(Listening(self.proc_gen, "http://127.0.0.1:4096"))
@@ -528,7 +528,7 @@ class Run:
 
     def connect(self) -> None:
         self.send(StreamOpened(self.stream_gen))
-        self.send(StreamEvent(self.stream_gen, "session.idle", {"sessionID": "ses_x"}, None))
+        self.send(StreamEvent(self.stream_gen, "session.idle", {"sessionID": "ses_x"}))
 
     def crash(self) -> None:
         self.send(Exited(self.proc_gen, -9, ("Killed",)))

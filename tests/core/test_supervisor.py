@@ -335,7 +335,7 @@ def test_stream_events_feed_the_sessions_and_resync_replaces_busy() -> None:
     d = in_phase("connected")
     busy = {"sessionID": "ses_a", "status": {"type": "busy"}}
     d.now = 4.0
-    assert d.event("session.status", busy, "/w") == []
+    assert d.event("session.status", busy) == []
     status = d.status
     assert (status.busy_sessions, status.last_worked_in, status.last_event_at) == (
         ("ses_a",),

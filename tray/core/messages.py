@@ -85,7 +85,6 @@ class StreamEvent:
     gen: int
     type: str
     properties: Mapping[str, Any] = field(default_factory=dict)
-    directory: str | None = None
 
 
 @dataclass(frozen=True)

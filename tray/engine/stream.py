@@ -30,8 +30,10 @@ _NO_READ_TIMEOUT = httpx.Timeout(5.0, read=None)
 log = logging.getLogger(__name__)
 
 
-def parse(data: str) -> tuple[str, dict[str, Any], str | None] | None:
-    """(type, properties, directory) of one data line, or None if it is not an event."""
+def parse(data: str) -> tuple[str, dict[str, Any]] | None:
+    """(type, properties) of one data line, or None if it is not an event. On `/global/event`
+    the event sits in a `payload` beside its `directory`, which nothing here needs: sessions
+    carry their own."""
     try:
         item = json.loads(data)
     except ValueError:
@@ -42,12 +44,7 @@ def parse(data: str) -> tuple[str, dict[str, Any], str | None] | None:
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         return None
     properties = payload.get("properties")
-    directory = item.get("directory")
-    return (
-        payload["type"],
-        properties if isinstance(properties, dict) else {},
-        directory if isinstance(directory, str) else None,
-    )
+    return payload["type"], properties if isinstance(properties, dict) else {}
 
 
 class _Event:
@@ -147,11 +144,11 @@ async def read_events(client: httpx.AsyncClient, gen: int, emit: Callable[[Event
                             shown,
                         )
                     continue
-                type_, properties, directory = parsed
+                type_, properties = parsed
                 if type_ == "server.connected":
                     emit(StreamOpened(gen))
                 else:
-                    emit(StreamEvent(gen, type_, properties, directory))
+                    emit(StreamEvent(gen, type_, properties))
         emit(StreamClosed(gen, causes.stream_closed()))
     except httpx.HTTPError as error:
         emit(StreamClosed(gen, error_cause(error, url, causes.stream_broken)))
