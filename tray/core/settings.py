@@ -246,17 +246,6 @@ class Settings:
             above_minimum=True,
         ),
     )
-    stuck_after_s: float = setting(
-        600.0,
-        Setting(
-            Section.TIMEOUTS,
-            Group.NOTIFICATIONS,
-            "A busy turn is stuck after",
-            "Seconds a busy session may go without any event before it is called stuck and "
-            "you are offered to abort it.",
-            above_minimum=True,
-        ),
-    )
     stop_grace_s: float = setting(
         5.0,
         Setting(
@@ -319,6 +308,17 @@ class Settings:
             "Wait before notifying",
             "Seconds a disconnection may last before it is notified "
             "(a quick recovery stays quiet).",
+        ),
+    )
+    stuck_after_s: float = setting(
+        600.0,
+        Setting(
+            Section.TIMEOUTS,
+            Group.NOTIFICATIONS,
+            "A busy turn is stuck after",
+            "Seconds a busy session may go without any event before it is called stuck and "
+            "you are offered to abort it.",
+            above_minimum=True,
         ),
     )
     resume_target: ResumeTarget = setting(
