@@ -253,13 +253,17 @@ async def test_a_turn_killed_by_a_crash_is_ended_for_its_clients(
                 if e["type"].startswith("session.") and e["properties"].get("sessionID") == sid
             ]
 
-        await wait_until(
-            lambda: all(
-                ended(p)[:3] == ["session.error", "session.status", "session.idle"]
-                for p in client.PATHS
-            ),
-            "the turn's end on every stream",
-        )
+        try:
+            await wait_until(
+                lambda: all(
+                    ended(p)[:3] == ["session.error", "session.status", "session.idle"]
+                    for p in client.PATHS
+                ),
+                "the turn's end on every stream",
+            )
+        except AssertionError as error:
+            seen = {p: ended(p) for p in client.PATHS}
+            raise AssertionError(f"{error}; the session's events since the kill: {seen}") from None
         error = next(e for e in client.after(marks, "/event") if e["type"] == "session.error")
         assert "SIGKILL" in error["properties"]["error"]["data"]["message"]
         assert client.errors == []
