@@ -261,9 +261,9 @@ async def test_a_turn_killed_by_a_crash_is_ended_for_its_clients(
                 ),
                 "the turn's end on every stream",
             )
-        except AssertionError as error:
+        except AssertionError as missed:
             seen = {p: ended(p) for p in client.PATHS}
-            raise AssertionError(f"{error}; the session's events since the kill: {seen}") from None
+            raise AssertionError(f"{missed}; the session's events since the kill: {seen}") from None
         error = next(e for e in client.after(marks, "/event") if e["type"] == "session.error")
         assert "SIGKILL" in error["properties"]["error"]["data"]["message"]
         assert client.errors == []

@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from tests.factories import crashed_status, make_status
+from tray.core.health import HealthStatus
 from tray.core.resume import Condition, SessionReport, SessionSummary
 from tray.core.status import State
 from tray.ui import menu
@@ -137,3 +138,16 @@ def test_the_status_window_stands_in_for_the_tray(qapp: object) -> None:
     assert recorder.calls == [("restart_server", None), ("stop_server", None)]
     window.close()
     assert not window.isVisible(), "closing hides: the app keeps supervising"
+
+
+def test_the_menu_is_built_again_only_when_what_it_shows_changed(qapp: object) -> None:
+    """A new memory reading (every health check) changes the tooltip, not the menu: the menu's
+    layout is not sent to the panel again for it."""
+    icon = TrayIcon(Recorder(), ViewModel(make_status()))
+    first = list(icon.menu.actions())
+    icon.show_model(ViewModel(make_status(health=HealthStatus(memory_mb=321.0))))
+    assert list(icon.menu.actions()) == first
+    assert "Memory 321 MB" in icon.icon.toolTip()
+    icon.show_model(ViewModel(make_status(State.STOPPED)))
+    assert list(icon.menu.actions()) != first
+    assert "Start server" in _actions(icon.menu)

@@ -28,6 +28,28 @@ def _recent_label(session: SessionSummary, now_wall: float, stuck: bool = False)
     return f"{marker}{_elide(session.title or session.id, 50)} — {project}, {ago} ago"
 
 
+def contents(model: ViewModel) -> tuple[object, ...]:
+    """Everything of `model` that `fill` shows, as it would show it now: a menu whose contents
+    are unchanged is not built again (each rebuild sends its whole layout to the panel)."""
+    status = model.status
+    interrupted = model.interrupted
+    now_wall = time.time()
+    stuck = set(status.health.stuck_sessions)
+    return (
+        present.status_line(status),
+        model.server_running,
+        model.can_resume,
+        status.url is not None,
+        status.last_worked_in_report,
+        interrupted.id if interrupted is not None else None,
+        model.start_at_login,
+        tuple(
+            (session.id, _recent_label(session, now_wall, session.id in stuck))
+            for session in model.recent_sessions[:RECENT_SHOWN]
+        ),
+    )
+
+
 def fill(menu: QMenu, model: ViewModel, commands: Commands) -> None:
     """Replace the menu's entries with ones that match `model`."""
     menu.clear()
