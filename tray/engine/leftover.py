@@ -34,24 +34,36 @@ class RecordFile:
         self.path = path
 
     def write(self, pid: int) -> None:
+        """Record the server `pid`. A server already gone (killed as it started) leaves nothing
+        to record; a record that cannot be written is said, and only costs the clean-up of a
+        leftover at the next start: neither may stop the engine from following the server."""
         try:
             create_time = psutil.Process(pid).create_time()
-        except psutil.Error:
+            pgid = os.getpgid(pid) if sys.platform != "win32" else None
+        except (psutil.Error, ProcessLookupError):
             return
-        pgid = os.getpgid(pid) if sys.platform != "win32" else None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(ServerRecord(pid, create_time, pgid))))
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(asdict(ServerRecord(pid, create_time, pgid))))
+            os.replace(tmp, self.path)
+        except OSError as error:
+            log.warning("could not record the server's pid in %s: %s", self.path, error)
 
     def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError as error:
+            log.warning("cannot remove the server record %s: %s", self.path, error)
 
     def read(self) -> ServerRecord | None:
         try:
             data = json.loads(self.path.read_text())
             return ServerRecord(int(data["pid"]), float(data["create_time"]), data.get("pgid"))
         except FileNotFoundError:
+            return None
+        except OSError as error:
+            log.warning("cannot read the server record %s: %s", self.path, error)
             return None
         except (ValueError, KeyError, TypeError) as error:
             log.warning("ignoring unreadable server record %s: %s", self.path, error)
