@@ -52,7 +52,7 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 
 from tests.desktop import DesktopError, VirtualDesktop, missing_programs  # noqa: E402
-from tests.e2e.app_driver import opencode_on_port  # noqa: E402
+from tests.e2e.app_driver import alive  # noqa: E402
 from tray import settings_file  # noqa: E402
 from tray.core.settings import Settings  # noqa: E402
 from tray.engine.password import ACCOUNT, SERVICE, USERNAME  # noqa: E402
@@ -355,9 +355,20 @@ class FrozenApp:
             return []
         return [self.desk.run("xdotool", "getwindowname", wid).strip() for wid in ids]
 
+    def servers(self) -> list[psutil.Process]:
+        """The app's opencode servers, found as its children (behind the front door they listen
+        on private ports, so not by the public one)."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            children = psutil.Process(proc.pid).children(recursive=True)
+            return [child for child in children if "serve" in _cmdline(child)]
+        return []
+
     def stop(self) -> None:
         """Kill whatever is left of the app and its servers (after a failure)."""
-        leftovers = opencode_on_port(self.port)
+        leftovers: list[psutil.Process] = []
         proc = self._proc
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -506,7 +517,16 @@ def check_notification(app: FrozenApp, status: dict[str, Any], measures: Measure
     say("desktop-notifier showed the SIGKILL in dunst, its click came back; server restarted")
 
 
+def _cmdline(process: psutil.Process) -> list[str]:
+    with contextlib.suppress(psutil.Error):
+        return process.cmdline()
+    return []
+
+
 def check_quit(app: FrozenApp, measures: Measures) -> None:
+    servers = app.servers()
+    if not servers:
+        raise SmokeFailure("no opencode server found among the app's children before quit")
     asked = time.monotonic()
     code, out = app.cli("quit")
     if code:
@@ -518,9 +538,9 @@ def check_quit(app: FrozenApp, measures: Measures) -> None:
     measures.seconds("quit -> app ended", time.monotonic() - asked)
     if ended:
         raise SmokeFailure(f"the app ended with {ended} after quit")
-    left = opencode_on_port(app.port)
+    left = alive(servers)
     if left:
-        raise SmokeFailure(f"opencode still runs on port {app.port} after quit: {left}")
+        raise SmokeFailure(f"the app's opencode servers still run after quit: {left}")
     code, data = app.status()
     if (code, data.get("state")) != (3, "not_running"):
         raise SmokeFailure(f"after quit `status --json` exited {code}: {data}")
