@@ -307,6 +307,7 @@ class FrontDoor:
             await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"app quitting")
         if self._ticker is not None:
             self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)  # ended, not left pending
         if self._runner is not None:
             await self._runner.shutdown()  # lets handlers end their streams
             await self._runner.cleanup()
