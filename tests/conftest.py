@@ -3,9 +3,10 @@ isolated environment for the real opencode server."""
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,23 @@ def _qapp() -> QApplication:
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)
     return app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collect_garbage_on_the_main_thread() -> Iterator[None]:
+    """Python's cyclic collector runs in whichever thread allocates when it is due: under
+    pytest-xdist that is often execnet's receiver thread, which then destroyed Qt objects (the
+    closed per-test qasync loops' timers and notifiers) off Qt's thread, and a worker segfaulted
+    in Qt's event loop (2 of 4 fresh-clone runs). Here it runs only between tests, on this one."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test() -> Iterator[None]:
+    yield
+    gc.collect()
 
 
 def pytest_asyncio_loop_factories(
