@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ from PySide6.QtCore import QSocketNotifier
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from tray import __version__, logs, paths
+from tray import __version__, collector, logs, paths
 from tray.console import print_reply
 from tray.identity import DISPLAY_NAME
 from tray.resources import app_icon_path, restore_user_environment
@@ -61,10 +62,16 @@ def run_app(args: argparse.Namespace, argv: list[str]) -> int:
     asyncio.set_event_loop(loop)
 
     async def main() -> int:
-        app = App(args, paths.settings_file(), log_path)
-        app.errors.install(asyncio.get_running_loop())
-        _quit_on_signals(app.quit)
-        return await app.run()
+        collecting = asyncio.ensure_future(collector.collect_on_this_thread())
+        try:
+            app = App(args, paths.settings_file(), log_path)
+            app.errors.install(asyncio.get_running_loop())
+            _quit_on_signals(app.quit)
+            return await app.run()
+        finally:
+            collecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await collecting
 
     with loop:
         code: int = loop.run_until_complete(main())
