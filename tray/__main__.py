@@ -7,11 +7,16 @@ import sys
 
 from tray import cli, console
 from tray.core.report import EXIT_NOT_RUNNING
-from tray.shell import instance
+from tray.engine import keyring_helper
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [keyring_helper.FLAG]:  # the app asking the keyring, not a person
+        return keyring_helper.serve(argv[1:])
+    # A command only talks to the running app: Qt's network module is loaded here, not above.
+    from tray.shell import instance  # noqa: PLC0415
+
     if console.wants_output(argv):
         console.attach_parent_console()  # Windows: the windowed program prints in the terminal
     try:

@@ -17,11 +17,13 @@ import ctypes
 import subprocess
 import sys
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from tray.cli import COMMANDS
 from tray.identity import APP_NAME
-from tray.shell.instance import Reply
+
+if TYPE_CHECKING:
+    from tray.shell.instance import Reply
 
 CONSOLE_TWIN = f"{APP_NAME}-console"  # what PyInstaller builds
 CONSOLE_TWIN_INSTALLED = f"{APP_NAME}.com"  # what the installer names it

@@ -20,6 +20,7 @@ import psutil
 from tests.desktop import VirtualDesktop
 from tray import settings_file
 from tray.core.settings import Settings
+from tray.engine import keyring_helper
 
 WATCHER = ("org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher")
 _MENU_ITEM = re.compile(r"\((\d+), \{[^{}]*'label': <'([^']*)'>")
@@ -97,6 +98,15 @@ class AppDriver:
         with contextlib.suppress(psutil.NoSuchProcess):
             children = psutil.Process(self.proc.pid).children(recursive=True)
             return [p for p in children if "serve" in _cmdline(p)]
+        return []
+
+    def keyring_helpers(self) -> list[psutil.Process]:
+        """The app's keyring helper processes still running."""
+        if self.proc is None:
+            return []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            children = psutil.Process(self.proc.pid).children()
+            return alive([p for p in children if keyring_helper.FLAG in _cmdline(p)])
         return []
 
     def status(self) -> dict[str, Any]:

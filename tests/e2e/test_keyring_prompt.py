@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.desktop import DesktopError, VirtualDesktop
-from tests.e2e.app_driver import AppDriver, wait_until
+from tests.e2e.app_driver import AppDriver, alive, wait_until
 from tray.core.settings import Settings
 from tray.engine.password import ACCOUNT, SERVICE, USERNAME
 
@@ -221,9 +221,13 @@ def test_a_keyring_that_never_answers(
         code, out = launch.driver.cli("rotate-password", timeout=60)
         assert code == 1
         assert out.startswith("The keyring did not answer within 10 s: the password is unchanged")
-        # It quits at once, its keyring thread still stuck, and no server was ever started.
+        # It quits at once, killing its helpers still stuck in the keyring, and no server was
+        # ever started.
         assert launch.driver.servers() == []
+        stuck = launch.driver.keyring_helpers()
+        assert stuck
         assert launch.driver.quit(timeout=60) == 0
+        assert alive(stuck) == []
         assert "server (pid" not in launch.logged()
         assert not store.exists()
     print(f"status answered after {status_after:.2f} s, icon after {icon_after:.2f} s")

@@ -1,9 +1,9 @@
 """The server password: kept only in a real keyring (an OS secret store, or a backend the user
-chose), never frozen on: asked in a daemon thread, with a timeout and a late answer.
+chose), never frozen on: asked in a helper process, with a timeout and a late answer.
 
 Which backend keyring picks depends on the process's environment and is cached per process, so
 the choices are tried in child processes with the real keyring library; the asynchronous parts
-run here, against `tests.slow_keyring`."""
+run here, with their helpers against `tests.slow_keyring`."""
 
 from __future__ import annotations
 
@@ -13,29 +13,27 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from tests import slow_keyring
 from tests.conftest import REPO
 from tests.desktop import VirtualDesktop
+from tray.engine import keyring_helper
 from tray.engine.password import ACCOUNT, SERVICE, ServerPassword
 from tray.engine.password_source import PasswordSource
-from tray.engine.worker import DaemonWorker
 
 pytestmark = pytest.mark.timeout(60)
 
 CHILD = """
 import json, sys
-from tray.engine import password
-store = password.find_store()
-found = getattr(password, sys.argv[1])()
+from tray.engine import keyring_store
+store = keyring_store.find_store()
+found = getattr(keyring_store, sys.argv[1])()
 print(json.dumps({
-    "backend": store.backend and password.backend_name(store.backend),
+    "backend": store.backend and keyring_store.backend_name(store.backend),
     "chosen_by_user": store.chosen_by_user,
     "persistent": found.persistent,
     "warning": found.warning,
@@ -207,27 +205,102 @@ def test_the_secret_service_is_the_keyring_even_beside_a_plain_file_one(tmp_path
         assert files_holding(desk.home, found["value"]) == []
 
 
-# -- never frozen: a daemon thread, a timeout, a late answer -------------------------------------
+# -- never frozen: a helper process, a timeout, a late answer ------------------------------------
+
+
+def helper(call: str, env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    """The helper's exit code, stdout and stderr, run as the app runs it: its stdin stays open
+    until it has answered (it exits when its stdin ends: the app has gone)."""
+    with subprocess.Popen(
+        keyring_helper.command(call),
+        env=env,
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as running:
+        assert running.stdout is not None
+        assert running.stderr is not None
+        out, err = running.stdout.read(), running.stderr.read()
+        return running.wait(30), out, err
+
+
+def test_the_helper_answers_on_stdout_and_its_log_comes_along(env: dict[str, str]) -> None:
+    code, out, err = helper("load", env)
+    assert code == 0
+    found = keyring_helper.answer(out)
+    assert not found.persistent  # no keyring in `env`
+    assert found.warning is not None
+    assert found.value.encode() not in err
+    said = json.loads(out)
+    assert [name for _, name, _ in said["log"]] == ["tray.engine.password"]
+
+
+@pytest.mark.parametrize(
+    "out", [b"", b"not json\n", b'{"value": 1}\n', b'{"value": "x", "persistent": "yes"}\n']
+)
+def test_an_answer_that_is_not_one_is_said(out: bytes) -> None:
+    with pytest.raises(keyring_helper.HelperFailed, match="answer is not one"):
+        keyring_helper.answer(out)
+
+
+def test_a_helper_whose_app_has_gone_exits(env: dict[str, str]) -> None:
+    env |= {"PYTHON_KEYRING_BACKEND": SLOW}  # no delay: it never answers
+    helper = subprocess.Popen(
+        keyring_helper.command("load"),
+        env=env,
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert helper.stdin is not None
+    with pytest.raises(subprocess.TimeoutExpired):
+        helper.wait(1)  # asking, for good
+    helper.stdin.close()  # what the app's end does when it dies
+    assert helper.wait(10) == 3
+
+
+def test_the_helper_refuses_a_call_it_does_not_know(env: dict[str, str]) -> None:
+    code, _, err = helper("steal", env)
+    assert code == 2
+    assert b"usage: --keyring-helper {load,rotate}" in err
 
 
 @pytest.fixture
-def slow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """`tests.slow_keyring` as the chosen keyring, held until the test sets its gate."""
-    store = tmp_path / "slow-keyring.json"
+def slow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SlowKeyring:
+    """`tests.slow_keyring` as the chosen keyring, held until the test opens its gate."""
+    keyring = SlowKeyring(tmp_path)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", SLOW)
-    monkeypatch.setenv("SLOW_KEYRING_FILE", str(store))
+    monkeypatch.setenv("SLOW_KEYRING_FILE", str(keyring.store))
+    monkeypatch.setenv("SLOW_KEYRING_GATE_FILE", str(keyring.gate))
+    monkeypatch.setenv("SLOW_KEYRING_ASKED_FILE", str(keyring.asked))
+    monkeypatch.setenv("SLOW_KEYRING_FAIL_FILE", str(keyring.fails))
     monkeypatch.delenv("SLOW_KEYRING_DELAY_S", raising=False)
-    slow_keyring.gate.clear()
-    slow_keyring.asked.clear()
-    try:
-        yield store
-    finally:
-        slow_keyring.gate.set()  # let every call still waiting end
+    monkeypatch.delenv("SLOW_KEYRING_FAIL", raising=False)
+    return keyring
 
 
-def kept(store: Path) -> str:
-    value: str = json.loads(store.read_text())[f"{SERVICE}/{ACCOUNT}"]
-    return value
+class SlowKeyring:
+    """The files that steer `tests.slow_keyring` in the helper processes."""
+
+    def __init__(self, root: Path) -> None:
+        self.store = root / "slow-keyring.json"
+        self.gate = root / "gate"
+        self.asked = root / "asked"
+        self.fails = root / "fails"
+
+    def kept(self) -> str:
+        value: str = json.loads(self.store.read_text())[f"{SERVICE}/{ACCOUNT}"]
+        return value
+
+    async def wait_asked(self) -> None:
+        """Until the helper has started asking (another process: a file, not an event)."""
+        for _ in range(1000):
+            if self.asked.exists():
+                return
+            await asyncio.sleep(0.02)
+        pytest.fail("the helper never asked the keyring")
 
 
 class Uses:
@@ -256,20 +329,24 @@ async def ticks_while(task: asyncio.Task[None]) -> int:
     return count
 
 
-async def test_a_keyring_that_answers_in_time_gives_its_password(slow: Path) -> None:
+def helpers() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children() if keyring_helper.FLAG in p.cmdline()]
+
+
+async def test_a_keyring_that_answers_in_time_gives_its_password(slow: SlowKeyring) -> None:
     uses = Uses()
     task = asyncio.create_task(PasswordSource().obtain(30, uses))
-    assert await asyncio.to_thread(slow_keyring.asked.wait, 10)
+    await slow.wait_asked()
     await asyncio.sleep(0.2)
     assert uses.got == []  # still asking, and the loop runs meanwhile
-    slow_keyring.gate.set()
+    slow.gate.touch()
     await task
     ((found, late),) = uses.got
     assert (found.persistent, late, found.warning) == (True, False, None)
-    assert kept(slow) == found.value
+    assert slow.kept() == found.value
 
 
-async def test_a_keyring_that_does_not_answer_in_time_and_then_does(slow: Path) -> None:
+async def test_a_keyring_that_does_not_answer_in_time_and_then_does(slow: SlowKeyring) -> None:
     uses = Uses()
     task = asyncio.create_task(PasswordSource().obtain(0.5, uses))
     assert await ticks_while(task) > 5  # the loop ran while the keyring did not answer
@@ -279,35 +356,55 @@ async def test_a_keyring_that_does_not_answer_in_time_and_then_does(slow: Path) 
     assert per_run.warning.startswith("The keyring did not answer within 0 s")  # 0.5 rounded
     assert "from the next server restart on" in per_run.warning
 
-    slow_keyring.gate.set()  # the user answers the prompt after all
+    slow.gate.touch()  # the user answers the prompt after all
     await uses.wait(2)
     stored, late = uses.got[1]
     assert (stored.persistent, late) == (True, True)
     assert stored.value != per_run.value
-    assert kept(slow) == stored.value
+    assert slow.kept() == stored.value
 
 
-async def test_a_rotation_the_keyring_does_not_answer_in_time(slow: Path) -> None:
+async def test_a_rotation_the_keyring_does_not_answer_in_time(slow: SlowKeyring) -> None:
     uses = Uses()
     assert await PasswordSource().rotate(0.3, uses) is None
-    slow_keyring.gate.set()
+    slow.gate.touch()
     await uses.wait(1)
     ((stored, late),) = uses.got
     assert (stored.persistent, late) == (True, True)
 
 
-async def test_a_keyring_that_fails_after_the_timeout_changes_nothing(
-    slow: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_keyring_that_fails_after_the_timeout_changes_nothing(slow: SlowKeyring) -> None:
     uses = Uses()
     source = PasswordSource()
     await source.obtain(0.3, uses)
-    monkeypatch.setenv("SLOW_KEYRING_FAIL", "1")
-    slow_keyring.gate.set()  # the prompt is cancelled after all
+    slow.fails.touch()
+    slow.gate.touch()  # the prompt is cancelled after all
     rotated = await source.rotate(30, uses)  # answered after the stuck call: one at a time
     assert rotated is not None
     assert not rotated.persistent
     assert [late for _, late in uses.got] == [False]  # the per-run password stays
+
+
+async def test_a_helper_that_fails_gives_a_per_run_password_that_says_why(
+    slow: SlowKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keyring_helper, "command", lambda call: [sys.executable, "-c", "1/0"])
+    uses = Uses()
+    await PasswordSource().obtain(30, uses)
+    ((found, late),) = uses.got
+    assert (found.persistent, late) == (False, False)
+    assert found.warning is not None
+    assert "the keyring helper exited with 1: ZeroDivisionError: division by zero" in found.warning
+
+
+async def test_closing_kills_a_helper_that_never_answers(slow: SlowKeyring) -> None:
+    source = PasswordSource()
+    uses = Uses()
+    await source.obtain(0.3, uses)
+    (stuck,) = helpers()
+    await source.close()
+    assert not stuck.is_running() or stuck.status() == psutil.STATUS_ZOMBIE
+    assert helpers() == []
 
 
 def test_a_keyring_that_never_answers_does_not_keep_the_app_from_exiting(
@@ -317,7 +414,11 @@ def test_a_keyring_that_never_answers_does_not_keep_the_app_from_exiting(
         "import asyncio\n"
         "from tray.engine.password_source import PasswordSource\n"
         "got = []\n"
-        "asyncio.run(PasswordSource().obtain(0.2, lambda p, late: got.append(p)))\n"
+        "async def main():\n"
+        "    source = PasswordSource()\n"
+        "    await source.obtain(0.2, lambda p, late: got.append(p))\n"
+        "    await source.close()\n"
+        "asyncio.run(main())\n"
         "print(got[0].persistent)\n"
     )
     env |= {"PYTHON_KEYRING_BACKEND": SLOW}  # no delay: it never answers
@@ -328,42 +429,6 @@ def test_a_keyring_that_never_answers_does_not_keep_the_app_from_exiting(
         text=True,
         timeout=30,
         check=True,
+        cwd=REPO,
     )
     assert done.stdout == "False\n"
-
-
-async def test_the_worker_runs_calls_in_order_and_hands_errors_back() -> None:
-    worker = DaemonWorker("test")
-    order: list[int] = []
-    release = threading.Event()
-
-    def first() -> int:
-        release.wait(10)
-        order.append(1)
-        return 1
-
-    def second() -> int:
-        order.append(2)
-        raise ValueError("boom")
-
-    a, b = worker.submit(first), worker.submit(second)
-    await asyncio.sleep(0.05)
-    assert not a.done()
-    assert not b.done()
-    release.set()
-    assert await a == 1
-    with pytest.raises(ValueError, match="boom"):
-        await b
-    assert order == [1, 2]
-    threads = [t for t in threading.enumerate() if t.name == "test"]
-    assert threads
-    assert all(t.daemon for t in threads)
-
-
-async def test_a_cancelled_call_is_dropped_and_the_worker_goes_on() -> None:
-    worker = DaemonWorker("test-cancel")
-    release = threading.Event()
-    stuck = worker.submit(lambda: release.wait(10))
-    stuck.cancel()
-    release.set()
-    assert await worker.submit(lambda: "next") == "next"

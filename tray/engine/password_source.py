@@ -2,9 +2,10 @@
 
 A keyring may block its caller for as long as it shows an unlock prompt ("Choose password for
 new keyring" on a fresh GNOME account, "Unlock login keyring" after an automatic login), or
-forever if its backend hangs. So it is asked in a daemon thread while the event loop goes on;
-after a timeout the app goes on with a password for this run only, and if the keyring answers
-after all, its password is handed over for the next server start.
+forever if its backend hangs. So it is asked in a helper process (`tray.engine.keyring_helper`),
+one call at a time, while the event loop goes on; after a timeout the app goes on with a
+password for this run only, and if the keyring answers after all, its password is handed over
+for the next server start. A helper still asking when the app quits is killed.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from tray.engine import password
+from tray.engine import keyring_helper, password
 from tray.engine.password import ServerPassword
-from tray.engine.worker import DaemonWorker
 
 log = logging.getLogger(__name__)
 
@@ -36,42 +37,52 @@ def timed_out(timeout_s: float) -> ServerPassword:
 
 
 class PasswordSource:
-    """Asks the keyring one call at a time, off the event loop."""
+    """Asks the keyring one call at a time, in helper processes."""
 
     def __init__(self) -> None:
-        self._worker = DaemonWorker("keyring")
+        self._turn = asyncio.Lock()
+        self._asking: set[asyncio.Task[ServerPassword]] = set()
 
     async def obtain(self, timeout_s: float, use: UsePassword) -> None:
         """Give `use` the server password: the keyring's as soon as it answers (or a per-run one
         with a warning when there is no keyring), else a per-run one after `timeout_s`."""
-        found = await self._ask(password.load_or_create, timeout_s, use)
+        found = await self._ask("load", timeout_s, use)
         use(found or timed_out(timeout_s), False)
 
     async def rotate(self, timeout_s: float, use_late: UsePassword) -> ServerPassword | None:
         """A new password stored in the keyring (per-run when there is none), or None when the
         keyring has not answered within `timeout_s`; should it store one later, `use_late` gets it.
         """
-        return await self._ask(password.rotate, timeout_s, use_late)
+        return await self._ask("rotate", timeout_s, use_late)
 
-    async def _ask(
-        self, call: Callable[[], ServerPassword], timeout_s: float, use: UsePassword
-    ) -> ServerPassword | None:
-        answer = self._worker.submit(call)
+    async def close(self) -> None:
+        """Stop asking: helpers still waiting for the keyring are killed."""
+        for asking in self._asking:
+            asking.cancel()
+        await asyncio.gather(*self._asking, return_exceptions=True)
+
+    async def _ask(self, call: str, timeout_s: float, use: UsePassword) -> ServerPassword | None:
+        answer = asyncio.ensure_future(self._one_at_a_time(call))
+        self._asking.add(answer)
+        answer.add_done_callback(self._asking.discard)
         try:
             return await asyncio.wait_for(asyncio.shield(answer), timeout_s)
         except TimeoutError:
             answer.add_done_callback(lambda done: _late(done, use))
             return None
 
+    async def _one_at_a_time(self, call: str) -> ServerPassword:
+        async with self._turn:
+            try:
+                return await keyring_helper.ask(call)
+            except (OSError, keyring_helper.HelperFailed) as error:
+                return password.per_run(str(error))
 
-def _late(answer: asyncio.Future[ServerPassword], use: UsePassword) -> None:
+
+def _late(answer: asyncio.Future[Any], use: UsePassword) -> None:
     if answer.cancelled():
         return
-    error = answer.exception()
-    if error is not None:
-        log.error("the keyring failed after the timeout", exc_info=error)
-        return
-    found = answer.result()
+    found: ServerPassword = answer.result()
     if found.persistent:
         log.info("the keyring answered after the timeout: its password is for the next start")
         use(found, True)

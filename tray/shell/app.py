@@ -103,6 +103,7 @@ class App:
         self.notices.close()
         self.instance.close()
         await self._tasks.cancel()
+        await self._passwords.close()
         await self.engine.shutdown()
         await self.front_door.close()  # held requests got 503 and streams ended at the stop
         if self.notifier is not None:
