@@ -336,7 +336,8 @@ class FrontDoor:
         assert self._changed is not None
         timeout = None if until is None else max(0.0, until - self._now())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._changed), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see `_tick`
+                await asyncio.shield(self._changed)
 
     async def _tick(self) -> None:
         """Heartbeats for held streams, in the server's format. It wakes only when one is due
@@ -352,8 +353,11 @@ class FrontDoor:
                 if not (stream.live and self._view.phase is Phase.READY):
                     due.append(stream.held.next_heartbeat_at())
             timeout = max(0.0, min(due) - now) if due else None
+            # Not wait_for: on Python 3.11 it swallows a cancellation that comes as the event is
+            # set, and this loop then ran on and `close()` waited for it forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._beats.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._beats.wait()
 
     # -- requests -------------------------------------------------------------------------------
 
