@@ -15,8 +15,9 @@ and checks, asking the frozen binary itself (`status --json`, `quit`) wherever i
 - its tray menu works over D-Bus: "Open in browser" runs xdg-open, "Settings…" opens the dialog;
 - programs it starts (xdg-open, the server) get the user's environment, not the bundle's
   library and Qt plugin paths;
-- desktop-notifier works frozen: the server killed with SIGKILL gives a notification in dunst
-  naming the signal, the app reconnects, and a click on the notification comes back to it;
+- notifications work frozen (dbus-fast to the freedesktop.org service): the server killed with
+  SIGKILL gives a notification in dunst naming the signal, the app reconnects, and a click on
+  the notification comes back to it;
 - `quit` exits 0, the app ends with 0 and no opencode is left on the port; the log is clean.
 
 Prints build time, bundle sizes, the glibc it needs and start/quit times; exits 1 with the
@@ -489,7 +490,7 @@ def check_menu(app: FrozenApp, status: dict[str, Any]) -> None:
 
 
 def check_notification(app: FrozenApp, status: dict[str, Any], measures: Measures) -> None:
-    """SIGKILL the server: desktop-notifier shows why in dunst, the app restarts the server, and
+    """SIGKILL the server: a notification shows why in dunst, the app restarts the server, and
     a click on the notification opens the browser."""
     killed_at = time.monotonic()
     os.kill(status["server"]["pid"], signal.SIGKILL)
@@ -499,7 +500,7 @@ def check_notification(app: FrozenApp, status: dict[str, Any], measures: Measure
     measures.seconds("kill -> notification", time.monotonic() - killed_at)
     app.desk.screenshot(WORKDIR / "notification.png")
     if NO_NOTIFIER in app.log_text():
-        raise SmokeFailure("desktop-notifier failed in the frozen app (see its log)")
+        raise SmokeFailure("notifications failed in the frozen app (see its log)")
     again = wait_until(app.connected, "the app to reconnect", START_TIMEOUT_S)
     measures.seconds("kill -> reconnected", time.monotonic() - killed_at)
     if again["server"]["restarts"] != 1:
@@ -514,7 +515,7 @@ def check_notification(app: FrozenApp, status: dict[str, Any], measures: Measure
         item.get("appname") == DISPLAY_NAME and "SIGKILL" in str(item.get("body")) for item in shown
     ):
         raise SmokeFailure(f"no notification from {DISPLAY_NAME!r} names SIGKILL: {shown}")
-    say("desktop-notifier showed the SIGKILL in dunst, its click came back; server restarted")
+    say("dunst showed the SIGKILL, its click came back; server restarted")
 
 
 def _cmdline(process: psutil.Process) -> list[str]:

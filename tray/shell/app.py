@@ -136,7 +136,7 @@ class App:
 
     def _post(self, actions: Sequence[NoticeAction]) -> None:
         if self.notifier is None:  # made at the first notice: most runs never show one
-            from tray.ui.notifier import Notifier  # noqa: PLC0415 (its D-Bus stack weighs 7 MiB)
+            from tray.ui.notifier import Notifier  # noqa: PLC0415 (its D-Bus stack weighs 2 MiB)
 
             commands = self.commands
             self.notifier = Notifier(
