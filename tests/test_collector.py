@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tray.collector import collect_due, collect_on_this_thread
+from tray import collector
+from tray.collector import BUSY_TICK_S, IDLE_TICK_S, collect_due, next_tick
 
 
 class Cycle:
@@ -53,11 +54,30 @@ def test_a_threshold_of_zero_never_falls_due(thresholds: None) -> None:
     assert collect_due() is None
 
 
-async def test_the_tick_turns_automatic_collection_off_until_cancelled() -> None:
+@pytest.mark.parametrize(
+    ("young", "threshold", "tick"),
+    [
+        (0, 700, IDLE_TICK_S),
+        (6999, 700, IDLE_TICK_S),
+        (7000, 700, BUSY_TICK_S),  # a burst: cycles are collected every second
+        (10**6, 0, IDLE_TICK_S),  # collection turned off by a threshold of 0
+    ],
+)
+def test_the_tick_is_short_while_many_objects_are_made(
+    young: int, threshold: int, tick: float
+) -> None:
+    assert next_tick(young, threshold) == tick
+
+
+async def test_the_tick_turns_automatic_collection_off_until_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(collector, "IDLE_TICK_S", 0.01)
+    monkeypatch.setattr(collector, "BUSY_TICK_S", 0.01)
     was = gc.isenabled()
     gc.enable()
     try:
-        task = asyncio.ensure_future(collect_on_this_thread(tick_s=0.01))
+        task = asyncio.ensure_future(collector.collect_on_this_thread())
         await asyncio.sleep(0.05)
         assert not gc.isenabled()
         task.cancel()
