@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,35 @@ async def test_restart(make_launch: LaunchFactory) -> None:
             await running.back_after(old)
             await wait_until(lambda m=marks: resynced(client, m), "the resync events")
             await client.sees_new_sessions()
+        assert client.errors == []
+
+
+async def test_a_memory_limit_restart(make_launch: LaunchFactory) -> None:
+    """A health restart (here the memory limit; a changed binary takes the same path) is as
+    invisible to clients as the user's own restart."""
+    fast = {"health_interval_s": 0.3, "memory_limit_mb": 0}
+    async with door(make_launch, **fast) as running, StrictClient(running) as client:
+        engine = running.harness.engine
+        old = engine.status()
+        marks = client.marks()
+        measured = await running.harness.wait_for(
+            "a memory sample", lambda s: s.health.memory_mb is not None, within=LOADED_S
+        )
+        assert measured.health.memory_mb is not None
+        limit = max(1, round(measured.health.memory_mb / 2))  # the idle server is over it at once
+        engine.apply_settings(replace(engine.launch.settings, memory_limit_mb=limit))
+        await running.harness.wait_for(
+            "a restart for memory",
+            lambda s: s.cause is not None and s.cause.kind is CauseKind.MEMORY_LIMIT,
+            within=LOADED_S,
+        )
+        engine.apply_settings(replace(engine.launch.settings, memory_limit_mb=0))
+        answers = await held_calls(client)
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        back = await running.back_after(old)
+        assert back.incidents[-1].cause.kind is CauseKind.MEMORY_LIMIT
+        await wait_until(lambda: resynced(client, marks), "the resync events")
+        await client.sees_new_sessions()
         assert client.errors == []
 
 
