@@ -58,7 +58,7 @@ async def test_copying_again_starts_the_wait_again() -> None:
     assert time.monotonic() - again >= wait * 0.94
 
 
-def test_forget_clears_at_once_and_only_the_secret() -> None:
+def test_forget_clears_at_once_and_only_the_secret(qapp: object) -> None:
     clipboard = SecretClipboard()
     clipboard.copy("s3cret")
     clipboard.forget()
@@ -68,7 +68,7 @@ def test_forget_clears_at_once_and_only_the_secret() -> None:
     assert text() == "mine"
 
 
-def test_quitting_clears_a_copied_password() -> None:
+def test_quitting_clears_a_copied_password(qapp: object) -> None:
     """What `App.run` calls last: the password copied from the menu leaves with the app."""
     engine = SimpleNamespace(launch=SimpleNamespace(password=SimpleNamespace(value="s3cret")))
     commands = AppCommands(

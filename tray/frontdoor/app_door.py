@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tray.core.front_door import Credentials, DoorStats
 from tray.engine.engine import Engine
-from tray.frontdoor.door import DoorConfig
 from tray.frontdoor.feed import follow
-from tray.frontdoor.threaded import ThreadedFrontDoor
+
+if TYPE_CHECKING:
+    from tray.frontdoor.threaded import ThreadedFrontDoor
 
 log = logging.getLogger(__name__)
 
@@ -21,34 +23,41 @@ log = logging.getLogger(__name__)
 class AppDoor:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        settings = engine.launch.settings
-        self.door: ThreadedFrontDoor | None = None
-        if settings.front_door:
-            config = DoorConfig(port=settings.port, hold_limit_s=settings.startup_timeout_s)
-            # The credentials of now; `follow` pushes new ones (a rotation, a late keyring).
-            self.door = ThreadedFrontDoor(config, Credentials(*engine.launch.credentials()))
+        self._enabled = engine.launch.settings.front_door
+        self.door: ThreadedFrontDoor | None = None  # once it listens
 
     async def start(self, warn: Callable[[str], None]) -> None:
         """Listen on the public port; if that fails, say so and let the server listen there."""
-        if self.door is None:
+        if not self._enabled:
             return
+        # aiohttp is a third of the app's import time: it loads once the tray icon is shown.
+        from tray.frontdoor.door import DoorConfig  # noqa: PLC0415
+        from tray.frontdoor.threaded import ThreadedFrontDoor  # noqa: PLC0415
+
+        settings = self._engine.launch.settings
+        config = DoorConfig(port=settings.port, hold_limit_s=settings.startup_timeout_s)
+        # The credentials of now; `follow` pushes new ones (a rotation, a late keyring).
+        door = ThreadedFrontDoor(config, Credentials(*self._engine.launch.credentials()))
         try:
-            url = await self.door.start()
+            url = await door.start()
         except OSError as error:
-            port = self._engine.launch.settings.port
+            port = settings.port
             warn(
                 f"The front door could not listen on port {port} ({error.strerror or error}): "
                 "the server listens there itself, and clients lose their connection when it "
                 "restarts."
             )
-            self.door = None
+            self._enabled = False
             return
+        self.door = door
         self._engine.serve_behind(url)
-        follow(self.door, self._engine)
+        follow(door, self._engine)
 
     def stats(self) -> DoorStats | None:
-        """For `status --json` (None: the door is off)."""
-        return None if self.door is None else self.door.stats()
+        """For `status --json` (None: the door is off; zeros until it listens)."""
+        if self.door is not None:
+            return self.door.stats()
+        return DoorStats() if self._enabled else None
 
     def browser_url(self, web_url: str) -> str:
         """The URL to hand the browser for the web app page `web_url`: a one-time sign-in on
