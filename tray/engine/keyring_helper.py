@@ -26,8 +26,6 @@ from tray.engine.password import ServerPassword
 FLAG = "--keyring-helper"
 CALLS = ("load", "rotate")
 
-log = logging.getLogger(__name__)
-
 
 class HelperFailed(Exception):
     """The helper crashed or answered something that is not an answer."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from tray.engine import keyring_helper, password
 from tray.engine.password import ServerPassword
+from tray.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class PasswordSource:
 
     def __init__(self) -> None:
         self._turn = asyncio.Lock()
-        self._asking: set[asyncio.Task[ServerPassword]] = set()
+        self._asking = Tasks(None, _failed)
 
     async def obtain(self, timeout_s: float, use: UsePassword) -> None:
         """Give `use` the server password: the keyring's as soon as it answers (or a per-run one
@@ -57,14 +57,10 @@ class PasswordSource:
 
     async def close(self) -> None:
         """Stop asking: helpers still waiting for the keyring are killed."""
-        for asking in self._asking:
-            asking.cancel()
-        await asyncio.gather(*self._asking, return_exceptions=True)
+        await self._asking.cancel()
 
     async def _ask(self, call: str, timeout_s: float, use: UsePassword) -> ServerPassword | None:
-        answer = asyncio.ensure_future(self._one_at_a_time(call))
-        self._asking.add(answer)
-        answer.add_done_callback(self._asking.discard)
+        answer = self._asking.start(self._one_at_a_time(call), "keyring")
         try:
             return await asyncio.wait_for(asyncio.shield(answer), timeout_s)
         except TimeoutError:
@@ -79,10 +75,14 @@ class PasswordSource:
                 return password.per_run(str(error))
 
 
-def _late(answer: asyncio.Future[Any], use: UsePassword) -> None:
-    if answer.cancelled():
+def _failed(error: BaseException, _name: str) -> None:
+    log.error("asking the keyring failed", exc_info=error)
+
+
+def _late(answer: asyncio.Future[ServerPassword], use: UsePassword) -> None:
+    if answer.cancelled() or answer.exception() is not None:  # a failure is logged by `_failed`
         return
-    found: ServerPassword = answer.result()
+    found = answer.result()
     if found.persistent:
         log.info("the keyring answered after the timeout: its password is for the next start")
         use(found, True)
