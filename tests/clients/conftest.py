@@ -3,6 +3,7 @@ behaviour, no front door), the clients' isolated environment, and a REST helper.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,12 @@ class Direct:
     launch: ServerLaunch
     target: Target
     workdir: Path
+
+
+@pytest.fixture(autouse=True)
+def door_log(caplog: pytest.LogCaptureFixture) -> None:
+    """The door's own account (subscriptions, loads) goes with a failure's report."""
+    caplog.set_level(logging.DEBUG, logger="tray.frontdoor")
 
 
 @pytest.fixture

@@ -341,6 +341,20 @@ def test_a_new_server_is_announced_after_its_first_event() -> None:
     assert stream.relay(first, 3.0) == [first]
 
 
+def test_a_resync_stays_due_until_the_new_server_delivers() -> None:
+    """A subscription the new server answered and then left silent is made again: the resync
+    is sent after the first event of the one that delivers."""
+    stream = HeldStream(StreamFormat.GLOBAL, "/w", token=counter())
+    stream.subscribed(A)
+    first = sse({"type": "server.connected", "properties": {}})
+    stream.relay(first, 0.0)
+    stream.subscribed(B)  # silent: given up
+    stream.subscribed(B)
+    out = stream.relay(first, 1.0)
+    assert [decoded(raw)["payload"]["type"] for raw in out[1:]] == ["server.instance.disposed"]
+    assert stream.relay(first, 2.0) == [first]
+
+
 def test_a_stream_opened_while_down_gets_no_resync() -> None:
     stream = HeldStream(StreamFormat.INSTANCE, None, token=counter())
     stream.subscribed(B)

@@ -34,6 +34,11 @@ HEALTH_HOLD_S = 4.0
 SETTLE_S = 1.0
 # The server beats every 10 s; the door beats as often while it holds a stream.
 HEARTBEAT_S = 10.0
+# An upstream stream silent this long is dead: subscribe again.
+STREAM_SILENCE_S = 3 * HEARTBEAT_S
+# A server answers a subscription with `server.connected` at once; one silent this long after
+# it was made (seen under load, for over a minute) is made again.
+FIRST_EVENT_S = 5.0
 # A one-time browser login URL is good for this long, and once.
 LOGIN_TTL_S = 30.0
 LOGIN_PATH = "/.opencode-tray/login"
@@ -470,8 +475,9 @@ class HeldStream:
         self.turns = TurnTracker(self.fmt)
 
     def subscribed(self, upstream: Upstream) -> None:
-        """A new upstream subscription for this stream is open."""
-        self.resync_due = self.served_before and upstream != self.bound_to
+        """A new upstream subscription for this stream is open (a resync still due, because
+        the last one delivered nothing, stays due)."""
+        self.resync_due = self.resync_due or (self.served_before and upstream != self.bound_to)
         self.bound_to = upstream
 
     def relay(self, raw: bytes, now: float) -> list[bytes]:
@@ -512,6 +518,13 @@ class HeldStream:
 
     def next_heartbeat_at(self) -> float:
         return self.last_sent_at + HEARTBEAT_S
+
+
+def first_event_within(silent_tries: int) -> float:
+    """How long a subscription may take to deliver its first event, after `silent_tries` that
+    delivered none: longer each time (a slow server is not subscribed to in a tight loop), at
+    most the silence that ends a live stream."""
+    return float(min(FIRST_EVENT_S * 2**silent_tries, STREAM_SILENCE_S))
 
 
 class EventSplitter:

@@ -75,8 +75,10 @@ CONNECT_TIMEOUT_S = 10.0
 # thousand new connections at once times some of them out while accepting).
 UPSTREAM_REQUESTS = 128
 MAX_DIRECTORIES = 32  # projects loaded on each new server before clients reach it
-SUBSCRIBE_WAIT_S = 5.0  # how long requests wait for the streams to be on a new server
 SUBSCRIBE_POLL_S = 0.02
+STREAM_TIMEOUT = aiohttp.ClientTimeout(
+    total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=core.STREAM_SILENCE_S
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class _Stream:
     credentials_gen: int
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     live: bool = False  # an upstream stream is being relayed now
+    refused_by: Upstream | None = None  # the server that answered its subscription with an error
+    silent_tries: int = 0  # subscriptions in a row that delivered nothing
     lost_at: float | None = None  # when the last upstream stream was lost
     upstream: aiohttp.ClientResponse | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -224,40 +228,69 @@ class FrontDoor:
 
     async def _load_projects(self, upstream: Upstream) -> None:
         """Ask the new server for the sessions of every project clients used (and of its own
-        folder), so that none of them is loaded by a client's request whose events would be
-        lost; then the server is ready for clients (`ServerView.loaded`)."""
-        assert self._client is not None
-        client = self._client
-        headers = {"Authorization": upstream.credentials.basic()}
-        timeout = aiohttp.ClientTimeout(total=self.config.hold_limit_s)
-
-        async def load(directory: str) -> None:
-            url = URL(upstream.url.rstrip("/") + "/session")
-            if directory:
-                url = url.with_query(directory=directory)
-            try:
-                async with client.get(url, headers=headers, timeout=timeout) as response:
-                    await response.read()
-            except (aiohttp.ClientError, TimeoutError) as error:
-                log.info(
-                    "front door: loading %s failed: %s", directory or "the server's folder", error
-                )
-
-        await asyncio.gather(*(load(d) for d in ("", *self._directories)))
-        await self._streams_on(upstream)
-        self._loaded_on = upstream
-        self._loading = None
+        folder), and wait until every open stream relays it, so that no event of the requests
+        released next is lost (the server drops the events of a request that loads a project,
+        and of course those of a stream not yet open); then the server is ready for clients
+        (`ServerView.loaded`). Half the hold limit at most: held requests still get through."""
+        started = self._now()
+        deadline = started + self.config.hold_limit_s / 2
+        directories = ("", *self._directories)
+        loaded = await asyncio.gather(
+            *(self._load_project(upstream, d, deadline) for d in directories)
+        )
+        late = await self._streams_on(upstream, deadline)
+        took = self._now() - started
+        if late:
+            log.warning(
+                "front door: %d streams not on the new server after %.1f s: their clients may "
+                "miss events",
+                late,
+                took,
+            )
+        log.info("front door: %d of %d projects loaded in %.1f s", sum(loaded), len(loaded), took)
+        if self._loading == upstream:
+            self._loading = None
         if self._view.upstream == upstream:
+            self._loaded_on = upstream
             self.server_changed(self._view)  # now loaded: ready for clients
 
-    async def _streams_on(self, upstream: Upstream) -> None:
-        """Until every open stream relays `upstream` (so the events of the requests released
-        next reach it), `SUBSCRIBE_WAIT_S` at most; polled only while a server comes up."""
-        for _ in range(round(SUBSCRIBE_WAIT_S / SUBSCRIBE_POLL_S)):
-            open_streams = [s for s in self._streams if not s.ended.is_set()]
-            if all(s.live and s.held.bound_to == upstream for s in open_streams):
-                return
+    async def _load_project(self, upstream: Upstream, directory: str, deadline: float) -> bool:
+        """`GET /session` for `directory` ("": the server's folder). Any answer loads it; a
+        request lost on the way is tried again until `deadline`."""
+        assert self._client is not None
+        url = URL(upstream.url.rstrip("/") + "/session")
+        if directory:
+            url = url.with_query(directory=directory)
+        headers = {"Authorization": upstream.credentials.basic()}
+        while self._view.upstream == upstream:
+            timeout = aiohttp.ClientTimeout(total=max(deadline - self._now(), 0.1))
+            try:
+                async with self._client.get(url, headers=headers, timeout=timeout) as response:
+                    await response.read()
+                return True
+            except (aiohttp.ClientError, TimeoutError) as error:
+                if self._now() + core.SETTLE_S >= deadline:
+                    where = directory or "the server's folder"
+                    log.warning("front door: loading %s failed: %s", where, error)
+                    return False
+            await asyncio.sleep(core.SETTLE_S)
+        return False  # that server is gone
+
+    async def _streams_on(self, upstream: Upstream, deadline: float) -> int:
+        """Until every open stream relays `upstream` (or was refused by it), or `deadline`;
+        polled only while a server comes up. The number of streams still not on it then."""
+        while self._view.upstream == upstream:
+            late = [
+                s
+                for s in self._streams
+                if not s.ended.is_set()
+                and not (s.live and s.held.bound_to == upstream)
+                and s.refused_by != upstream
+            ]
+            if not late or self._now() >= deadline:
+                return len(late)
             await asyncio.sleep(SUBSCRIBE_POLL_S)
+        return 0  # that server is gone
 
     def _remember_directory(self, request: web.BaseRequest) -> None:
         directory = request.query.get("directory") or request.headers.get("x-opencode-directory")
@@ -569,8 +602,6 @@ class FrontDoor:
 
     async def _relay(self, request: web.BaseRequest, stream: _Stream) -> None:
         """Relay upstream streams one after another until the stream ends."""
-        client = self._streams_client
-        assert client is not None
         splitter = core.EventSplitter()
         while not stream.ended.is_set() and not self._closing:
             view = self._view
@@ -582,16 +613,8 @@ class FrontDoor:
                 await self._until_change_or_end(stream, None)
                 continue
             upstream = view.upstream
-            url, headers, skip = self._upstream_request(request, upstream)
             try:
-                async with client.get(url, headers=headers, skip_auto_headers=skip) as answer:
-                    if answer.status != 200:
-                        raise _Cutoff(f"the server answered {answer.status}", sent=True)
-                    stream.upstream = answer
-                    stream.held.subscribed(upstream)
-                    await self._relay_one(stream, answer, splitter)
-            except (aiohttp.ClientError, TimeoutError, _Cutoff) as error:
-                log.debug("front door: stream %s lost: %s", request.path, error)
+                await self._subscribe(request, stream, upstream, splitter)
             finally:
                 stream.upstream = None
                 if stream.live:
@@ -602,10 +625,50 @@ class FrontDoor:
             if self._view.upstream == upstream and phase_of(self._view.state) is Phase.READY:
                 await self._until_change_or_end(stream, self._now() + core.SETTLE_S)
 
-    async def _relay_one(
-        self, stream: _Stream, answer: aiohttp.ClientResponse, splitter: core.EventSplitter
+    async def _subscribe(
+        self,
+        request: web.BaseRequest,
+        stream: _Stream,
+        upstream: Upstream,
+        splitter: core.EventSplitter,
     ) -> None:
-        while chunk := await answer.content.readany():
+        """One subscription to `upstream`, relayed until it ends, breaks or stays silent."""
+        assert self._streams_client is not None
+        url, headers, skip = self._upstream_request(request, upstream)
+        within = core.first_event_within(stream.silent_tries)
+        first_event = asyncio.timeout(within)
+        try:
+            async with (
+                first_event,
+                self._streams_client.get(
+                    url, headers=headers, skip_auto_headers=skip, timeout=STREAM_TIMEOUT
+                ) as answer,
+            ):
+                if answer.status != 200:
+                    stream.refused_by = upstream
+                    raise _Cutoff(f"the server answered {answer.status}", sent=True)
+                stream.upstream = answer
+                stream.held.subscribed(upstream)
+                first = await answer.content.readany()
+                first_event.reschedule(None)
+                stream.silent_tries = 0
+                await self._relay_one(stream, answer, splitter, first)
+        except (aiohttp.ClientError, TimeoutError, _Cutoff) as error:
+            why = repr(error)
+            if first_event.expired():
+                stream.silent_tries += 1
+                why = f"no first event within {within:.0f} s"
+            log.debug("front door: stream %s lost: %s", request.path, why)
+
+    async def _relay_one(
+        self,
+        stream: _Stream,
+        answer: aiohttp.ClientResponse,
+        splitter: core.EventSplitter,
+        chunk: bytes,
+    ) -> None:
+        """Relay `chunk`, the first read of `answer`, and the rest of it."""
+        while chunk:
             if more := answer.content.read_nowait():  # what else arrived: one write for all
                 chunk += more
             now = self._now()
@@ -613,6 +676,7 @@ class FrontDoor:
                 stream.live = True
                 if stream.lost_at is not None:
                     self._last_hold_s = now - stream.lost_at
+                    log.debug("front door: a stream is live again after %.1f s", self._last_hold_s)
             out: list[bytes] = []
             for event in splitter.feed(chunk):
                 out.extend(stream.held.relay(event, now))
@@ -620,6 +684,7 @@ class FrontDoor:
                 await stream.write(b"".join(out))
             if stream.ended.is_set():
                 return
+            chunk = await answer.content.readany()
 
     async def _until_change_or_end(self, stream: _Stream, until: float | None) -> None:
         """Until the next server change after the caller looked (the future is taken now, not
