@@ -7,6 +7,7 @@ shown to the user once per distinct error, never silently swallowed.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import sys
 from collections.abc import Callable
@@ -31,6 +32,13 @@ class SecretFilter(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.secrets: set[str] = set()
+
+    def hide(self, username: str, password: str) -> None:
+        """A server password, and the `?auth_token=` / Basic forms that carry it."""
+        pair = f"{username}:{password}".encode()
+        for token in (base64.b64encode(pair), base64.urlsafe_b64encode(pair)):
+            self.secrets.update({token.decode(), token.decode().rstrip("=")})
+        self.secrets.add(password)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:

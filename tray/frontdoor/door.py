@@ -55,6 +55,8 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
+# Not forwarded from the client: the door sets them for the upstream itself.
+NOT_FORWARDED = HOP_BY_HOP | {"host", "authorization"}
 # aiohttp's client adds these when absent; the server must see only what the client sent.
 AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 SSE_HEADERS = {
@@ -189,6 +191,9 @@ class FrontDoor:
             max_field_size=cfg.max_header_bytes,
             max_headers=cfg.max_headers,
             auto_decompress=False,
+            # No access log: the app logs at INFO, and a line per request (formatted, redacted
+            # and written on this thread after each answer) is a cost on every request.
+            access_log=None,
         )
         self._runner = web.ServerRunner(self._server, handle_signals=False)
         await self._runner.setup()
@@ -508,7 +513,7 @@ class FrontDoor:
         headers = CIMultiDict[str]()
         for name, value in request.headers.items():
             lower = name.lower()
-            if lower in HOP_BY_HOP or lower in ("host", "authorization"):
+            if lower in NOT_FORWARDED:
                 continue
             kept = _without_cookie(value) if lower == "cookie" else value
             if kept:
@@ -516,7 +521,8 @@ class FrontDoor:
         headers["Authorization"] = upstream.credentials.basic()
         skip = [h for h in AUTO_HEADERS if h not in request.headers]
         path, _, query = request.raw_path.partition("?")
-        query = core.strip_query(query, ("auth_token",))
+        if query:
+            query = core.strip_query(query, ("auth_token",))
         target = upstream.url.rstrip("/") + path + (f"?{query}" if query else "")
         return URL(target, encoded=True), headers, skip
 

@@ -85,7 +85,7 @@ class AppCommands:
     def use_password(self, password: ServerPassword, late: bool) -> None:
         """The keyring's answer (`PasswordSource`): the password for a start held back for it, or
         (`late`) for the server's next start; why it is for this run only is shown once."""
-        logs.secret_filter.secrets.add(password.value)
+        logs.secret_filter.hide(self._engine.launch.username(), password.value)
         self._engine.set_password(password, restart=False)
         if password.warning and not late:
             self._boxes.warn(password.warning)
@@ -101,7 +101,7 @@ class AppCommands:
                 f"The keyring did not answer within {timeout:.0f} s: the password is unchanged. "
                 "If the keyring stores the new one later, the server uses it from its next start.",
             )
-        logs.secret_filter.secrets.add(password.value)
+        logs.secret_filter.hide(self._engine.launch.username(), password.value)
         self._engine.set_password(password)
         if password.warning:
             return Reply(1, password.warning)
