@@ -521,8 +521,7 @@ class FrontDoor:
         headers["Authorization"] = upstream.credentials.basic()
         skip = [h for h in AUTO_HEADERS if h not in request.headers]
         path, _, query = request.raw_path.partition("?")
-        if query:
-            query = core.strip_query(query, ("auth_token",))
+        query = core.strip_query(query, ("auth_token",))  # returns at once when there is none
         target = upstream.url.rstrip("/") + path + (f"?{query}" if query else "")
         return URL(target, encoded=True), headers, skip
 
