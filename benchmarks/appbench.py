@@ -25,12 +25,17 @@ def desktop(prefix: str) -> Iterator[tuple[VirtualDesktop, Path]]:
             yield desk, root
 
 
-def app(desk: VirtualDesktop, workdir: Path, binary: str) -> AppDriver:
+def app(desk: VirtualDesktop, workdir: Path, binary: str, front_door: bool = True) -> AppDriver:
     """An app (not started yet) with its own settings: this binary, a free port."""
     project = desk.home / "project"
     project.mkdir(exist_ok=True)
     workdir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(opencode_path=binary, port=free_port(), working_directory=str(project))
+    settings = Settings(
+        opencode_path=binary,
+        port=free_port(),
+        working_directory=str(project),
+        front_door=front_door,
+    )
     return AppDriver(desk, workdir, settings)
 
 

@@ -65,3 +65,15 @@ async def test_the_front_door_logs_no_request_line(caplog: pytest.LogCaptureFixt
     assert "front door listening" in logged
     assert token not in logged
     assert login.rsplit("/", 1)[1] not in logged
+
+
+def test_a_slot_holds_one_secret_at_a_time_and_the_users_are_all_kept() -> None:
+    secrets = logs.SecretFilter()
+    secrets.hide("opencode", "user-old")
+    secrets.hide("opencode", "user-new")
+    secrets.hide("opencode", "start-1", "private")
+    secrets.hide("opencode", "start-2", "private")
+    assert {"user-old", "user-new", "start-2"} <= secrets.secrets
+    replaced = logs.SecretFilter()
+    replaced.hide("opencode", "start-1")
+    assert not replaced.secrets & secrets.secrets  # nor any form of it

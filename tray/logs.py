@@ -31,14 +31,22 @@ class SecretFilter(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.secrets: set[str] = set()
+        self.secrets: frozenset[str] = frozenset()
+        self._kept: set[str] = set()  # the user's passwords, old ones included
+        self._slots: dict[str, frozenset[str]] = {}  # a secret that a newer one replaces
 
-    def hide(self, username: str, password: str) -> None:
-        """A server password, and the `?auth_token=` / Basic forms that carry it."""
+    def hide(self, username: str, password: str, slot: str | None = None) -> None:
+        """A server password, and the `?auth_token=` / Basic forms that carry it. With `slot`,
+        it replaces the one hidden there before (a per-start password: one at a time)."""
         pair = f"{username}:{password}".encode()
+        forms = {password}
         for token in (base64.b64encode(pair), base64.urlsafe_b64encode(pair)):
-            self.secrets.update({token.decode(), token.decode().rstrip("=")})
-        self.secrets.add(password)
+            forms.update({token.decode(), token.decode().rstrip("=")})
+        if slot is None:
+            self._kept.update(forms)
+        else:
+            self._slots[slot] = frozenset(forms)
+        self.secrets = frozenset(self._kept.union(*self._slots.values()))
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import time
-from collections.abc import AsyncIterator
+import warnings
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import pytest
 
 from tests.clients.conftest import boot_directory
 from tests.clients.sdk import SdkClient
-from tests.clients.strict import StrictClient
+from tests.clients.strict import Event, StrictClient
 from tests.clients.target import Target
 from tests.clients.tui import TuiClient
 from tests.clients.web import WebClient
@@ -41,6 +42,18 @@ pytestmark = [pytest.mark.server, pytest.mark.clients, pytest.mark.timeout(600)]
 HUNG: dict[str, Any] = {"heartbeat_timeout_s": 11.0, "hung_restart_after_s": 2.0}
 START_S = 90.0  # a client's first screen on a loaded 2-core machine
 MARKER = "window.__trayTestMarker"
+WITNESS_S = 15.0  # for the server's own `session.created` (about 0.1 s when it comes)
+PROBE_S = 90.0  # how long the SDK makes new sessions for one the server sends the event of
+
+
+def created(properties: dict[str, Any], session_id: str) -> bool:
+    """`session.created`'s properties are those of `session_id`."""
+    return bool(properties.get("info", {}).get("id") == session_id)
+
+
+def announces(session_id: str) -> Callable[[Event], bool]:
+    """Whether a strict client's event is `session_id`'s `session.created`."""
+    return lambda event: event.type == "session.created" and created(event.properties, session_id)
 
 
 def web_path(directory: Path, session_id: str) -> str:
@@ -57,8 +70,16 @@ class Clients:
     tui: TuiClient
     web: WebClient
     page_session: str  # the session the web app shows
+    server_log: Path  # the server's own log (all its starts), to tell its side
     problems: list[str] = field(default_factory=list)
+    server_misses: list[str] = field(default_factory=list)  # sessions the server sent no event of
     results: dict[str, dict[str, str]] = field(default_factory=dict)  # fault -> client -> result
+
+    def server_log_tail(self, lines: int = 80) -> str:
+        if not self.server_log.exists():
+            return f"(no server log at {self.server_log})"
+        tail = self.server_log.read_text(errors="replace").splitlines()[-lines:]
+        return "the server's log:\n" + "\n".join(line[:240] for line in tail)
 
     @property
     def target(self) -> Target:
@@ -95,26 +116,20 @@ class Clients:
 
     async def still_working(self, fault: str) -> None:
         """Each client, after `fault` and the new server: the checks in the module doc."""
-        title = f"made after {fault}"
         since = time.monotonic()
         mark = self.strict.events[-1].at if self.strict.events else 0.0
         sdk_mark = self.sdk.lines[-1]["at"] if self.sdk.lines else 0.0
-        reply = await self.sdk.command("create", title, within=60)
-        assert reply["ok"], f"SDK create after {fault}: {reply}"
-        made = reply["data"]["id"]
-
-        def created(properties: dict[str, Any]) -> bool:
-            return bool(properties.get("info", {}).get("id") == made)
+        made, title = await self.witnessed_session(fault)
 
         async def strict() -> None:
-            await self.strict.wait_for(
-                lambda e: e.type == "session.created" and created(e.properties), 60, after=mark
-            )
+            await self.strict.wait_for(announces(made), 60, after=mark)
             assert not self.strict.done, self.strict.describe()
 
         async def sdk() -> None:
             await self.sdk.wait_for(
-                lambda line: line.get("type") == "session.created" and created(line["properties"]),
+                lambda line: (
+                    line.get("type") == "session.created" and created(line["properties"], made)
+                ),
                 60,
                 after=sdk_mark,
             )
@@ -142,6 +157,36 @@ class Clients:
         took = time.monotonic() - since
         print(f"{fault}: {self.results[fault]} ({took:.1f} s after the new server was connected)")
 
+    async def witnessed_session(self, fault: str) -> tuple[str, str]:
+        """A session the SDK makes through the door after `fault` whose `session.created` the
+        server did send: a witness on the server's own stream (not through the door) saw it.
+        Under load the new server sometimes sends none for a session made while it is still
+        starting a project (FINDINGS.md), and an event the server never sent is not the door's
+        to deliver: the SDK then makes another one, for up to PROBE_S. Its id and title."""
+        upstream = self.door.harness.engine.upstream()
+        assert upstream is not None, self.door.harness.trail()
+        own = upstream.credentials
+        async with StrictClient(Target(upstream.url, own.username, own.password)) as witness:
+            await witness.wait_for(lambda e: e.type == "server.connected", 30)
+            deadline = time.monotonic() + PROBE_S
+            attempt = 0
+            while True:
+                attempt += 1
+                title = f"made after {fault}" + (f" ({attempt})" if attempt > 1 else "")
+                reply = await self.sdk.command("create", title, within=60)
+                assert reply["ok"], f"SDK create after {fault}: {reply}"
+                made: str = reply["data"]["id"]
+                try:
+                    await witness.wait_for(announces(made), WITNESS_S)
+                    return made, title
+                except AssertionError:
+                    self.server_misses.append(f"after {fault}: {made} ({attempt})")
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            f"the server itself sent no session.created after {fault} for "
+                            f"{PROBE_S:.0f} s: {self.server_misses}\n{self.server_log_tail()}"
+                        ) from None
+
 
 async def back_after(door: DoorUnderTest, old: Status) -> Status:
     """Connected to a new server (a server start took over 30 s here under load)."""
@@ -167,7 +212,8 @@ async def clients_on(
         TuiClient(opencode_binary, target, server_env, workdir) as tui,
         WebClient() as web,
     ):
-        clients = Clients(door, workdir, strict, sdk, tui, web, page_session)
+        log = Path(server_env["XDG_DATA_HOME"]) / "opencode" / "log" / "opencode.log"
+        clients = Clients(door, workdir, strict, sdk, tui, web, page_session, log)
         await strict.wait_for(lambda e: e.type == "server.connected", START_S)
         await sdk.wait_for(lambda line: line.get("type") == "server.connected", START_S)
         await tui.wait_screen("Ask anything", START_S)
@@ -217,7 +263,11 @@ async def test_every_client_keeps_working_through_kill_freeze_and_restart(
         door.restart()
         await back_after(door, old)
         await clients.still_working("restart")
-        assert not clients.problems, "\n\n".join(clients.problems)
+        if clients.server_misses:  # shown in the warnings summary, so that CI counts them
+            warnings.warn(
+                f"the server sent no session.created for {clients.server_misses}", stacklevel=1
+            )
+        assert not clients.problems, "\n\n".join([*clients.problems, clients.server_log_tail()])
 
 
 async def test_the_breaker_giving_up_ends_every_clients_stream(

@@ -19,6 +19,7 @@ import pytest
 
 from tests.engine.helpers import LaunchFactory
 from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events, wait_until
+from tray import logs
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 
@@ -33,6 +34,12 @@ def direct(front_door: DoorUnderTest) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=upstream.url, auth=(creds.username, creds.password), timeout=60, trust_env=False
     )
+
+
+async def test_the_per_start_password_is_kept_out_of_the_log(front_door: DoorUnderTest) -> None:
+    upstream = front_door.harness.engine.upstream()
+    assert upstream is not None
+    assert upstream.credentials.password in logs.secret_filter.secrets
 
 
 async def test_rest_answers_are_the_servers(front_door: DoorUnderTest) -> None:
@@ -214,7 +221,7 @@ async def test_1000_concurrent_requests_are_answered_unmixed(make_launch: Launch
 
 
 async def thousand_requests(front_door: DoorUnderTest) -> None:
-    basic = aiohttp.BasicAuth(*front_door.auth).encode()
+    basic = "Basic " + base64.b64encode(":".join(front_door.auth).encode()).decode()
     async with aiohttp.ClientSession(
         headers={"Authorization": basic},
         connector=aiohttp.TCPConnector(limit=1000),

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from tray import logs
 from tray.core import causes
 from tray.core.causes import Cause
 from tray.core.front_door import Credentials, Upstream
@@ -395,6 +396,7 @@ class Engine:
         if launch.public_url is not None:
             port = ports.any_free()
             self._private = Credentials(launch.username(), generate_password())
+            logs.secret_filter.hide(self._private.username, self._private.password, "private")
             env["OPENCODE_SERVER_PASSWORD"] = self._private.password
         else:
             port = launch.settings.port
