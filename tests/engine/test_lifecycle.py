@@ -38,6 +38,25 @@ async def test_start_connects_and_shutdown_leaves_nothing(make_launch: LaunchFac
         assert not record.exists()
 
 
+@pytest.mark.server
+async def test_a_start_asked_before_the_door_has_its_port_waits_for_it(
+    make_launch: LaunchFactory,
+) -> None:
+    """The app asks for the start at once (so `status` says starting from its first answer)
+    and the spawn waits until the front door took the port or gave it up."""
+    launch = make_launch()
+    async with running(launch, start=False) as harness:
+        harness.engine.place_later()
+        harness.engine.start()
+        assert harness.engine.status().state is State.STARTING
+        await asyncio.sleep(1.0)
+        assert harness.engine.status().pid is None
+        assert server_processes(launch) == []
+        harness.engine.serve_directly()
+        status = await harness.connected()
+        assert status.url == f"http://127.0.0.1:{launch.settings.port}"
+
+
 async def answer(url: str, password: str) -> int:
     """The status code of GET /global/health with this password."""
     async with httpx.AsyncClient(auth=httpx.BasicAuth(USERNAME, password)) as client:

@@ -138,6 +138,8 @@ class Engine:
         self._resync_gen = 0  # the stream connection whose resync runs
         self._closed = False
         self._next_password: ServerPassword | None = None  # for the server's next start
+        self._placed = asyncio.Event()  # cleared while a front door is yet to take the port
+        self._placed.set()
         self._health = HealthMonitor(
             launch.settings.health_policy(),
             status=self.status,
@@ -169,10 +171,20 @@ class Engine:
             return None
         return Upstream(url, self._private)
 
+    def place_later(self) -> None:
+        """A front door is about to take the public port: a start asked for meanwhile shows as
+        starting at once, and spawns once `serve_behind` or `serve_directly` says where."""
+        self._placed.clear()
+
     def serve_behind(self, public_url: str) -> None:
         """From the next start on, run the server behind the front door at `public_url`."""
         self.launch = replace(self.launch, public_url=public_url)
         self._supervisor.set_policy(self._policy(self.launch))
+        self._placed.set()
+
+    def serve_directly(self) -> None:
+        """No front door after all: the server listens on the public port itself."""
+        self._placed.set()
 
     @staticmethod
     def _policy(launch: ServerLaunch) -> Policy:
@@ -382,6 +394,7 @@ class Engine:
         self.dispatch(Exited(gen, code, process.stderr_tail(), oom))
 
     async def _spawn(self, gen: int) -> ServerProcess | None:
+        await self._placed.wait()
         if self._next_password is not None:
             self.launch = replace(self.launch, password=self._next_password)
             self._next_password = None

@@ -26,6 +26,11 @@ class AppDoor:
         self._enabled = engine.launch.settings.front_door
         self.door: ThreadedFrontDoor | None = None  # once it listens
 
+    def claim(self) -> None:
+        """Before the server's first start is asked for: that start waits for `start`."""
+        if self._enabled:
+            self._engine.place_later()
+
     async def start(self, warn: Callable[[str], None]) -> None:
         """Listen on the public port; if that fails, say so and let the server listen there."""
         if not self._enabled:
@@ -48,6 +53,7 @@ class AppDoor:
                 "restarts."
             )
             self._enabled = False
+            self._engine.serve_directly()
             return
         self.door = door
         self._engine.serve_behind(url)

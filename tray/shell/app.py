@@ -87,17 +87,21 @@ class App:
         # server's start waits for it, saying so, until it answers or the timeout runs out.
         timeout = self.engine.launch.settings.keyring_timeout_s
         self.engine.wait_for_password(timeout)
+        # Asked for now, so that `status` says starting from the first answer on; the spawn
+        # waits for the door to take the public port.
+        self.front_door.claim()
+        if self.engine.launch.settings.start_server_with_app:
+            self.engine.start()
         self._tasks.start(self._passwords.obtain(timeout, self.commands.use_password), "keyring")
         autostart.refresh(autostart.launch_command())  # the app may have moved
         waits = self._args.wait_for_tray or self._args.background
         await self.views.show(self.commands, TRAY_WAIT_S if waits else 0.0)
         self.engine.subscribe(self._on_status)
+        self.views.refresh()  # what changed while the icon came up
         self.notices.start()
         for warning in self._warnings:
             self.boxes.warn(warning)
         await self.front_door.start(self.boxes.warn)
-        if self.engine.launch.settings.start_server_with_app:
-            self.engine.start()
         await self._quit
         log.info("quitting: stopping the server")
         self.notices.close()
