@@ -45,8 +45,12 @@ class Seen:
     status: Status
 
     def __str__(self) -> str:
-        cause = self.status.cause.text if self.status.cause else "-"
-        return f"{self.at:.2f} {self.status.state.value} ({cause})"
+        status = self.status
+        cause = status.cause.text if status.cause else "-"
+        busy = f", {len(status.busy_sessions)} busy" if status.busy_sessions else ""
+        pending = status.health.pending_restart
+        waiting = f", waiting to restart: {pending.kind.value}" if pending else ""
+        return f"{self.at:.2f} {status.state.value} ({cause}{busy}{waiting})"
 
 
 class Harness:

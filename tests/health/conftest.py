@@ -3,6 +3,7 @@ the server an engine runs, and fast health ticks."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import sys
@@ -60,6 +61,13 @@ class Model:
 
     def env(self) -> dict[str, str]:
         return {"OPENCODE_CONFIG_CONTENT": mock_model.config_content(self.port)}
+
+
+@pytest.fixture(autouse=True)
+def engine_log(caplog: pytest.LogCaptureFixture) -> None:
+    """The engine's account at INFO (when it saw the binary's version, each resync) goes with
+    a failure's report: a CI run once restarted onto a changed binary only 120 s late."""
+    caplog.set_level(logging.INFO, logger="tray.engine")
 
 
 @pytest.fixture
