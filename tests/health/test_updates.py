@@ -65,7 +65,9 @@ async def test_an_announced_update_is_shown_and_noticed_once_per_version(
 async def test_a_changed_binary_is_picked_up_at_the_next_idle_moment_not_during_a_turn(
     make_launch: LaunchFactory, wrapped: Path, opencode_binary: str, model: Model
 ) -> None:
-    model.mode("slow 40")  # a turn of about 20 s
+    # A turn of about 2 min, so that it is still busy however late a loaded machine sees the
+    # change; it is ended (aborted) once the restart is seen waiting for it.
+    model.mode("slow 240")
     launch = make_launch(opencode_path=str(wrapped), extra_env=model.env(), **FAST_HEALTH)
     async with running(launch) as h:
         first = await h.connected(within=WAIT_S)
@@ -85,6 +87,8 @@ async def test_a_changed_binary_is_picked_up_at_the_next_idle_moment_not_during_
             assert waiting.health.pending_restart.kind is CauseKind.BINARY_UPDATED
             assert waiting.pid == first.pid
             assert session in await busy_on_server(client)
+            ended = await client.post(f"/session/{session}/abort")
+            assert ended.status_code == 200, ended.text
         restarting = await h.wait_for("the restart onto it", _binary_restart, WAIT_S)
         assert restarting.cause is not None
         assert restarting.cause.text == (
