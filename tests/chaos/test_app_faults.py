@@ -1,6 +1,7 @@
 """Faults met by the whole app, on a virtual desktop with a real tray, dunst and the real server:
 its server killed again and again (one desktop notification per incident), and the app itself
-killed and started again, without a keyring and with a corrupted settings file."""
+killed and started again, without a keyring and with a corrupted settings file, and a server an
+earlier run left on the public port."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -23,6 +25,7 @@ from tests.desktop import VirtualDesktop
 from tests.e2e.app_driver import AppDriver, wait_until
 from tray.core.notify_policy import MIN_SHOWN_S, RECOVERED_TITLE
 from tray.core.settings import Settings
+from tray.engine.leftover import RecordFile
 from tray.engine.password import USERNAME
 
 # Three app and server starts each, up to START_S apiece on a busy machine.
@@ -194,3 +197,38 @@ def test_the_app_killed_and_started_again_without_keyring_and_with_broken_settin
     assert len(list(config.parent.glob("settings.toml.broken-*"))) == 1
     run.finish()
     assert run.logged.count("tray.engine.password: No keyring available") == 3
+
+
+def test_a_server_left_on_the_public_port_is_stopped_before_the_front_door_takes_it(
+    run: Run, desk: VirtualDesktop, opencode_binary: str
+) -> None:
+    """A run without the front door whose server outlived it (macOS sends no signal when a
+    parent dies) left that server on the public port: the next run stops it first, so the door
+    gets the port and the new server runs behind it."""
+    leftover = subprocess.Popen(
+        [opencode_binary, "serve", "--hostname", "127.0.0.1", "--port", str(run.port)],
+        cwd=desk.home / "project",
+        env=run.app.env | {"OPENCODE_SERVER_PASSWORD": "the-earlier-run-s"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert leftover.stdout is not None
+        assert b"listening on" in leftover.stdout.readline()
+        RecordFile(desk.home / ".local/state/opencode-tray/server.json").write(leftover.pid)
+        run.app.start()
+        status = run.connected()
+        assert leftover.wait(10) == -signal.SIGTERM
+        assert status["front_door"]["enabled"]
+        assert urlsplit(status["front_door"]["url"]).port == run.port
+        assert urlsplit(status["server"]["upstream_url"]).port != run.port
+        asyncio.run(run.sessions().create())
+        run.keep_log()
+        assert "left by an earlier run" in run.logged
+        assert "could not listen" not in run.logged
+        run.finish()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leftover.pid, signal.SIGKILL)
+        leftover.wait(10)

@@ -12,7 +12,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,7 @@ class Engine:
         self._next_password: ServerPassword | None = None  # for the server's next start
         self._placed = asyncio.Event()  # cleared while a front door is yet to take the port
         self._placed.set()
+        self._place: Callable[[Settings], Awaitable[None]] | None = None  # see place_each_start
         self._health = HealthMonitor(
             launch.settings.health_policy(),
             status=self.status,
@@ -183,8 +184,24 @@ class Engine:
         self._placed.set()
 
     def serve_directly(self) -> None:
-        """No front door after all: the server listens on the public port itself."""
+        """No front door (after all, or any more): from the next start on, the server listens
+        on the public port itself."""
+        self.launch = replace(self.launch, public_url=None)
+        self._supervisor.set_policy(self._policy(self.launch))
         self._placed.set()
+
+    def place_each_start(self, place: Callable[[Settings], Awaitable[None]]) -> None:
+        """`place(settings)` runs before each spawn, the old server gone: a front door follows
+        a changed port or front-door setting there, with `serve_behind` or `serve_directly`."""
+        self._place = place
+
+    async def clear_leftover(self) -> None:
+        """Stop a server a crashed earlier run left, and let its port go: the front door takes
+        the public port before the first spawn, and a server left by a run without the door
+        (one that outlived its app, as on macOS, where no signal follows a parent's death)
+        holds that port."""
+        if await stop_leftover(self._records, self.launch.settings.stop_grace_s):
+            await ports.wait_free(self.launch.settings.port, PORT_RELEASE_S)
 
     @staticmethod
     def _policy(launch: ServerLaunch) -> Policy:
@@ -395,6 +412,8 @@ class Engine:
 
     async def _spawn(self, gen: int) -> ServerProcess | None:
         await self._placed.wait()
+        if self._place is not None:
+            await self._place(self.launch.settings)
         if self._next_password is not None:
             self.launch = replace(self.launch, password=self._next_password)
             self._next_password = None
