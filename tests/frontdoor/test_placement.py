@@ -1,6 +1,7 @@
 """The app's front door follows its settings at the server's next start, as the settings dialog
 says ("need a server restart"): a new port moves the door there, turning it off lets the server
-take the port itself, turning it on again puts the door back in front of a private server."""
+take the port itself, turning it on again puts the door back in front of a private server. A new
+startup timeout (no restart needed) is how long the door holds clients from the next start on."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from tests.engine.helpers import Harness, LaunchFactory, running
-from tests.frontdoor.helpers import LOADED_S
+from tests.frontdoor.helpers import LOADED_S, door_over
 from tray.core.status import Status
 from tray.engine import ports
 from tray.frontdoor.app_door import AppDoor
@@ -84,3 +85,16 @@ async def test_the_door_moves_closes_and_opens_with_its_settings_at_the_next_sta
             assert warned == []
         finally:
             await door.close()
+
+
+async def test_a_new_startup_timeout_is_how_long_the_door_holds_clients_at_the_next_start(
+    make_launch: LaunchFactory,
+) -> None:
+    async with door_over(make_launch(startup_timeout_s=60.0)) as door:
+        first = await door.ready()
+        assert door.door.config.hold_limit_s == 60.0
+        engine = door.harness.engine
+        assert not engine.apply_settings(replace(engine.launch.settings, startup_timeout_s=150.0))
+        door.restart()
+        await door.back_after(first)
+        assert door.door.config.hold_limit_s == 150.0

@@ -98,6 +98,10 @@ class AppDoor:
         if self.door is not None:
             self.door.server_changed(seen)
 
+    def set_hold_limit(self, seconds: float) -> None:
+        if self.door is not None:
+            self.door.set_hold_limit(seconds)
+
     def set_credentials(self, credentials: Credentials) -> None:
         if self.door is not None:
             self.door.set_credentials(credentials)

@@ -305,6 +305,11 @@ class FrontDoor:
             while len(self._directories) > MAX_DIRECTORIES:
                 del self._directories[next(iter(self._directories))]
 
+    def set_hold_limit(self, seconds: float) -> None:
+        """A new startup timeout: how long requests and streams that arrive from now on wait
+        for a server."""
+        self.config = replace(self.config, hold_limit_s=seconds)
+
     def set_credentials(self, credentials: Credentials) -> None:
         """New public credentials (a rotation): what the old ones let in ends now."""
         self._credentials = credentials

@@ -67,6 +67,9 @@ class ThreadedFrontDoor:
     def server_changed(self, seen: ServerView) -> None:
         self._call(self._running().server_changed, seen)
 
+    def set_hold_limit(self, seconds: float) -> None:
+        self._call(self._running().set_hold_limit, seconds)
+
     def set_credentials(self, credentials: Credentials) -> None:
         self._call(self._running().set_credentials, credentials)
 
