@@ -196,10 +196,10 @@ class Engine:
         self._place = place
 
     async def clear_leftover(self) -> None:
-        """Stop a server a crashed earlier run left, and let its port go: the front door takes
-        the public port before the first spawn, and a server left by a run without the door
-        (one that outlived its app, as on macOS, where no signal follows a parent's death)
-        holds that port."""
+        """Stop a server a crashed earlier run left, and let its port go. Each spawn does; a
+        front door does before it takes the public port, which a server left by a run without
+        the door (one that outlived its app, as on macOS, where no signal follows a parent's
+        death) holds."""
         if await stop_leftover(self._records, self.launch.settings.stop_grace_s):
             await ports.wait_free(self.launch.settings.port, PORT_RELEASE_S)
 
@@ -423,7 +423,7 @@ class Engine:
         if isinstance(found, Cause):
             self.dispatch(SpawnFailed(gen, found))
             return None
-        await stop_leftover(self._records, launch.settings.stop_grace_s)
+        await self.clear_leftover()
         env = launch.env()
         if launch.public_url is not None:
             port = ports.any_free()
