@@ -155,7 +155,10 @@ def test_an_interrupted_turn_is_resumed_and_continued(lab: Lab) -> None:
     assert status["server"]["restarts"] == 1
     wait_until(lambda: f"active session {session} interrupted" in app.log.read_text(), "the resync")
     assert status["sessions"]["last_active"] == session
-    wait_until(lambda: app.desk.notification_count() >= 1, "the session notification")
+    # The session's notice replaces the recovery notice once that has been shown its minimum
+    # time (notify_policy.MIN_SHOWN_S): click it, not the recovery notice before it.
+    wait_until(lambda: "was interrupted mid-turn" in app.log.read_text(), "the session notice")
+    assert app.desk.notification_count() >= 1
     time.sleep(0.3)
     app.desk.screenshot(lab.workdir / "interrupted.png")
 

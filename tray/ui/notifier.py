@@ -132,18 +132,25 @@ class Notifier:
     # -- desktop notifications -------------------------------------------------------------------
 
     async def _show(self, notice: Notice) -> None:
+        """Shows `notice`, then logs it: the log says what the user was told, and when."""
+        if not await self._show_on_desktop(notice):
+            self._show_balloon(notice)
+        log.info("Notified: %s: %s", notice.title, notice.body.replace("\n", " / "))
+
+    async def _show_on_desktop(self, notice: Notice) -> bool:
+        """True once the notification service took `notice`; False where there is none."""
         desktop = self._desktop
-        if desktop is not None:
-            try:
-                await asyncio.wait_for(desktop.show(notice), SEND_TIMEOUT_S)
-            except Exception as error:  # any failure means: no usable notification service
-                self._desktop = None
-                await desktop.aclose(SEND_TIMEOUT_S)
-                where = "the tray icon's messages" if self._tray else "the log only"
-                log.warning("Desktop notifications unavailable (%r); using %s", error, where)
-            else:
-                return
-        self._show_balloon(notice)
+        if desktop is None:
+            return False
+        try:
+            await asyncio.wait_for(desktop.show(notice), SEND_TIMEOUT_S)
+        except Exception as error:  # any failure means: no usable notification service
+            self._desktop = None
+            await desktop.aclose(SEND_TIMEOUT_S)
+            where = "the tray icon's messages" if self._tray else "the log only"
+            log.warning("Desktop notifications unavailable (%r); using %s", error, where)
+            return False
+        return True
 
     async def _close(self, key: str) -> None:
         if self._desktop is not None:
@@ -167,7 +174,6 @@ class Notifier:
 
     def _show_balloon(self, notice: Notice) -> None:
         if self._tray is None:
-            log.info("%s: %s", notice.title, notice.body.replace("\n", " / "))
             return
         self._balloon = notice
         self._tray.showMessage(notice.title, notice.body, _balloon_icon(notice), BALLOON_MS)
