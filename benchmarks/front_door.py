@@ -1,7 +1,8 @@
 """The front door, direct and through the door in one run: REST latency added, events per
 second relayed, memory per held stream, the app's CPU during a 10k-delta burst, the door on
 the Qt loop against the door on its own thread (with a UI-ish load), and the client-visible
-gap per fault (SIGKILL, restart, hang) next to the server's cold start.
+gap per fault (SIGKILL, restart, hang) next to the server's cold start. The REST rows end with
+a bare h11 relay (`h11_relay.py`): the floor under a door that would not need aiohttp.
 
     .venv/bin/python benchmarks/front_door.py [--runs N] [--requests N] [--events N]
 
@@ -34,6 +35,7 @@ import psutil
 import qasync
 from benchlib import free_port, isolated_env, launch, machine, parser, quiet_logs
 from event_throughput import burst
+from h11_relay import H11Relay
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -238,6 +240,16 @@ async def server_section(binary: str, root: Path, runs: int, requests: int) -> d
                         found[f"{kind} + UI load"] += await latencies(
                             door.url, PUBLIC.basic(), requests
                         )
+        relay = H11Relay(PUBLIC.basic(), port, private.basic())
+        relay.start()
+        found["bare h11 relay (thread)"] = []
+        try:
+            for _ in range(runs):
+                found["bare h11 relay (thread)"] += await latencies(
+                    relay.url, PUBLIC.basic(), requests
+                )
+        finally:
+            relay.stop()
         found["memory"] = await held_stream_memory(upstream)
         return found
     finally:
@@ -416,6 +428,7 @@ def rest_table(found: dict[str, Any]) -> None:
         "qt loop + UI load",
         "thread",
         "thread + UI load",
+        "bare h11 relay (thread)",
     ):
         s = found[name]
         p50, p99 = pct(s, 0.5), pct(s, 0.99)

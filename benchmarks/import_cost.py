@@ -26,6 +26,7 @@ STEPS = [
     ("httpx, httpx-sse", "import httpx, httpx_sse"),
     ("the first httpx client", "httpx.AsyncClient()"),
     ("psutil", "import psutil"),
+    ("a bare h11 relay (benchmarks/h11_relay.py)", "import h11_relay"),
     ("aiohttp (the front door's client)", "import aiohttp"),
     ("aiohttp.web (the front door's server)", "import aiohttp.web"),
     ("tray.shell.app (the app's own modules)", "import tray.shell.app"),
@@ -51,7 +52,8 @@ for code in sys.argv[1:]:
 
 
 def main() -> int:
-    env = os.environ | {"QT_QPA_PLATFORM": "offscreen"}
+    here = os.path.dirname(os.path.abspath(__file__))  # for h11_relay
+    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": here}
     done = subprocess.run(
         [sys.executable, "-c", CHILD, *(code for _, code in STEPS)],
         env=env,
