@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-import aiohttp
 import httpx
 import pytest
 from aiohttp import web
@@ -77,11 +76,7 @@ def sse(payload: dict[str, object]) -> bytes:
 @pytest.fixture(autouse=True)
 def short_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(core, "FIRST_EVENT_S", FIRST_EVENT_S)
-    timeout = door_module.STREAM_TIMEOUT
-    short = aiohttp.ClientTimeout(
-        total=timeout.total, sock_connect=timeout.sock_connect, sock_read=SILENCE_S
-    )
-    monkeypatch.setattr(door_module, "STREAM_TIMEOUT", short)
+    monkeypatch.setattr(door_module, "STREAM_READ_TIMEOUT_S", SILENCE_S)
 
 
 @contextlib.asynccontextmanager

@@ -1,9 +1,11 @@
-"""The front door on asyncio (aiohttp): a public listener, the upstream client and the relays.
+"""The front door on asyncio: a public listener, the upstream client and the relays.
 
 Every request is checked for credentials first (nothing is held for a caller who is not let
 in), then `tray.core.front_door` decides: forward, hold until the server is ready, retry once,
 or answer 503 in the server's error shape. Event streams stay open across servers; WebSocket
-upgrades (the web app's terminal) are relayed frame by frame.
+upgrades (the web app's terminal) are relayed frame by frame. HTTP is framed by h11 on both
+sides (`listener`, `upstream`): httpx loads it already, so the door adds no library of its own
+to the app's memory but wsproto, loaded with the first WebSocket.
 """
 
 from __future__ import annotations
@@ -14,12 +16,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import aiohttp
-from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from tray.core import front_door as core
 from tray.core.front_door import (
@@ -38,33 +36,47 @@ from tray.core.front_door import (
     phase_of,
 )
 from tray.core.status import State
+from tray.frontdoor.listener import ClientGone, Exchange, Headers, Listener, Reply, Request
+from tray.frontdoor.upstream import UpstreamAnswer, UpstreamClient, UpstreamError, address_of
+
+if TYPE_CHECKING:
+    from tray.frontdoor.websocket import Tunnel
 
 log = logging.getLogger(__name__)
 
 # Headers that belong to one hop (RFC 9110 7.6.1), never forwarded.
 HOP_BY_HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
     }
 )
-# Not forwarded from the client: the door sets them for the upstream itself.
-NOT_FORWARDED = HOP_BY_HOP | {"host", "authorization"}
-# aiohttp's client adds these when absent; the server must see only what the client sent.
-AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
-SSE_HEADERS = {
-    "Content-Type": "text/event-stream",
-    "Cache-Control": "no-cache, no-transform",
-    "X-Content-Type-Options": "nosniff",
-    "x-accel-buffering": "no",
-}
+# Not forwarded from the client: the door sets them for the upstream itself (and answers a
+# client's `Expect: 100-continue` itself when it reads the body).
+NOT_FORWARDED = HOP_BY_HOP | {b"host", b"authorization", b"expect"}
+# The client's side of a WebSocket handshake: the door makes its own with the server.
+WEBSOCKET_HANDSHAKE = frozenset(
+    {
+        b"sec-websocket-key",
+        b"sec-websocket-version",
+        b"sec-websocket-extensions",
+        b"sec-websocket-protocol",
+    }
+)
+SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-accel-buffering", b"no"),
+]
+JSON: Headers = [(b"content-type", b"application/json; charset=utf-8")]
 # A response up to this size is read whole before it is answered, so that a server dying in
 # the middle of it still gets the client a retry or a 503 instead of a cut-off body.
 BUFFER_RESPONSE_BYTES = 1024 * 1024
@@ -78,9 +90,12 @@ CONNECT_TIMEOUT_S = 10.0
 UPSTREAM_REQUESTS = 128
 MAX_DIRECTORIES = 32  # projects loaded on each new server before clients reach it
 SUBSCRIBE_POLL_S = 0.02
-STREAM_TIMEOUT = aiohttp.ClientTimeout(
-    total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=core.STREAM_SILENCE_S
-)
+# WebSocket close codes the door sends (RFC 6455 7.4.1)
+GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
+# An upstream stream that says nothing for this long is lost (the server sends a heartbeat
+# every 10 s).
+STREAM_READ_TIMEOUT_S = core.STREAM_SILENCE_S
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,7 @@ class DoorConfig:
     max_connections: int = 4096
     max_held_requests: int = 2048
     max_body_bytes: int = 256 * 1024 * 1024
-    max_header_bytes: int = 16 * 1024  # one request line or header field
+    max_header_bytes: int = 16 * 1024  # the request line and headers together, as the server's
     max_headers: int = 128
 
 
@@ -110,14 +125,14 @@ class _Stream:
     """One client's event stream, as the door's other tasks see it."""
 
     held: HeldStream
-    response: web.StreamResponse
+    exchange: Exchange
     credentials_gen: int
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     live: bool = False  # an upstream stream is being relayed now
     refused_by: Upstream | None = None  # the server that answered its subscription with an error
     silent_tries: int = 0  # subscriptions in a row that delivered nothing
     lost_at: float | None = None  # when the last upstream stream was lost
-    upstream: aiohttp.ClientResponse | None = None
+    upstream: UpstreamAnswer | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     broken: bool = False  # the client went away
 
@@ -126,8 +141,8 @@ class _Stream:
             return
         async with self.lock:
             try:
-                await self.response.write(data)
-            except (ConnectionError, RuntimeError):
+                await self.exchange.write(data)
+            except ConnectionError:
                 self.broken = True
                 self.ended.set()
 
@@ -151,15 +166,14 @@ class FrontDoor:
         self._logins = core.BrowserLogins()
         self._changed: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.ServerRunner | None = None
-        self._server: web.Server | None = None
-        self._client: aiohttp.ClientSession | None = None  # REST: a bounded pool
-        self._streams_client: aiohttp.ClientSession | None = None  # streams and WebSockets
+        self._listener: Listener | None = None
+        self._client: UpstreamClient | None = None  # REST: a bounded pool
+        self._streams_client: UpstreamClient | None = None  # streams: one connection each
         self._ticker: asyncio.Task[None] | None = None
         self._beats = asyncio.Event()  # set when a stream may need door heartbeats sooner
         self._streams: set[_Stream] = set()
         self._requests: dict[asyncio.Task[Any], int] = {}  # request task -> credentials gen
-        self._sockets: set[web.WebSocketResponse] = set()
+        self._sockets: set[Tunnel] = set()
         self._url: str | None = None
         self._clients = 0
         self._held = 0
@@ -181,25 +195,18 @@ class FrontDoor:
     async def start(self) -> str:
         self._loop = asyncio.get_running_loop()
         self._changed = self._loop.create_future()
-        self._client = _upstream_client(UPSTREAM_REQUESTS)
-        self._streams_client = _upstream_client(0)
+        self._client = UpstreamClient(UPSTREAM_REQUESTS, UPSTREAM_KEEPALIVE_S, CONNECT_TIMEOUT_S)
+        self._streams_client = UpstreamClient(0, UPSTREAM_KEEPALIVE_S, CONNECT_TIMEOUT_S)
         cfg = self.config
-        self._server = web.Server(
+        # No access log: the app logs at INFO, and a line per request (formatted, redacted and
+        # written on this thread after each answer) would be a cost on every request.
+        self._listener = Listener(
             self._handle,
-            handler_cancellation=True,
-            max_line_size=cfg.max_header_bytes,
-            max_field_size=cfg.max_header_bytes,
+            _unreadable,
+            max_head_bytes=cfg.max_header_bytes,
             max_headers=cfg.max_headers,
-            auto_decompress=False,
-            # No access log: the app logs at INFO, and a line per request (formatted, redacted
-            # and written on this thread after each answer) is a cost on every request.
-            access_log=None,
         )
-        self._runner = web.ServerRunner(self._server, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, cfg.host, cfg.port, backlog=1024, reuse_address=True)
-        await site.start()
-        port = self._runner.addresses[0][1]
+        port = await self._listener.start(cfg.host, cfg.port, backlog=1024)
         self._url = f"http://{cfg.host}:{port}"
         self._ticker = self._loop.create_task(self._tick(), name="front door heartbeats")
         log.info("front door listening on %s", self._url)
@@ -263,17 +270,18 @@ class FrontDoor:
         """`GET /session` for `directory` ("": the server's folder). Any answer loads it; a
         request lost on the way is tried again until `deadline`."""
         assert self._client is not None
-        url = URL(upstream.url.rstrip("/") + "/session")
-        if directory:
-            url = url.with_query(directory=directory)
-        headers = {"Authorization": upstream.credentials.basic()}
+        target = "/session" + (f"?{urlencode({'directory': directory})}" if directory else "")
+        headers = [(b"authorization", upstream.credentials.basic().encode())]
         while self._view.upstream == upstream:
-            timeout = aiohttp.ClientTimeout(total=max(deadline - self._now(), 0.1))
             try:
-                async with self._client.get(url, headers=headers, timeout=timeout) as response:
-                    await response.read()
+                async with asyncio.timeout(max(deadline - self._now(), 0.1)):
+                    answer = await self._client.request(upstream.url, "GET", target, headers)
+                    try:
+                        await answer.read()
+                    finally:
+                        answer.release()
                 return True
-            except (aiohttp.ClientError, TimeoutError) as error:
+            except (UpstreamError, TimeoutError) as error:
                 if self._now() + core.SETTLE_S >= deadline:
                     where = directory or "the server's folder"
                     log.warning("front door: loading %s failed: %s", where, error)
@@ -297,8 +305,8 @@ class FrontDoor:
             await asyncio.sleep(SUBSCRIBE_POLL_S)
         return 0  # that server is gone
 
-    def _remember_directory(self, request: web.BaseRequest) -> None:
-        directory = request.query.get("directory") or request.headers.get("x-opencode-directory")
+    def _remember_directory(self, request: Request) -> None:
+        directory = _directory(request)
         if directory:
             self._directories.pop(directory, None)
             self._directories[directory] = None  # the newest last; the oldest go first
@@ -320,8 +328,8 @@ class FrontDoor:
         for task, gen in list(self._requests.items()):
             if gen < self._credentials_gen:
                 task.cancel()
-        for ws in list(self._sockets):
-            self._spawn(ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"rotated"))
+        for tunnel in list(self._sockets):
+            tunnel.close(POLICY_VIOLATION, "rotated")
 
     def login_url(self, target: str) -> str:
         """A one-time URL that signs a browser in and sends it on to `target` (a web app path or
@@ -346,14 +354,13 @@ class FrontDoor:
             return
         self._closing = True
         self.server_changed(ServerView(State.STOPPED, None, self._view.cause))
-        for ws in list(self._sockets):
-            await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"app quitting")
+        for tunnel in list(self._sockets):
+            tunnel.close(GOING_AWAY, "app quitting")
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)  # ended, not left pending
-        if self._runner is not None:
-            await self._runner.shutdown()  # lets handlers end their streams
-            await self._runner.cleanup()
+        if self._listener is not None:
+            await self._listener.close()  # lets handlers end their streams
         for client in (self._client, self._streams_client):
             if client is not None:
                 await client.close()
@@ -404,19 +411,23 @@ class FrontDoor:
 
     # -- requests -------------------------------------------------------------------------------
 
-    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _handle(self, exchange: Exchange) -> None:
         self._clients += 1
         task = asyncio.current_task()
         assert task is not None
         try:
-            return await self._admit(request, task)
+            reply = await self._admit(exchange, task)
+            if reply is not None:
+                await exchange.reply(reply)
         finally:
             self._clients -= 1
             self._requests.pop(task, None)
 
-    async def _admit(self, request: web.BaseRequest, task: asyncio.Task[Any]) -> web.StreamResponse:
-        assert self._server is not None
-        if len(self._server.connections) > self.config.max_connections:
+    async def _admit(self, exchange: Exchange, task: asyncio.Task[Any]) -> Reply | None:
+        """The answer to send, or None once the request was answered."""
+        assert self._listener is not None
+        request = exchange.request
+        if self._listener.connections > self.config.max_connections:
             return _refuse(core.too_many_connections(self.config.max_connections), close=True)
         if request.path.startswith(core.LOGIN_PATH + "/") and request.method == "GET":
             return self._login(request)
@@ -428,18 +439,19 @@ class FrontDoor:
         too_large = core.body_too_large(request.content_length, self.config.max_body_bytes)
         if too_large is not None:
             return _refuse(too_large, close=True)
-        if request.headers.get("Upgrade", "").lower() == "websocket":
+        if (request.header("upgrade") or "").lower() == "websocket":
             self._requests[task] = gen
-            return await self._websocket(request)
+            return await self._websocket(exchange)
         fmt = core.stream_format(request.method, request.path)
         if fmt is not None:
-            return await self._stream(request, fmt, gen)
+            await self._stream(exchange, fmt, gen)
+            return None
         self._requests[task] = gen  # ended by a rotation
-        return await self._forward(request)
+        return await self._forward(exchange)
 
-    def _authenticated(self, request: web.BaseRequest) -> bool:
+    def _authenticated(self, request: Request) -> bool:
         kind = core.authenticate(
-            request.headers.get("Authorization"),
+            request.header("authorization"),
             request.query.get("auth_token"),
             request.cookies.get(core.COOKIE_NAME),
             self._credentials,
@@ -447,7 +459,7 @@ class FrontDoor:
         )
         return kind is not None
 
-    def _login(self, request: web.BaseRequest) -> web.StreamResponse:
+    def _login(self, request: Request) -> Reply:
         token = request.path[len(core.LOGIN_PATH) + 1 :]
         redeemed = self._logins.redeem(token, self._now())
         if redeemed is None:
@@ -460,14 +472,14 @@ class FrontDoor:
                 )
             )
         cookie, target = redeemed
-        return web.Response(
-            status=303,
-            headers={
-                "Location": target,
-                "Set-Cookie": core.cookie_header(cookie),
-                "Cache-Control": "no-store",
-                "Referrer-Policy": "no-referrer",
-            },
+        return Reply(
+            303,
+            [
+                (b"location", target.encode()),
+                (b"set-cookie", core.cookie_header(cookie).encode()),
+                (b"cache-control", b"no-store"),
+                (b"referrer-policy", b"no-referrer"),
+            ],
         )
 
     async def _decide(self, pending: Pending) -> Forward | Refuse | Answer:
@@ -493,124 +505,101 @@ class FrontDoor:
             if held_since is not None:
                 self._held -= 1
 
-    async def _forward(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _forward(self, exchange: Exchange) -> Reply | None:
+        request = exchange.request
         pending = Pending(request.method, request.path, self._now(), self.config.hold_limit_s)
         while True:
             decision = await self._decide(pending)
             if isinstance(decision, Refuse):
                 return _refuse(decision)
             if isinstance(decision, Answer):
-                return web.Response(
-                    status=decision.status, body=decision.body, content_type="application/json"
-                )
+                return Reply(decision.status, JSON, decision.body)
             try:
-                response = await self._send(request, decision.upstream)
+                reply = await self._send(exchange, decision.upstream)
             except _Cutoff as cutoff:
                 log.info("front door: %s %s: %s", request.method, request.path, cutoff)
                 pending = pending.failed(decision.upstream, self._now(), str(cutoff), cutoff.sent)
                 continue
             self._relayed += 1
-            return response
+            return reply
 
-    def _upstream_request(
-        self, request: web.BaseRequest, upstream: Upstream
-    ) -> tuple[URL, CIMultiDict[str], list[str]]:
-        headers = CIMultiDict[str]()
-        for name, value in request.headers.items():
+    def _upstream_request(self, request: Request, upstream: Upstream) -> tuple[str, Headers]:
+        """The target and headers to send the server for `request`."""
+        headers: Headers = []
+        for name, value in request.headers:
             lower = name.lower()
             if lower in NOT_FORWARDED:
                 continue
-            kept = _without_cookie(value) if lower == "cookie" else value
+            kept = _without_cookie(value) if lower == b"cookie" else value
             if kept:
-                headers.add(name, kept)
-        headers["Authorization"] = upstream.credentials.basic()
-        skip = [h for h in AUTO_HEADERS if h not in request.headers]
+                headers.append((name, kept))
+        headers.append((b"authorization", upstream.credentials.basic().encode()))
+        if request.header("transfer-encoding") is not None:
+            headers.append((b"transfer-encoding", b"chunked"))  # h11 reads it unchunked
         path, _, query = request.raw_path.partition("?")
         query = core.strip_query(query, ("auth_token",))  # returns at once when there is none
-        target = upstream.url.rstrip("/") + path + (f"?{query}" if query else "")
-        return URL(target, encoded=True), headers, skip
+        return path + (f"?{query}" if query else ""), headers
 
-    async def _send(self, request: web.BaseRequest, upstream: Upstream) -> web.StreamResponse:
+    async def _send(self, exchange: Exchange, upstream: Upstream) -> Reply | None:
+        """The server's answer: whole if small (None: it was streamed to the client)."""
         assert self._client is not None
-        url, headers, skip = self._upstream_request(request, upstream)
-        body = request.content if request.body_exists else None
+        request = exchange.request
+        target, headers = self._upstream_request(request, upstream)
+        body = exchange.body() if request.body_exists else None
         try:
-            async with self._client.request(
-                request.method,
-                url,
-                headers=headers,
-                data=body,
-                allow_redirects=False,
-                skip_auto_headers=skip,
-            ) as answer:
-                length = answer.content_length
-                if length is not None and length <= BUFFER_RESPONSE_BYTES:
-                    payload = await answer.read()
-                    return web.Response(
-                        status=answer.status,
-                        reason=answer.reason,
-                        body=payload,
-                        headers=_response_headers(answer.headers),
-                    )
-                response = web.StreamResponse(
-                    status=answer.status,
-                    reason=answer.reason,
-                    headers=_response_headers(answer.headers),
-                )
-                first = await answer.content.readany()
-                await response.prepare(request)
-                return await self._pipe(request, answer, response, first)
-        except aiohttp.ClientConnectorError as error:
-            raise _Cutoff(f"could not connect: {error.os_error}", sent=False) from error
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise _Cutoff(f"{type(error).__name__}: {error}", sent=True) from error
+            answer = await self._client.request(
+                upstream.url, request.method, target, headers, body=body
+            )
+        except UpstreamError as error:
+            raise _Cutoff(str(error), sent=error.connected) from error
+        try:
+            headers = _response_headers(answer.headers)
+            length = answer.content_length
+            if length is not None and length <= BUFFER_RESPONSE_BYTES:
+                return Reply(answer.status, headers, await answer.read(), answer.reason)
+            first = await answer.readany()
+            await exchange.start(answer.status, headers, answer.reason)
+            await self._pipe(exchange, answer, first)
+            return None
+        except UpstreamError as error:
+            raise _Cutoff(str(error), sent=True) from error
+        finally:
+            answer.release()
 
-    async def _pipe(
-        self,
-        request: web.BaseRequest,
-        answer: aiohttp.ClientResponse,
-        response: web.StreamResponse,
-        first: bytes,
-    ) -> web.StreamResponse:
+    async def _pipe(self, exchange: Exchange, answer: UpstreamAnswer, first: bytes) -> None:
         """Stream the rest of a large body; a break now can only cut the client off."""
         try:
             chunk = first
             while chunk:
-                await response.write(chunk)
-                chunk = await answer.content.readany()
-            await response.write_eof()
-        except (aiohttp.ClientError, TimeoutError) as error:
+                await exchange.write(chunk)
+                chunk = await answer.readany()
+            await exchange.end()
+        except UpstreamError as error:
+            request = exchange.request
             log.warning(
                 "front door: %s %s cut off mid-body: %s", request.method, request.path, error
             )
-            if request.transport is not None:
-                request.transport.close()
-        return response
+            raise ClientGone("cut off mid-body") from error  # the connection closes
 
     # -- event streams --------------------------------------------------------------------------
 
-    async def _stream(
-        self, request: web.BaseRequest, fmt: StreamFormat, gen: int
-    ) -> web.StreamResponse:
-        directory = request.query.get("directory") or request.headers.get("x-opencode-directory")
-        response = web.StreamResponse(status=200, headers=SSE_HEADERS)
-        await response.prepare(request)
-        held = HeldStream(fmt, directory)
+    async def _stream(self, exchange: Exchange, fmt: StreamFormat, gen: int) -> None:
+        await exchange.start(200, SSE_HEADERS)
+        held = HeldStream(fmt, _directory(exchange.request))
         held.last_sent_at = self._now()  # the first heartbeat is due 10 s from now
-        stream = _Stream(held, response, gen)
+        stream = _Stream(held, exchange, gen)
         self._streams.add(stream)
         self._beats.set()
         try:
-            await self._relay(request, stream)
+            await self._relay(exchange.request, stream)
             if not stream.broken:
-                await stream.write(b"")
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await response.write_eof()
+                async with stream.lock:
+                    with contextlib.suppress(ConnectionError):
+                        await exchange.end()
         finally:
             self._streams.discard(stream)
-        return response
 
-    async def _relay(self, request: web.BaseRequest, stream: _Stream) -> None:
+    async def _relay(self, request: Request, stream: _Stream) -> None:
         """Relay upstream streams one after another until the stream ends."""
         splitter = core.EventSplitter()
         while not stream.ended.is_set() and not self._closing:
@@ -637,50 +626,51 @@ class FrontDoor:
 
     async def _subscribe(
         self,
-        request: web.BaseRequest,
+        request: Request,
         stream: _Stream,
         upstream: Upstream,
         splitter: core.EventSplitter,
     ) -> None:
         """One subscription to `upstream`, relayed until it ends, breaks or stays silent."""
         assert self._streams_client is not None
-        url, headers, skip = self._upstream_request(request, upstream)
+        target, headers = self._upstream_request(request, upstream)
         within = core.first_event_within(stream.silent_tries)
         first_event = asyncio.timeout(within)
+        answer: UpstreamAnswer | None = None
         try:
-            async with (
-                first_event,
-                self._streams_client.get(
-                    url, headers=headers, skip_auto_headers=skip, timeout=STREAM_TIMEOUT
-                ) as answer,
-            ):
+            async with first_event:
+                answer = await self._streams_client.request(
+                    upstream.url, "GET", target, headers, read_timeout_s=STREAM_READ_TIMEOUT_S
+                )
                 if answer.status != 200:
                     stream.refused_by = upstream
                     raise _Cutoff(f"the server answered {answer.status}", sent=True)
                 stream.upstream = answer
                 stream.held.subscribed(upstream)
-                first = await answer.content.readany()
+                first = await answer.readany()
                 first_event.reschedule(None)
-                stream.silent_tries = 0
-                await self._relay_one(stream, answer, splitter, first)
-        except (aiohttp.ClientError, TimeoutError, _Cutoff) as error:
+            stream.silent_tries = 0
+            await self._relay_one(stream, answer, splitter, first)
+        except (UpstreamError, TimeoutError, _Cutoff) as error:
             why = repr(error)
             if first_event.expired():
                 stream.silent_tries += 1
                 why = f"no first event within {within:.0f} s"
             log.debug("front door: stream %s lost: %s", request.path, why)
+        finally:
+            if answer is not None:
+                answer.close()  # a stream's connection is not used again
 
     async def _relay_one(
         self,
         stream: _Stream,
-        answer: aiohttp.ClientResponse,
+        answer: UpstreamAnswer,
         splitter: core.EventSplitter,
         chunk: bytes,
     ) -> None:
-        """Relay `chunk`, the first read of `answer`, and the rest of it."""
+        """Relay `chunk`, the first read of `answer`, and the rest of it (each read is all that
+        arrived: one write for all)."""
         while chunk:
-            if more := answer.content.read_nowait():  # what else arrived: one write for all
-                chunk += more
             now = self._now()
             if not stream.live:
                 stream.live = True
@@ -694,7 +684,7 @@ class FrontDoor:
                 await stream.write(b"".join(out))
             if stream.ended.is_set():
                 return
-            chunk = await answer.content.readany()
+            chunk = await answer.readany()
 
     async def _until_change_or_end(self, stream: _Stream, until: float | None) -> None:
         """Until the next server change after the caller looked (the future is taken now, not
@@ -715,127 +705,70 @@ class FrontDoor:
 
     # -- WebSocket (the web app's terminal) -----------------------------------------------------
 
-    async def _websocket(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _websocket(self, exchange: Exchange) -> Reply | None:
+        from tray.frontdoor import websocket  # noqa: PLC0415  (wsproto: only when used)
+
+        request = exchange.request
+        key = request.header("sec-websocket-key")
+        if key is None:
+            return _refuse(Refuse(400, "BadRequest", "a WebSocket upgrade needs Sec-WebSocket-Key"))
         pending = Pending(request.method, request.path, self._now(), self.config.hold_limit_s)
         decision = await self._decide(pending)
         if isinstance(decision, Refuse):
             return _refuse(decision)
         if isinstance(decision, Answer):
-            return web.Response(status=decision.status, body=decision.body)
-        upstream_ws = await self._connect_websocket(request, decision.upstream)
-        if isinstance(upstream_ws, web.StreamResponse):
-            return upstream_ws
-        client_ws = web.WebSocketResponse(
-            protocols=[upstream_ws.protocol] if upstream_ws.protocol else (),
-            max_msg_size=0,
-            autoping=False,
-        )
-        await client_ws.prepare(request)
-        self._sockets.add(client_ws)
+            return Reply(decision.status, JSON, decision.body)
+        target, headers = self._upstream_request(request, decision.upstream)
+        headers = [(n, v) for n, v in headers if n.lower() not in WEBSOCKET_HANDSHAKE]
+        offered = request.header("sec-websocket-protocol") or ""
+        protocols = [p.strip() for p in offered.split(",") if p.strip()]
         try:
-            await _pump_both(client_ws, upstream_ws)
-        finally:
-            self._sockets.discard(client_ws)
-            await upstream_ws.close()
-            if not client_ws.closed:
-                await client_ws.close(
-                    code=aiohttp.WSCloseCode.SERVICE_RESTART, message=b"opencode server went away"
-                )
-        return client_ws
-
-    async def _connect_websocket(
-        self, request: web.BaseRequest, upstream: Upstream
-    ) -> aiohttp.ClientWebSocketResponse | web.StreamResponse:
-        """The upstream half of a WebSocket, or the answer that tells the client why not."""
-        assert self._streams_client is not None
-        url, headers, _skip = self._upstream_request(request, upstream)
-        for name in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions"):
-            headers.popall(name, None)
-        protocols = [
-            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p
-        ]
-        headers.popall("Sec-WebSocket-Protocol", None)
-        try:
-            return await self._streams_client.ws_connect(
-                url, headers=headers, protocols=protocols, max_msg_size=0, autoping=False
+            upstream, chosen = await websocket.open_upstream(
+                address_of(decision.upstream.url), target, headers, protocols, CONNECT_TIMEOUT_S
             )
-        except aiohttp.WSServerHandshakeError as error:
-            return _refuse(Refuse(error.status, "UpgradeFailed", error.message))
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except websocket.Refused as refused:
+            return _refuse(Refuse(refused.status, "UpgradeFailed", str(refused)))
+        except UpstreamError as error:
             return _refuse(
                 core.unavailable(self._view, f"the terminal connection failed ({error})")
             )
+        client = await exchange.switch(websocket.accept_headers(key, chosen))
+        tunnel = websocket.Tunnel.to_client(client, upstream)
+        self._sockets.add(tunnel)
+        try:
+            await tunnel.run()
+        finally:
+            self._sockets.discard(tunnel)
+        return None
 
 
-async def _pump(
-    source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-    sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-) -> None:
-    async for message in source:
-        match message.type:
-            case aiohttp.WSMsgType.TEXT:
-                await sink.send_str(message.data)
-            case aiohttp.WSMsgType.BINARY:
-                await sink.send_bytes(message.data)
-            case aiohttp.WSMsgType.PING:
-                await sink.ping(message.data)
-            case aiohttp.WSMsgType.PONG:
-                await sink.pong(message.data)
+def _directory(request: Request) -> str | None:
+    return request.query.get("directory") or request.header("x-opencode-directory")
 
 
-async def _pump_both(
-    client_ws: web.WebSocketResponse, upstream_ws: aiohttp.ClientWebSocketResponse
-) -> None:
-    tasks = [
-        asyncio.ensure_future(_pump(client_ws, upstream_ws)),
-        asyncio.ensure_future(_pump(upstream_ws, client_ws)),
-    ]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def _response_headers(headers: Headers) -> Headers:
+    return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
 
 
-def _upstream_client(limit: int) -> aiohttp.ClientSession:
-    """A client for the private server; `limit` connections at once (0: no limit)."""
-    # No `enable_cleanup_closed`: it is for TLS transports, and its 2 s timer woke an idle app.
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=UPSTREAM_KEEPALIVE_S),
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
-        auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        trust_env=False,
-    )
-
-
-def _response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP)
-
-
-def _without_cookie(header: str) -> str:
+def _without_cookie(header: bytes) -> bytes:
     """A `Cookie` header without the door's own session cookie."""
-    kept = [
-        part.strip()
-        for part in header.split(";")
-        if part.strip() and not part.strip().startswith(core.COOKIE_NAME + "=")
-    ]
-    return "; ".join(kept)
+    own = core.COOKIE_NAME.encode() + b"="
+    kept = [part.strip() for part in header.split(b";")]
+    return b"; ".join(part for part in kept if part and not part.startswith(own))
 
 
-def _refuse(refusal: Refuse, body: bool = True, close: bool = False) -> web.Response:
-    headers = dict(refusal.headers)
+def _refuse(refusal: Refuse, body: bool = True, close: bool = False) -> Reply:
+    headers = [(k.lower().encode(), v.encode()) for k, v in refusal.headers]
     if close:
-        headers["Connection"] = "close"
+        headers.append((b"connection", b"close"))
     if not body:
-        return web.Response(status=refusal.status, headers=headers)
-    return web.Response(
-        status=refusal.status,
-        body=refusal.body(),
-        content_type="application/json",
-        headers=headers,
-    )
+        return Reply(refusal.status, headers)
+    return Reply(refusal.status, [*headers, *JSON], refusal.body())
+
+
+def _unreadable(status: int, why: str) -> Reply:
+    """The answer to a request the listener could not read (or that failed in the door)."""
+    return _refuse(Refuse(status, "BadRequest" if status < 500 else "FrontDoorError", why))
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -1,0 +1,161 @@
+"""The door's HTTP/1.1 on its own: what a client sends that is not what the real clients send.
+
+Junk, an oversized head, a client that leaves while it is held, pipelined requests, a chunked
+body sent after `Expect: 100-continue`. A raw socket sends what no HTTP library would; a small
+echo server stands behind the door where an answer is needed (the real server is behind it in
+the other front door tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from tests.frontdoor.helpers import wait_until
+from tray.core.front_door import Credentials, ServerView, Upstream
+from tray.core.status import State
+from tray.frontdoor.door import DoorConfig, FrontDoor
+
+pytestmark = pytest.mark.timeout(60)
+
+PUBLIC = Credentials("opencode", "public-password")
+PRIVATE = Credentials("opencode", "private-password")
+AUTH = f"Authorization: {PUBLIC.basic()}\r\n".encode()
+
+
+async def echo(request: web.Request) -> web.Response:
+    body = await request.read()
+    seen = {
+        "method": request.method,
+        "length": len(body),
+        "authorization": request.headers.get("Authorization"),
+        "expect": request.headers.get("Expect"),
+    }
+    return web.json_response(seen)
+
+
+@contextlib.asynccontextmanager
+async def door_in(state: State) -> AsyncIterator[tuple[FrontDoor, int]]:
+    """A door on a free port, told the server is in `state` (CONNECTED: the echo server)."""
+    app = web.Application()
+    app.router.add_route("*", "/echo", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    upstream = Upstream(f"http://127.0.0.1:{runner.addresses[0][1]}", PRIVATE)
+    door = FrontDoor(DoorConfig(port=0, max_header_bytes=4096, max_headers=20), PUBLIC)
+    url = await door.start()
+    door.server_changed(ServerView(state, upstream if state is State.CONNECTED else None))
+    try:
+        yield door, int(url.rsplit(":", 1)[1])
+    finally:
+        await door.close()
+        await runner.cleanup()
+
+
+async def exchange(port: int, data: bytes, answers: int = 1) -> list[tuple[int, bytes]]:
+    """Send raw `data`, read `answers` answers (status and body) or until the door closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    got = []
+    try:
+        for _ in range(answers):
+            line = await reader.readline()
+            if not line:
+                break
+            status = int(line.split()[1])
+            length = 0
+            while (header := await reader.readline()) != b"\r\n":
+                name, _, value = header.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            got.append((status, await reader.readexactly(length)))
+    finally:
+        writer.close()
+    return got
+
+
+def message(body: bytes) -> str:
+    return str(json.loads(body)["data"]["message"])
+
+
+async def test_junk_gets_a_clear_400_and_the_connection_closes() -> None:
+    async with door_in(State.FAILED) as (_door, port):
+        [(status, body)] = await exchange(port, b"HELLO THERE\r\n\r\n", answers=2)
+        assert status == 400
+        assert "not valid HTTP/1.1" in message(body)
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+async def test_a_head_over_the_bound_gets_431(parts: int) -> None:
+    """Whole in one read or in parts (h11 itself bounds only a head that is incomplete)."""
+    head = b"GET /session HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 5000 + b"\r\n\r\n"
+    async with door_in(State.FAILED) as (_door, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        step = len(head) // parts + 1
+        for start in range(0, len(head), step):
+            writer.write(head[start : start + step])
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 431 ")
+        assert b"headers are over 4096 bytes" in answer
+
+
+async def test_too_many_headers_get_431() -> None:
+    head = b"GET /session HTTP/1.1\r\nHost: x\r\n" + b"".join(
+        f"X-{n}: y\r\n".encode() for n in range(30)
+    )
+    async with door_in(State.FAILED) as (_door, port):
+        [(status, body)] = await exchange(port, head + b"\r\n")
+        assert status == 431
+        assert "over 20 header fields" in message(body)
+
+
+async def test_a_client_that_leaves_while_held_is_let_go_at_once() -> None:
+    async with door_in(State.STARTING) as (door, port):
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /session HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n")
+        await wait_until(lambda: door.stats().requests_held == 1, "the request to be held")
+        writer.close()
+        await wait_until(
+            lambda: door.stats().requests_held == 0 and door.stats().clients == 0,
+            "the held request to be let go",
+            within=2,
+        )
+
+
+async def test_pipelined_requests_are_answered_in_order() -> None:
+    one = b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
+    two = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n" + AUTH + b"\r\nabc"
+    async with door_in(State.CONNECTED) as (_door, port):
+        answers = await exchange(port, one + two + one, answers=3)
+        assert [status for status, _ in answers] == [200, 200, 200]
+        seen = [json.loads(body) for _, body in answers]
+        assert [(s["method"], s["length"]) for s in seen] == [("GET", 0), ("POST", 3), ("GET", 0)]
+        assert all(s["authorization"] == PRIVATE.basic() for s in seen)
+
+
+async def test_a_chunked_body_after_100_continue_reaches_the_server_whole() -> None:
+    head = (
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Expect: 100-continue\r\n" + AUTH + b"\r\n"
+    )
+    async with door_in(State.CONNECTED) as (_door, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head)
+        assert (await reader.readline()).startswith(b"HTTP/1.1 100 ")
+        assert await reader.readline() == b"\r\n"
+        writer.write(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        answer = await reader.readuntil(b"}")
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        seen = json.loads(answer[answer.index(b"{") :])
+        assert seen["length"] == 11
+        assert seen["expect"] is None  # the door answered it; the server gets the body at once
