@@ -2,7 +2,7 @@
 second relayed, memory per held stream, the app's CPU during a 10k-delta burst, the door on
 the Qt loop against the door on its own thread (with a UI-ish load), and the client-visible
 gap per fault (SIGKILL, restart, hang) next to the server's cold start. The REST rows end with
-a bare h11 relay (`h11_relay.py`): the floor under a door that would not need aiohttp.
+a bare h11 relay (`h11_relay.py`): the floor under the door, which is built on h11 too.
 
     .venv/bin/python benchmarks/front_door.py [--runs N] [--requests N] [--events N]
 

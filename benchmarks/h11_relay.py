@@ -3,8 +3,8 @@
 A bare relay on asyncio streams and h11 (which httpx already loads, so it adds no library to
 the app): it checks the Basic credentials, forwards each request over a pool of keep-alive
 upstream connections and relays the answer, bodies streamed both ways. It holds nothing, knows
-no server state and relays no WebSocket: it is the floor under an h11 door's latency, measured
-beside the aiohttp door in one run, not a door.
+no server state and relays no WebSocket: it is the floor under the door's latency (the door is
+on h11 too), measured beside it in one run, not a door.
 """
 
 from __future__ import annotations

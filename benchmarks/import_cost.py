@@ -26,15 +26,14 @@ STEPS = [
     ("httpx, httpx-sse", "import httpx, httpx_sse"),
     ("the first httpx client", "httpx.AsyncClient()"),
     ("psutil", "import psutil"),
-    ("a bare h11 relay (benchmarks/h11_relay.py)", "import h11_relay"),
-    ("aiohttp (the front door's client)", "import aiohttp"),
-    ("aiohttp.web (the front door's server)", "import aiohttp.web"),
+    ("the front door (h11 on both sides)", "import tray.frontdoor.threaded"),
     ("tray.shell.app (the app's own modules)", "import tray.shell.app"),
     ("first used: notifications (dbus-fast)", "import tray.ui.notifier"),
     (
         "first used: the windows",
         "import tray.ui.settings_dialog, tray.ui.status_window, tray.ui.connect_window",
     ),
+    ("first WebSocket: the door's tunnel (wsproto)", "import tray.frontdoor.websocket"),
     ("helper only: keyring and its backends", "import tray.engine.keyring_store"),
     ("helper only: the Secret Service backend", "import secretstorage"),
 ]
@@ -52,8 +51,7 @@ for code in sys.argv[1:]:
 
 
 def main() -> int:
-    here = os.path.dirname(os.path.abspath(__file__))  # for h11_relay
-    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": here}
+    env = os.environ | {"QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
         [sys.executable, "-c", CHILD, *(code for _, code in STEPS)],
         env=env,

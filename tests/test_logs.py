@@ -42,8 +42,8 @@ def test_the_password_is_redacted_in_every_form_that_carries_it(form: str) -> No
 
 
 async def test_the_front_door_logs_no_request_line(caplog: pytest.LogCaptureFixture) -> None:
-    """aiohttp's access log would write each request line, query and all, at INFO (the app's
-    level): the door keeps it off."""
+    """An access log would write each request line, query and all, at INFO (the app's level):
+    the door keeps none."""
     caplog.set_level(logging.DEBUG)
     public = Credentials("opencode", PASSWORD)
     door = FrontDoor(DoorConfig(port=0), public)

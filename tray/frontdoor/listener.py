@@ -256,7 +256,8 @@ class Listener:
                 conn.start_next_cycle()
         except (ConnectionError, TimeoutError):
             pass  # the client went away, or said nothing for IDLE_S
-
+        except Exception:
+            log.exception("front door: a connection failed")  # that connection only
         finally:
             self._idle.discard(task)
             self._busy.discard(task)
