@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -47,7 +48,18 @@ async def door_in(state: State) -> AsyncIterator[tuple[FrontDoor, int]]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    upstream = Upstream(f"http://127.0.0.1:{runner.addresses[0][1]}", PRIVATE)
+    try:
+        async with door_before(runner.addresses[0][1], state) as door_and_port:
+            yield door_and_port
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def door_before(
+    server_port: int, state: State = State.CONNECTED
+) -> AsyncIterator[tuple[FrontDoor, int]]:
+    upstream = Upstream(f"http://127.0.0.1:{server_port}", PRIVATE)
     door = FrontDoor(DoorConfig(port=0, max_header_bytes=4096, max_headers=20), PUBLIC)
     url = await door.start()
     door.server_changed(ServerView(state, upstream if state is State.CONNECTED else None))
@@ -55,7 +67,30 @@ async def door_in(state: State) -> AsyncIterator[tuple[FrontDoor, int]]:
         yield door, int(url.rsplit(":", 1)[1])
     finally:
         await door.close()
-        await runner.cleanup()
+
+
+class DropsTheFirst:
+    """A server that reads the first request to /echo whole and closes its connection without
+    an answer (as a server killed right then would); it answers the others with the body's
+    length (the door's own requests too)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        _head, _, value = head.lower().partition(b"\r\ncontent-length:")
+        length = int(value.split(b"\r\n")[0]) if value else 0
+        body = await reader.readexactly(length)
+        if head.split()[1] == b"/echo":
+            self.bodies.append(body)
+            if len(self.bodies) == 1:
+                writer.close()
+                return
+        answer = json.dumps({"length": length}).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+        await writer.drain()
+        writer.close()
 
 
 async def exchange(port: int, data: bytes, answers: int = 1) -> list[tuple[int, bytes]]:
@@ -159,3 +194,46 @@ async def test_a_chunked_body_after_100_continue_reaches_the_server_whole() -> N
         seen = json.loads(answer[answer.index(b"{") :])
         assert seen["length"] == 11
         assert seen["expect"] is None  # the door answered it; the server gets the body at once
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "retried"), [("GET", b"", True), ("POST", b"x" * 10, False)]
+)
+async def test_a_request_cut_off_at_the_server_is_retried_only_if_safe(
+    method: str, body: bytes, retried: bool
+) -> None:
+    """A request that reached the server, whose connection closed before it answered: a GET is
+    sent again; a POST is not (it may have run) and gets a 503 that says what happened."""
+    server = DropsTheFirst()
+    listening = await asyncio.start_server(server, "127.0.0.1", 0)
+    request = f"{method} /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n".encode()
+    try:
+        async with door_before(listening.sockets[0].getsockname()[1]) as (_door, port):
+            [(status, answer)] = await exchange(port, request + AUTH + b"\r\n" + body)
+    finally:
+        listening.close()
+    if retried:
+        assert (status, json.loads(answer)) == (200, {"length": 0})
+        assert server.bodies == [body, body]
+    else:
+        assert status == 503
+        said = "POST /echo was cut off (the server closed the connection before it answered)"
+        assert said in message(answer)
+        assert server.bodies == [body]
+
+
+async def test_a_client_that_breaks_off_its_body_is_let_go_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its request is not answered (no one is there) and nothing is said of the server."""
+    caplog.set_level(logging.INFO, "tray.frontdoor")
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n" + AUTH + b"\r\n"
+    async with door_in(State.CONNECTED) as (door, port):
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head + b"x" * 10)
+        await writer.drain()
+        await wait_until(lambda: door.stats().clients == 1, "the client to be in")
+        writer.close()
+        await wait_until(lambda: door.stats().clients == 0, "the client to be let go", within=2)
+        assert door.stats().requests_relayed == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO and "POST" in r.message]

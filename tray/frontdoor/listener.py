@@ -100,11 +100,14 @@ class Exchange:
         self.switched = False
 
     async def body(self) -> AsyncIterator[bytes]:
-        """The request's body, as it arrives."""
+        """The request's body, as it arrives; `ClientGone` if the client breaks it off."""
         if self._conn.they_are_waiting_for_100_continue:
             self._send(h11.InformationalResponse(status_code=100, headers=[]))
         while True:
-            event = self._conn.next_event()
+            try:
+                event = self._conn.next_event()
+            except h11.RemoteProtocolError as error:
+                raise ClientGone(f"the client broke off its body: {error}") from error
             if event is h11.NEED_DATA:
                 self._conn.receive_data(await self._wire.read())
             elif isinstance(event, h11.Data):

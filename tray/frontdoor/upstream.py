@@ -3,12 +3,15 @@ over a pool of keep-alive connections.
 
 A request either gets an `Answer` (its status and headers read; the body read by the caller,
 then `release()`d to the pool or `close()`d), or raises `UpstreamError`, which says whether
-anything reached the server (`connected`).
+anything reached the server (`connected`). What a streamed request body raises (its client
+went away) goes up unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
+import socket
 import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
@@ -27,6 +30,14 @@ class UpstreamError(Exception):
     def __init__(self, text: str, connected: bool) -> None:
         super().__init__(text)
         self.connected = connected
+
+
+class _BodyFailed(Exception):
+    """The request body being sent raised `error`: the caller's to handle, not the server's."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def address_of(base_url: str) -> Address:
@@ -61,7 +72,19 @@ class _Connection:
             now - self.idle_since < keepalive_s
             and not self.writer.is_closing()
             and not self.reader.at_eof()
+            and not _readable(self.writer.get_extra_info("socket"))
         )
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to read: the server closed it (or sent what it
+    should not have). Asked of the kernel, as the loop may not have seen it yet: a server that
+    was just killed has closed its connections before anyone is told it died."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])  # Windows
 
 
 class UpstreamAnswer:
@@ -168,8 +191,11 @@ class UpstreamClient:
                 connection.writer.close()
             if self._slots is not None:
                 self._slots.release()
+            if isinstance(error, _BodyFailed):
+                raise error.error from None
             if isinstance(error, (OSError, h11.ProtocolError)):
-                raise UpstreamError(f"{type(error).__name__}: {error}", True) from error
+                what = f"{type(error).__name__}: {error}"
+                raise UpstreamError(f"the connection to the server broke ({what})", True) from error
             raise
         return UpstreamAnswer(self, connection, response, read_timeout_s)
 
@@ -225,19 +251,29 @@ async def _send(
     if isinstance(body, bytes):
         writer.write(state.send(h11.Data(data=body)))
     elif body is not None:
-        try:
-            async for chunk in body:
-                writer.write(state.send(h11.Data(data=chunk)))
-                await writer.drain()
-        except (ConnectionError, h11.ProtocolError) as error:
-            raise UpstreamError(f"the client's body broke off: {error}", True) from error
+        chunks = aiter(body)
+        while True:
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except Exception as error:
+                raise _BodyFailed(error) from error
+            writer.write(state.send(h11.Data(data=chunk)))
+            await writer.drain()
     writer.write(state.send(h11.EndOfMessage()))
     await writer.drain()
 
 
 async def _response(connection: _Connection, read_timeout_s: float | None) -> h11.Response:
     while True:
-        event = connection.protocol.next_event()
+        try:
+            event = connection.protocol.next_event()
+        except h11.RemoteProtocolError as error:
+            if connection.reader.at_eof():
+                closed = "the server closed the connection before it answered"
+                raise UpstreamError(closed, True) from error
+            raise UpstreamError(f"the server's answer is not HTTP/1.1 ({error})", True) from error
         if isinstance(event, h11.Response):
             return event
         if event is h11.NEED_DATA:

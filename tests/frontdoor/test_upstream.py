@@ -1,0 +1,87 @@
+"""The door's pool of connections to the server: a connection the server has closed is never
+used again, even before the event loop has seen it close (a killed server's connections close
+before anyone is told it died)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from tray.frontdoor.upstream import UpstreamClient
+
+pytestmark = pytest.mark.timeout(30)
+
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class KeepAliveServer:
+    """Answers every request on a connection until told to close them all, on threads of its
+    own, so that a close happens while the test's loop does not run."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []  # every one accepted
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.connections.append(connection)
+            self._open.append(connection)
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        data = b""
+        while True:
+            try:
+                got = connection.recv(65536)
+            except OSError:
+                return
+            if not got:
+                return
+            data += got
+            while b"\r\n\r\n" in data:
+                _head, _, data = data.partition(b"\r\n\r\n")
+                connection.sendall(ANSWER)
+
+    def close_connections(self) -> None:
+        while self._open:
+            connection = self._open.pop()
+            connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
+    def close(self) -> None:
+        self.close_connections()
+        self.listener.close()
+
+
+async def test_a_connection_the_server_closed_is_not_used_again() -> None:
+    server = KeepAliveServer()
+    client = UpstreamClient(limit=0, keepalive_s=4.0, connect_timeout_s=5.0)
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        first = await client.request(url, "GET", "/", [])
+        assert await first.read() == b"ok"
+        first.release()
+        second = await client.request(url, "GET", "/", [])
+        assert await second.read() == b"ok"
+        second.release()
+        assert len(server.connections) == 1  # kept alive and used again
+
+        server.close_connections()
+        time.sleep(0.1)  # noqa: ASYNC251 - the close arrives while the loop does not run
+        third = await client.request(url, "POST", "/", [(b"content-length", b"2")], body=b"{}")
+        assert await third.read() == b"ok"
+        third.release()
+        assert len(server.connections) == 2
+    finally:
+        await client.close()
+        server.close()
