@@ -2,6 +2,10 @@
 
     python -m tests.e2e.mock_model PORT WORKDIR
 
+PORT 0 takes a free port; the port listened on is the first line printed. Tests call `spawn`,
+which does that: a port picked beforehand can be taken by a parallel test before the model binds
+it (a CI run lost a minute waiting for a model that had died of "address already in use").
+
 Every POST /v1/chat/completions streams (or returns) a short answer. The file WORKDIR/mode says
 how fast: "slow" streams a chunk every 0.5 s for a minute (a turn that is busy long enough to
 kill the server in the middle of it), "slow N" N chunks, "hang" never sends its first chunk (a
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -103,10 +108,34 @@ async def _answer(
     writer.close()
 
 
+async def listen(workdir: Path, port: int = 0) -> asyncio.Server:
+    """The model listening in this loop; port 0 takes a free one."""
+    return await asyncio.start_server(lambda r, w: _answer(workdir, r, w), "127.0.0.1", port)
+
+
 async def serve(port: int, workdir: Path) -> None:
-    server = await asyncio.start_server(lambda r, w: _answer(workdir, r, w), "127.0.0.1", port)
+    server = await listen(workdir, port)
+    print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
+
+
+def spawn(workdir: Path) -> tuple[subprocess.Popen[str], int]:
+    """The model in its own process on a port of its own choosing, and that port."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.mock_model", "0", str(workdir)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    with proc.stdout:  # it prints nothing more
+        line = proc.stdout.readline()  # the port, or "" if the model died before it listened
+    if not line.strip().isdigit():
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"the mock model did not start (printed {line!r})")
+    return proc, int(line)
 
 
 def config_content(port: int) -> str:

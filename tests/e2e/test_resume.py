@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -97,11 +96,7 @@ class Lab:
 
 @pytest.fixture
 def lab(tmp_path: Path, opencode_binary: str, free_port: int) -> Iterator[Lab]:
-    model_port = free_port + 1 if free_port < 65000 else free_port - 1
-    model = subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.mock_model", str(model_port), str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[2],
-    )
+    model, model_port = mock_model.spawn(tmp_path)
     terminal = tmp_path / "terminal"
     terminal.write_text(
         TERMINAL.format(python=sys.executable, out=str(tmp_path / "terminal.jsonl"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.mock_model import config_content, serve
+from tests.e2e.mock_model import config_content, listen
 from tests.engine.helpers import LaunchFactory
 from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_over, wait_until
 from tray.core.causes import CauseKind
@@ -241,14 +240,11 @@ async def slow_model(tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
     workdir = tmp_path / "model"
     workdir.mkdir()
     (workdir / "mode").write_text("slow")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    task = asyncio.create_task(serve(port, workdir))
-    await asyncio.sleep(0.1)
-    yield port, workdir
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    server = await listen(workdir)
+    try:
+        yield server.sockets[0].getsockname()[1], workdir
+    finally:
+        server.close()  # not wait_closed: a slow answer to a killed server may still be going
 
 
 async def test_a_turn_killed_by_a_crash_is_ended_for_its_clients(

@@ -4,10 +4,6 @@ the server an engine runs, and fast health ticks."""
 from __future__ import annotations
 
 import logging
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REPO
 from tests.e2e import mock_model
 from tests.engine.conftest import make_launch
 from tray.core.status import Status
@@ -32,17 +27,9 @@ FAST_HEALTH: dict[str, Any] = {
     "request_hang_s": 60.0,
     "stuck_after_s": 3.0,
 }
-MODEL_START_S = 10.0
 # What a wait for the server may take on a loaded 2-core machine (load 30+ was seen), and a test.
 WAIT_S = 120.0
 SLOW_TEST_S = 900
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -74,20 +61,8 @@ def engine_log(caplog: pytest.LogCaptureFixture) -> None:
 def model(tmp_path: Path) -> Iterator[Model]:
     workdir = tmp_path / "model"
     workdir.mkdir()
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.mock_model", str(port), str(workdir)], cwd=REPO
-    )
+    proc, port = mock_model.spawn(workdir)
     try:
-        deadline = time.monotonic() + MODEL_START_S
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("the mock model did not start")
-                time.sleep(0.05)
         yield Model(port, workdir)
     finally:
         proc.terminate()
