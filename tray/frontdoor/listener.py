@@ -120,11 +120,14 @@ class Exchange:
         return self._conn.their_state is not h11.SEND_BODY
 
     async def reply(self, reply: Reply) -> None:
+        """The whole answer in one write: one segment, one wakeup for the client."""
+        self.started = True
         headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
-        await self.start(reply.status, headers, reply.reason)
-        if reply.body:
-            self._writer.write(self._conn.send(h11.Data(data=reply.body)))
-        await self.end()
+        reason = reply.reason or _phrase(reply.status)
+        head = h11.Response(status_code=reply.status, headers=headers, reason=reason)
+        body = [h11.Data(data=reply.body)] if reply.body else []
+        self._send(head, *body, h11.EndOfMessage())
+        await self._drain()
 
     async def start(self, status: int, headers: Headers, reason: bytes = b"") -> None:
         """Send the status and headers; with neither Content-Length nor Transfer-Encoding among
@@ -154,10 +157,10 @@ class Exchange:
         data, _closed = self._conn.trailing_data
         return self._wire.reader, self._writer, bytes(data)
 
-    def _send(self, event: h11.Event) -> None:
+    def _send(self, *events: h11.Event) -> None:
         if self._writer.is_closing():
             raise ClientGone("the client went away")
-        data = self._conn.send(event)
+        data = b"".join(self._conn.send(event) or b"" for event in events)
         if data:
             self._writer.write(data)
 

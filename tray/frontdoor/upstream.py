@@ -246,10 +246,11 @@ class UpstreamClient:
 async def _send(
     connection: _Connection, head: h11.Request, body: bytes | AsyncIterable[bytes] | None
 ) -> None:
+    """The head goes out with the first part of the body (one segment for a small request)."""
     writer, state = connection.writer, connection.protocol
-    writer.write(state.send(head))
+    unsent = state.send(head) or b""
     if isinstance(body, bytes):
-        writer.write(state.send(h11.Data(data=body)))
+        unsent += state.send(h11.Data(data=body)) or b""
     elif body is not None:
         chunks = aiter(body)
         while True:
@@ -259,9 +260,10 @@ async def _send(
                 break
             except Exception as error:
                 raise _BodyFailed(error) from error
-            writer.write(state.send(h11.Data(data=chunk)))
+            writer.write(unsent + (state.send(h11.Data(data=chunk)) or b""))
+            unsent = b""
             await writer.drain()
-    writer.write(state.send(h11.EndOfMessage()))
+    writer.write(unsent + (state.send(h11.EndOfMessage()) or b""))
     await writer.drain()
 
 
