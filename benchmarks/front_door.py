@@ -399,7 +399,16 @@ async def fault_section(binary: str, root: Path, runs: int, kind: str) -> dict[s
                     engine.restart()
                 else:
                     os.kill(pid, signal.SIGSTOP)
-                while not any(k == "server.connected" for _, k in arrivals[mark:]):  # noqa: ASYNC110
+                give_up = at + FAULT_LIMIT_S
+                while not any(k == "server.connected" for _, k in arrivals[mark:]):
+                    if task.done():  # the stream ended: the door failed the client
+                        raise RuntimeError(f"the stream through the door ended at {fault}") from (
+                            task.exception() if not task.cancelled() else None
+                        )
+                    if time.perf_counter() > give_up:
+                        raise TimeoutError(
+                            f"no new server.connected {FAULT_LIMIT_S:.0f} s after {fault}"
+                        )
                     await asyncio.sleep(0.005)
                 first = next(t for t, k in arrivals[mark:] if k == "server.connected")
                 gaps[fault].append(first - at)
@@ -488,6 +497,7 @@ async def main(options: argparse.Namespace) -> int:
 
 
 EVENTS = 10_000
+FAULT_LIMIT_S = 120.0  # a fault not recovered from by then is reported, not waited for
 
 if __name__ == "__main__":
     args = parser(__doc__.splitlines()[0], runs=3)
