@@ -126,13 +126,6 @@ CONSTRUCTED = [
         id="stream_garbage",
     ),
     pytest.param(
-        causes.instance_disposed(),
-        CauseKind.INSTANCE_DISPOSED,
-        "server instance disposed (reloaded)",
-        {},
-        id="instance_disposed",
-    ),
-    pytest.param(
         causes.connection_refused(URL),
         CauseKind.CONNECTION_REFUSED,
         "connection refused at http://127.0.0.1:4096",
@@ -385,7 +378,6 @@ WEIGHTS = {
     CauseKind.STREAM_CLOSED: 1,
     CauseKind.STREAM_BROKEN: 1,
     CauseKind.STREAM_GARBAGE: 1,
-    CauseKind.INSTANCE_DISPOSED: 1,
     CauseKind.CONNECTION_REFUSED: 1,
     CauseKind.HTTP_ERROR: 1,
     CauseKind.REQUEST_FAILED: 1,

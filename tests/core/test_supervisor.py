@@ -503,10 +503,10 @@ def test_reconnect_backoff_grows_to_its_cap() -> None:
     assert delays == pytest.approx([min(0.1 * 2**n, 15.0) for n in range(12)])
     assert (d.state(), d.status.attempt, d.status.restarts) == (State.RECONNECTING, 12, 0)
     d.opened()
-    d.closed(causes.instance_disposed())
+    d.closed(causes.stream_closed())
     assert (d.state(), d.status.attempt) == (State.RECONNECTING, 1)
     assert retry_in(d) == pytest.approx(0.1)
-    assert d.cause.text == "server instance disposed (reloaded)"
+    assert d.cause.text == causes.stream_closed().text
 
 
 # -- the heartbeat watchdog ----------------------------------------------------------------------

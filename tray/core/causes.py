@@ -33,7 +33,6 @@ class CauseKind(Enum):
     STREAM_CLOSED = "stream_closed"
     STREAM_BROKEN = "stream_broken"
     STREAM_GARBAGE = "stream_garbage"
-    INSTANCE_DISPOSED = "instance_disposed"
     CONNECTION_REFUSED = "connection_refused"
     WRONG_PASSWORD = "wrong_password"
     HTTP_ERROR = "http_error"
@@ -52,7 +51,6 @@ _STREAM_LEVEL = {
     CauseKind.STREAM_CLOSED,
     CauseKind.STREAM_BROKEN,
     CauseKind.STREAM_GARBAGE,
-    CauseKind.INSTANCE_DISPOSED,
     CauseKind.CONNECTION_REFUSED,
     CauseKind.HTTP_ERROR,
     CauseKind.REQUEST_FAILED,
@@ -260,10 +258,6 @@ def stream_garbage(detail: str) -> Cause:
     return Cause(
         CauseKind.STREAM_GARBAGE, f"event stream sent garbage: {detail}", {"detail": detail}
     )
-
-
-def instance_disposed() -> Cause:
-    return Cause(CauseKind.INSTANCE_DISPOSED, "server instance disposed (reloaded)")
 
 
 def connection_refused(url: str) -> Cause:

@@ -18,16 +18,17 @@ PROJECT_LOCAL = Path(__file__).resolve().parents[2] / ".opencode" / "node_module
 def locate(setting: str, project_local: Path = PROJECT_LOCAL) -> str | Cause:
     """The path to run, or the cause that says which paths were tried and what to do."""
     if setting:
-        return _check(Path(setting).expanduser())
+        return check(Path(setting).expanduser())
     on_path = shutil.which("opencode")
     if on_path:
         return on_path
     if project_local.exists():
-        return _check(project_local)
+        return check(project_local)
     return causes.binary_not_found(["opencode on PATH", str(project_local)])
 
 
-def _check(path: Path) -> str | Cause:
+def check(path: Path) -> str | Cause:
+    """`path` if it can run as the binary; else why not (missing, a folder, not executable)."""
     if not path.exists():
         return causes.binary_not_found([str(path)])
     if path.is_dir() or not os.access(path, os.X_OK):

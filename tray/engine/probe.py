@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from tray.core.causes import Cause
+from tray.core.causes import Cause, CauseKind
 from tray.engine import binary
 
 _VERSION = re.compile(r"\bv?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)")
@@ -73,10 +73,10 @@ async def check_binary(setting: str, timeout_s: float = 10) -> str:
 
 def _executable(path: str) -> Path:
     target = Path(path).expanduser()
-    if not target.exists():
-        raise ProbeError(f"{path}: not found")
-    if target.is_dir() or not os.access(target, os.X_OK):
-        raise ProbeError(f"{path}: not executable")
+    checked = binary.check(target)
+    if isinstance(checked, Cause):
+        missing = checked.kind is CauseKind.BINARY_NOT_FOUND
+        raise ProbeError(f"{path}: {'not found' if missing else 'not executable'}")
     return target
 
 
