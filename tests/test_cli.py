@@ -66,6 +66,20 @@ async def test_commands_reach_the_running_instance(runtime_dir: Path) -> None:
     assert Path(server_name()).parent == runtime_dir
 
 
+async def test_a_command_that_fails_in_the_app_is_answered_with_why(runtime_dir: Path) -> None:
+    async def handler(argv: list[str]) -> Reply:
+        raise RuntimeError("the engine is gone")
+
+    server = InstanceServer(handler)
+    assert server.listen()
+    try:
+        code, out, err = await _run_cli("restart", runtime_dir=runtime_dir)
+    finally:
+        server.close()
+    assert code == 1
+    assert "the app failed to run restart: the engine is gone" in out + err
+
+
 def test_socket_left_by_a_crashed_run_is_replaced(runtime_dir: Path, qapp: object) -> None:
     Path(server_name()).write_text("stale")
 

@@ -7,7 +7,6 @@ out. The socket is user-only (QLocalServer.UserAccessOption) and lives in the us
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import json
@@ -22,6 +21,7 @@ from PySide6.QtCore import QCoreApplication, QObject
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from tray.identity import APP_NAME, WINDOWS_MUTEX
+from tray.tasks import Tasks
 
 MAX_REQUEST = 64 * 1024
 CONNECT_TIMEOUT_MS = 1000
@@ -87,7 +87,7 @@ class InstanceServer(QObject):
         self._server = QLocalServer(self)
         self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self._server.newConnection.connect(self._accept)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._answering = Tasks(None, _answer_failed)
 
     def listen(self) -> bool:
         """Start listening; False when another instance already does."""
@@ -113,9 +113,7 @@ class InstanceServer(QObject):
                 buffer.extend(socket.readAll().data())
                 if b"\n" in buffer or len(buffer) > MAX_REQUEST:
                     socket.readyRead.disconnect()
-                    task = asyncio.ensure_future(self._answer(socket, bytes(buffer)))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._answering.start(self._answer(socket, bytes(buffer)), "command")
 
             socket.readyRead.connect(read)
 
@@ -127,11 +125,19 @@ class InstanceServer(QObject):
         except (ValueError, KeyError, TypeError) as error:
             reply = Reply(2, f"bad request: {error}")
         else:
-            reply = await self._handler(argv)
+            try:
+                reply = await self._handler(argv)
+            except Exception as error:  # said to the command line, not left unanswered
+                log.exception("the command %s from another instance failed", argv)
+                reply = Reply(1, f"the app failed to run {' '.join(argv)}: {error}")
         with contextlib.suppress(RuntimeError):  # the client may be gone already
             socket.write(json.dumps({"code": reply.code, "output": reply.output}).encode() + b"\n")
             socket.flush()
             socket.disconnectFromServer()
+
+
+def _answer_failed(error: BaseException, name: str) -> None:
+    log.error("answering a %s from another instance failed", name, exc_info=error)
 
 
 def hold_windows_mutex() -> None:
