@@ -146,8 +146,26 @@ def test_deleting_a_session_forgets_it_everywhere() -> None:
 
 def test_replace_busy() -> None:
     activity = feed(("session.status", status(A, "busy")))
+    activity.snapshot_asked()
     activity.replace_busy([B, "ses_c", B])
     assert activity.busy == (B, "ses_c")
     assert activity.last_worked_in == A
+    activity.snapshot_asked()
     activity.replace_busy(())
     assert len(activity.busy) == 0
+
+
+def test_what_the_stream_says_while_rest_is_asked_is_newer_than_its_answer() -> None:
+    """A turn that starts or ends between the resync's question and REST's answer: the answer
+    is older than the event, so the event stands (a turn REST missed must not be restarted
+    into as if idle)."""
+    activity = feed(("session.status", status(A, "busy")), ("session.status", status(B, "busy")))
+    activity.snapshot_asked()
+    activity.observe("session.idle", {"sessionID": A})
+    activity.observe("session.status", status("ses_c", "busy"))
+    activity.observe("session.deleted", {"info": {"id": "ses_d"}})
+    activity.replace_busy([A, B, "ses_d"])  # as REST saw it when asked
+    assert activity.busy == (B, "ses_c")
+    activity.snapshot_asked()
+    activity.replace_busy([A])  # nothing heard since this question: REST's word stands
+    assert list(activity.busy) == [A]

@@ -345,8 +345,14 @@ def test_stream_events_feed_the_sessions_and_resync_replaces_busy() -> None:
     d.now = 7.0
     assert d.status.since_last_event_s == 3.0
     assert d.send(Resynced(3.5, ("ses_b",), ("ses_a",))) == []
-    assert (d.status.busy_sessions, d.status.last_gap_s) == (("ses_b",), 3.5)
+    # ses_a was heard busy after the connection's resync asked REST: newer than REST's answer
+    assert (d.status.busy_sessions, d.status.last_gap_s) == (("ses_a", "ses_b"), 3.5)
     assert d.status.changed_in_gap == ("ses_a",)
+    d.closed(causes.stream_broken("reset"))
+    d.advance(1)
+    d.opened()  # asks REST again: what the stream said before that is REST's to replace
+    assert d.send(Resynced(1.0, ("ses_b",))) == []
+    assert d.status.busy_sessions == ("ses_b",)
 
 
 # -- crashes -------------------------------------------------------------------------------------

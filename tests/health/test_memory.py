@@ -9,10 +9,11 @@ import re
 import signal
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.engine.helpers import LaunchFactory, running
+from tests.engine.helpers import LaunchFactory, Seen, running
 from tests.health.conftest import (
     FAST_HEALTH,
     SLOW_TEST_S,
@@ -137,8 +138,25 @@ async def test_the_limit_restart_waits_for_the_busy_turn_to_finish(
         async with rest(launch, after) as client:
             messages = (await client.get(f"/session/{session}/message")).json()
         answer = [m for m in messages if m["info"]["role"] == "assistant"][-1]
-        assert answer["info"]["time"].get("completed"), "the turn was cut short"
+        told = f"the turn was cut short; messages {_shown(messages)}; statuses {_changes(h.seen)}"
+        assert answer["info"]["time"].get("completed"), told
         assert "error" not in answer["info"]
+
+
+def _shown(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each message's role, times, finish and error: what a cut-short turn left."""
+    keys = ("role", "time", "finish", "error")
+    return [{k: m["info"].get(k) for k in keys} for m in messages]
+
+
+def _changes(seen: list[Seen]) -> str:
+    """The statuses that differ from the one before (a memory reading aside)."""
+    shown: list[str] = []
+    for one in seen:
+        text = str(one)
+        if not shown or shown[-1].split(" ", 1)[1] != text.split(" ", 1)[1]:
+            shown.append(text)
+    return "; ".join(shown)
 
 
 def _kernel_counts(record: Path, oom_kill: int) -> None:

@@ -33,6 +33,9 @@ class SessionActivity:
     def __init__(self) -> None:
         self._busy: set[str] = set()
         self.last_worked_in: str | None = None
+        # Since the REST snapshot of a resync was asked for: what the stream said of each
+        # session it spoke of (busy or not). Newer than the snapshot, so it wins over it.
+        self._heard_since_snapshot: dict[str, bool] = {}
 
     @property
     def busy(self) -> tuple[str, ...]:
@@ -48,24 +51,41 @@ class SessionActivity:
             return
         self.last_worked_in = session
         if type_ == "session.idle":
-            self._busy.discard(session)
+            self._set_busy(session, False)
         elif type_ == "session.status":
             status = properties.get("status")
             kind = status.get("type") if isinstance(status, Mapping) else None
             if kind == "idle":
-                self._busy.discard(session)
+                self._set_busy(session, False)
             elif kind in ("busy", "retry"):
-                self._busy.add(session)
+                self._set_busy(session, True)
+
+    def snapshot_asked(self) -> None:
+        """A resync is about to ask REST which sessions are busy: what the stream says from
+        now on is newer than that answer."""
+        self._heard_since_snapshot = {}
 
     def replace_busy(self, busy: Iterable[str]) -> None:
-        """After a resync, REST's view of busy sessions replaces what the stream said."""
+        """After a resync, REST's view of busy sessions replaces what the stream said before
+        the snapshot was asked for; what it said since stays (a turn that started or ended
+        while REST was being asked)."""
+        heard, self._heard_since_snapshot = self._heard_since_snapshot, {}
         self._busy = set(busy)
+        for session, is_busy in heard.items():
+            self._set_busy(session, is_busy)
+
+    def _set_busy(self, session: str, is_busy: bool) -> None:
+        self._heard_since_snapshot[session] = is_busy
+        if is_busy:
+            self._busy.add(session)
+        else:
+            self._busy.discard(session)
 
     def _forget(self, properties: Mapping[str, Any]) -> None:
         info = properties.get("info")
         session = info.get("id") if isinstance(info, Mapping) else None
         if not isinstance(session, str):
             return
-        self._busy.discard(session)
+        self._set_busy(session, False)
         if self.last_worked_in == session:
             self.last_worked_in = None

@@ -476,7 +476,11 @@ class Supervisor:
         if self._incident is not None:
             self._close_incident(now, recovered=True)
         self._resync_gap, self._resync_at = gap, None
-        return [Resync(gap)]
+        return [self._resync(1)]
+
+    def _resync(self, attempt: int) -> Resync:
+        self.sessions.snapshot_asked()
+        return Resync(self._resync_gap, attempt)
 
     def _on_stream_event(self, event: StreamEvent, now: float) -> list[Effect]:
         effects = self._on_stream_opened(now) if self._stream is Stream.CONNECTING else []
@@ -502,7 +506,7 @@ class Supervisor:
             effects += self._tick_ready(now)
         if self._stream is Stream.UP and self._resync_at is not None and now >= self._resync_at:
             self._resync_at = None
-            effects.append(Resync(self._resync_gap, self._resync_attempt + 1))
+            effects.append(self._resync(self._resync_attempt + 1))
         stable_since = self._connected_at if self._stream is Stream.UP else None
         if stable_since is not None and now - stable_since >= self.policy.stable_after_s:
             self._restart_attempt = 0
