@@ -166,6 +166,5 @@ def test_what_the_stream_says_while_rest_is_asked_is_newer_than_its_answer() -> 
     activity.observe("session.deleted", {"info": {"id": "ses_d"}})
     activity.replace_busy([A, B, "ses_d"])  # as REST saw it when asked
     assert activity.busy == (B, "ses_c")
-    activity.snapshot_asked()
-    activity.replace_busy([A])  # nothing heard since this question: REST's word stands
+    activity.replace_busy([A])  # nothing heard since the last answer: REST's word stands
     assert list(activity.busy) == [A]

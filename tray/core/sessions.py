@@ -70,9 +70,8 @@ class SessionActivity:
         the snapshot was asked for; what it said since stays (a turn that started or ended
         while REST was being asked)."""
         heard, self._heard_since_snapshot = self._heard_since_snapshot, {}
-        self._busy = set(busy)
-        for session, is_busy in heard.items():
-            self._set_busy(session, is_busy)
+        self._busy = set(busy) - {s for s, is_busy in heard.items() if not is_busy}
+        self._busy |= {s for s, is_busy in heard.items() if is_busy}
 
     def _set_busy(self, session: str, is_busy: bool) -> None:
         self._heard_since_snapshot[session] = is_busy
