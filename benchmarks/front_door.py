@@ -165,23 +165,37 @@ def ui_lateness(into: list[float]) -> Any:
 
 
 async def latencies(url: str, auth: str, count: int, client: str = "aiohttp") -> list[float]:
-    """Sequential GET /global/health over one keep-alive connection, seconds each."""
+    """Sequential GET /global/health over one keep-alive connection, seconds each, measured by
+    a client in another process (as every real client is: in this one it would share the GIL
+    with the door's thread and the Qt loop with the door on it)."""
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, str(HERE), "--latency", url, "--auth", auth, f"--count={count}"),
+        *(["--httpx"] if client == "httpx" else []),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    samples: list[float] = json.loads(out)
+    return samples
+
+
+async def measure_latencies(url: str, auth: str, count: int, use_httpx: bool) -> None:
+    """The child's side of `latencies`: print the samples, the warm-up left out."""
     samples: list[float] = []
-    if client == "httpx":
+    if use_httpx:
         async with httpx.AsyncClient(headers={"Authorization": auth}, trust_env=False) as h:
             for _ in range(count):
                 started = time.perf_counter()
                 (await h.get(url + "/global/health")).raise_for_status()
                 samples.append(time.perf_counter() - started)
-        return samples
-    async with aiohttp.ClientSession(headers={"Authorization": auth}) as session:
-        for _ in range(count):
-            started = time.perf_counter()
-            async with session.get(url + "/global/health") as answer:
-                await answer.read()
-                assert answer.status == 200
-            samples.append(time.perf_counter() - started)
-    return samples[count // 10 :]  # warm-up out
+    else:
+        async with aiohttp.ClientSession(headers={"Authorization": auth}) as session:
+            for _ in range(count):
+                started = time.perf_counter()
+                async with session.get(url + "/global/health") as answer:
+                    await answer.read()
+                    assert answer.status == 200
+                samples.append(time.perf_counter() - started)
+    print(json.dumps(samples[count // 10 :]))
 
 
 @contextlib.asynccontextmanager
@@ -508,6 +522,8 @@ if __name__ == "__main__":
     args.add_argument("--upstream", type=int, help=argparse.SUPPRESS)
     args.add_argument("--read", help=argparse.SUPPRESS)
     args.add_argument("--hold", help=argparse.SUPPRESS)
+    args.add_argument("--latency", help=argparse.SUPPRESS)
+    args.add_argument("--httpx", action="store_true", help=argparse.SUPPRESS)
     args.add_argument("--auth", help=argparse.SUPPRESS)
     args.add_argument("--count", type=int, default=500, help=argparse.SUPPRESS)
     options = args.parse_args()
@@ -516,6 +532,8 @@ if __name__ == "__main__":
         asyncio.run(serve_burst(options.upstream, options.events))
     elif options.read:
         asyncio.run(read_burst(options.read, options.auth))
+    elif options.latency:
+        asyncio.run(measure_latencies(options.latency, options.auth, options.count, options.httpx))
     elif options.hold:
         asyncio.run(hold_streams(options.hold, options.auth, options.count))
     else:
