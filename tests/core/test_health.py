@@ -1,4 +1,5 @@
-"""The health watch: memory limit, OOM attribution, wedged requests, stuck turns, updates."""
+"""The health watch: memory limit (and one too low to restart for), OOM attribution, wedged
+requests, stuck turns, updates."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tray.core.health import (
     HealthPolicy,
     HealthStatus,
     HealthWatch,
+    MemoryLimitTooLowNotice,
     MemorySample,
     Notices,
     RestartServer,
@@ -45,6 +47,11 @@ def watch(**policy: float) -> HealthWatch:
 
 def busy_event(session: str) -> tuple[str, dict[str, object]]:
     return "session.status", {"sessionID": session, "status": {"type": "busy"}}
+
+
+def work(health: HealthWatch, now: float = 0.0) -> None:
+    """The running server did some work: an event about a session (here one created)."""
+    health.stream_event("session.created", {"sessionID": "ses_w", "info": {"id": "ses_w"}}, now)
 
 
 # -- memory ----------------------------------------------------------------------------------------
@@ -81,6 +88,7 @@ def test_a_new_server_starts_its_peak_afresh_and_a_stale_sample_is_ignored() -> 
 
 def test_over_the_limit_and_idle_restarts_at_once_with_its_cause() -> None:
     health = watch()
+    work(health)
     health.sampled(PID, sample(4000))
     assert health.decide(True, (), 0.0) == []
     health.sampled(PID, sample(4403))
@@ -145,10 +153,226 @@ def test_nothing_is_restarted_while_not_connected_or_without_a_server() -> None:
 
 def test_the_limit_is_read_from_the_current_policy() -> None:
     health = watch(memory_limit_mb=0)
+    work(health)
     health.sampled(PID, sample(5000))
     assert health.decide(True, (), 0.0) == []
     health.policy = replace(health.policy, memory_limit_mb=4096)
     assert len(health.decide(True, (), 1.0)) == 1
+
+
+# -- a memory limit too low to restart for ---------------------------------------------------------
+
+
+def test_a_fresh_server_over_the_limit_is_not_restarted_and_the_limit_is_said_too_low() -> None:
+    health = watch(memory_limit_mb=300)
+    for now, (mb, needed) in enumerate([(412, 412), (430, 430), (420, 430)]):
+        health.sampled(PID, sample(mb))
+        assert health.decide(True, (), float(now)) == []
+        shown = health.status()
+        assert shown.pending_restart is None
+        assert (shown.memory_limit_mb, shown.memory_limit_too_low_mb) == (300, needed)
+
+
+def test_a_fresh_server_under_the_limit_is_not_said_too_low() -> None:
+    health = watch(memory_limit_mb=300)
+    health.sampled(PID, sample(250))
+    assert health.decide(True, (), 0.0) == []
+    assert health.status().memory_limit_too_low_mb is None
+
+
+@pytest.mark.parametrize("how", ["busy", "session event"])
+def test_a_server_that_worked_and_grew_over_the_limit_is_restarted(how: str) -> None:
+    health = watch(memory_limit_mb=300, memory_grace_s=600)
+    health.sampled(PID, sample(250))
+    assert health.decide(True, (), 0.0) == []
+    if how == "busy":
+        assert health.decide(True, ("ses_a",), 1.0) == []
+    else:
+        health.stream_event("message.updated", {"info": {"sessionID": "ses_a"}}, 1.0)
+    health.sampled(PID, sample(350))
+    [restart] = health.decide(True, (), 2.0)
+    assert restart == RestartServer(PID, causes.memory_limit(350, 300))
+    assert health.status().memory_limit_too_low_mb is None
+
+
+def test_busy_grace_is_unchanged_for_a_server_that_works() -> None:
+    health = watch(memory_limit_mb=300, memory_grace_s=600)
+    health.sampled(PID, sample(350))
+    assert health.decide(True, ("ses_a",), 0.0) == []
+    pending = health.status().pending_restart
+    assert pending is not None
+    assert pending.kind is CauseKind.MEMORY_LIMIT
+    assert health.status().memory_limit_too_low_mb is None, "busy at its first look: not fresh"
+    [restart] = health.decide(True, ("ses_a",), 600.0)
+    assert restart.cause.facts["waited_s"] == 600
+
+
+def test_events_without_a_session_are_no_work() -> None:
+    health = watch(memory_limit_mb=300)
+    health.stream_event("server.heartbeat", {}, 0.0)
+    health.stream_event("installation.update-available", {"version": "9.9.9"}, 0.0)
+    health.stream_event("session.created", {"info": {"id": "ses_x"}}, 0.0)  # no sessionID
+    health.sampled(PID, sample(412))
+    assert health.decide(True, (), 1.0) == []
+    assert health.status().memory_limit_too_low_mb == 412
+
+
+def _ticks(
+    health: HealthWatch, fresh_mb: float, worked_mb: float, n: int, fresh: bool = True
+) -> list[RestartServer]:
+    """`n` health ticks of a supervisor that restarts as told (from the server with pid PID,
+    `fresh` or not): a new server is `fresh_mb` at its first tick, then does some work (a
+    session event) and is `worked_mb` from then on."""
+    restarts: list[RestartServer] = []
+    pid = PID
+    for tick in range(n):
+        now = float(tick)
+        health.sampled(pid, sample(fresh_mb if fresh else worked_mb))
+        decided = health.decide(True, (), now)
+        restarts += decided
+        if decided:
+            pid, fresh = pid + 1, True
+            health.server(pid, "1.18.33")
+        elif fresh:
+            fresh = False
+            work(health, now)
+    return restarts
+
+
+def test_after_a_memory_restart_a_fresh_server_over_the_limit_is_not_restarted() -> None:
+    """The loop the measurement found (a restart at every tick) is broken after one restart:
+    the server that worked and grew is restarted; its successor is over the limit fresh."""
+    health = watch(memory_limit_mb=500)
+    work(health)
+    restarts = _ticks(health, fresh_mb=520, worked_mb=900, n=10, fresh=False)
+    assert restarts == [RestartServer(PID, causes.memory_limit(900, 500))]
+    shown = health.status()
+    assert (shown.memory_limit_too_low_mb, shown.memory_mb, shown.pending_restart) == (
+        520,
+        900,
+        None,
+    ), "the successor worked and grew too, and is not restarted either"
+
+
+def test_servers_over_the_limit_from_the_start_are_never_restarted() -> None:
+    health = watch(memory_limit_mb=300)
+    assert _ticks(health, fresh_mb=412, worked_mb=600, n=10) == []
+    assert health.status().memory_limit_too_low_mb == 412
+
+
+def test_a_server_that_worked_is_not_restarted_while_the_limit_is_too_low() -> None:
+    health = watch(memory_limit_mb=300)
+    health.sampled(PID, sample(412))
+    health.decide(True, (), 0.0)
+    health.server(OTHER_PID, "1.18.33")  # restarted by the user, say
+    work(health, 1.0)
+    health.sampled(OTHER_PID, sample(2000))
+    assert health.decide(True, (), 2.0) == []
+    assert health.decide(True, ("ses_a",), 3.0) == []
+    assert health.status().pending_restart is None
+    assert health.status().memory_limit_too_low_mb == 412
+
+
+def test_a_limit_raised_above_the_fresh_size_restarts_again() -> None:
+    health = watch(memory_limit_mb=300)
+    health.sampled(PID, sample(412))
+    health.decide(True, (), 0.0)
+    work(health, 1.0)
+    health.sampled(PID, sample(600))
+    health.policy = replace(health.policy, memory_limit_mb=400)  # still below 412
+    assert health.decide(True, (), 2.0) == []
+    assert health.status().memory_limit_too_low_mb == 412
+    health.policy = replace(health.policy, memory_limit_mb=412)  # at it: still too low
+    assert health.decide(True, (), 3.0) == []
+    health.policy = replace(health.policy, memory_limit_mb=500)
+    assert health.status().memory_limit_too_low_mb is None
+    [restart] = health.decide(True, (), 4.0)
+    assert restart.cause == causes.memory_limit(600, 500)
+
+
+def test_a_fresh_server_under_the_limit_clears_it() -> None:
+    health = watch(memory_limit_mb=300)
+    health.sampled(PID, sample(412))
+    health.decide(True, (), 0.0)
+    health.server(OTHER_PID, "1.18.33")
+    health.sampled(OTHER_PID, sample(280))  # a lighter server (another version, say)
+    assert health.decide(True, (), 1.0) == []
+    assert health.status().memory_limit_too_low_mb is None
+    work(health, 2.0)
+    health.sampled(OTHER_PID, sample(350))
+    [restart] = health.decide(True, (), 3.0)
+    assert restart.cause == causes.memory_limit(350, 300)
+
+
+def test_the_server_found_too_big_dipping_under_the_limit_clears_nothing() -> None:
+    health = watch(memory_limit_mb=300)
+    for now, (mb, needed) in enumerate([(301, 301), (299, 301), (302, 302), (298, 302)]):
+        health.sampled(PID, sample(mb))
+        assert health.decide(True, (), float(now)) == []
+        assert health.status().memory_limit_too_low_mb == needed
+
+
+def test_a_server_not_yet_connected_is_not_weighed() -> None:
+    health = watch(memory_limit_mb=300)
+    health.sampled(PID, sample(412))
+    health.decide(True, (), 0.0)
+    health.server(OTHER_PID, None)
+    health.sampled(OTHER_PID, sample(120))  # still loading
+    assert health.decide(False, (), 1.0) == []
+    assert health.status().memory_limit_too_low_mb == 412
+    health.sampled(OTHER_PID, sample(410))
+    assert health.decide(True, (), 2.0) == []
+    assert health.status().memory_limit_too_low_mb == 412
+
+
+def test_no_limit_is_never_too_low_and_the_fresh_size_is_kept_for_when_it_comes_back() -> None:
+    health = watch(memory_limit_mb=0)
+    health.sampled(PID, sample(412))
+    health.decide(True, (), 0.0)
+    assert health.status().memory_limit_too_low_mb is None
+    health.policy = replace(health.policy, memory_limit_mb=300)
+    health.decide(True, (), 1.0)
+    assert health.status().memory_limit_too_low_mb == 412
+    health.policy = replace(health.policy, memory_limit_mb=0)
+    assert health.status().memory_limit_too_low_mb is None
+    health.policy = replace(health.policy, memory_limit_mb=350)
+    assert health.status().memory_limit_too_low_mb == 412
+
+
+def test_over_a_limit_too_low_is_no_evidence_of_the_oom_killer() -> None:
+    health = watch(memory_limit_mb=300)
+    health.sampled(PID, sample(412))
+    health.decide(True, (), 0.0)
+    assert health.exit_evidence(PID, None) is None
+    assert health.exit_evidence(PID, 0) is None
+    counted = watch(memory_limit_mb=300)
+    counted.sampled(PID, sample(412, oom_kills=1))
+    counted.decide(True, (), 0.0)
+    assert counted.exit_evidence(PID, 2) == OutOfMemory(412, kernel_recorded=True)
+
+
+def test_one_notice_each_time_the_limit_is_found_too_low() -> None:
+    notices = Notices()
+    too_low = HealthStatus(memory_limit_mb=300, memory_limit_too_low_mb=412.0)
+    assert notices.new(too_low) == [MemoryLimitTooLowNotice(300, 412.0)]
+    assert notices.new(too_low) == []
+    assert notices.new(replace(too_low, memory_limit_too_low_mb=430.0)) == [], "same incident"
+    assert notices.new(replace(too_low, memory_limit_mb=350)) == [], "still too low"
+    assert notices.new(HealthStatus(memory_limit_mb=500)) == []
+    again = HealthStatus(memory_limit_mb=400, memory_limit_too_low_mb=520.0)
+    assert notices.new(again) == [MemoryLimitTooLowNotice(400, 520.0)]
+    assert notices.new(again) == []
+
+
+def test_the_watch_makes_one_notice_over_many_ticks() -> None:
+    health = watch(memory_limit_mb=300)
+    notices = Notices()
+    found = []
+    for now in range(10):
+        health.sampled(PID, sample(412 + now))
+        health.decide(True, (), float(now))
+        found += notices.new(health.status())
+    assert found == [MemoryLimitTooLowNotice(300, 412.0)]
 
 
 # -- the out-of-memory killer ----------------------------------------------------------------------
@@ -450,6 +674,7 @@ def test_a_requests_hang_comes_before_memory_and_memory_before_the_binary() -> N
     [first] = health.decide(True, (), 21.0)
     assert first.cause.kind is CauseKind.REQUESTS_HANG
     other = watch()
+    work(other)
     other.binary_on_disk("/x/opencode", "1.18.34")
     other.sampled(PID, sample(5000))
     [second] = other.decide(True, (), 0.0)
@@ -503,6 +728,41 @@ def test_the_tooltip_says_little_when_little_is_known() -> None:
     assert present.health_lines(other) == [
         f"Restart when no session is busy: {causes.requests_hang(20, '/x').text}"
     ]
+
+
+def test_the_tooltip_says_when_the_memory_limit_is_too_low() -> None:
+    health = _shown(
+        memory_mb=415.0, memory_peak_mb=420.0, memory_limit_mb=300, memory_limit_too_low_mb=412.0
+    )
+    status = make_status(health=health)
+    assert present.health_lines(status) == [
+        "Memory 415 MB (peak 420 MB, limit 300 MB)",
+        "The memory limit (300 MB) is below what a fresh server needs (412 MB): the server is "
+        "not restarted for memory. Raise the limit in Settings.",
+    ]
+    assert present.health_lines(status)[1] in present.details(status)
+    big = _shown(memory_limit_mb=2048, memory_limit_too_low_mb=2500.0)
+    assert present.health_lines(make_status(health=big)) == [
+        "The memory limit (2 GB) is below what a fresh server needs (2.4 GB): the server is "
+        "not restarted for memory. Raise the limit in Settings."
+    ]
+
+
+def test_status_json_says_when_the_memory_limit_is_too_low() -> None:
+    health = _shown(memory_mb=415.0, memory_limit_mb=300, memory_limit_too_low_mb=412.34)
+    data = report.status_json(make_status(health=health), lambda t: t, "0.1.0", 1)
+    assert data["server"]["memory_limit_mb"] == 300
+    assert data["server"]["memory_limit_too_low_mb"] == 412.3
+    empty = report.status_json(make_status(), lambda t: t, "0.1.0", 1)
+    assert empty["server"]["memory_limit_too_low_mb"] is None
+    watched = watch(memory_limit_mb=300)
+    watched.sampled(PID, sample(412))
+    watched.decide(True, (), 0.0)
+    status = make_status(health=watched.status())
+    assert (
+        report.status_json(status, lambda t: t, "0.1.0", 1)["server"]["memory_limit_too_low_mb"]
+        == 412.0
+    )
 
 
 def test_status_json_adds_memory_stuck_sessions_and_update_fields() -> None:

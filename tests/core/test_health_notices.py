@@ -1,5 +1,6 @@
 """The notification policy's health notices: one per stuck session with Abort and Resume, closed
-when the turn goes on; one quiet notice per announced version with Update and restart."""
+when the turn goes on; one quiet notice per announced version with Update and restart; one per
+memory limit found too low to restart for."""
 
 from __future__ import annotations
 
@@ -55,6 +56,27 @@ def test_an_update_gets_one_quiet_notice_per_version() -> None:
     assert notice.version == "1.19.0"
     assert not notice.critical
     assert _shown(policy, replace_now(status, 1100.0)) == []
+
+
+def test_a_memory_limit_too_low_gets_one_notice_per_incident() -> None:
+    policy = NotifyPolicy()
+    too_low = HealthStatus(memory_mb=412.0, memory_limit_mb=300, memory_limit_too_low_mb=412.0)
+    [notice] = _shown(policy, make_status(now=1000.0, health=too_low))
+    assert notice.key == "memory-limit-too-low"
+    assert notice.title == "opencode memory limit too low"
+    assert notice.body == (
+        "The memory limit (300 MB) is below what a fresh server needs (412 MB): the server is "
+        "not restarted for memory. Raise the limit in Settings."
+    )
+    assert notice.buttons == ()
+    assert not notice.critical
+    assert _shown(policy, make_status(now=1100.0, health=too_low)) == []
+    raised = HealthStatus(memory_mb=412.0, memory_limit_mb=500)
+    assert _shown(policy, make_status(now=1200.0, health=raised)) == []
+    lowered = HealthStatus(memory_mb=412.0, memory_limit_mb=400, memory_limit_too_low_mb=412.0)
+    [again] = _shown(policy, make_status(now=1300.0, health=lowered))
+    assert again.key == notice.key
+    assert again.body.startswith("The memory limit (400 MB) is below")
 
 
 def test_the_new_buttons_have_labels() -> None:

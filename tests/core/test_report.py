@@ -39,6 +39,7 @@ def test_connected_report_has_every_documented_field() -> None:
             "memory_mb": None,
             "memory_peak_mb": None,
             "memory_limit_mb": None,
+            "memory_limit_too_low_mb": None,
         },
         "stream": {"connected": True, "seconds_since_last_event": 5.0},
         "sessions": {

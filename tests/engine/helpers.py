@@ -106,6 +106,15 @@ class Harness:
             State.CONNECTED, within, lambda s: s.pid not in (None, old.pid)
         )
 
+    async def heard_of_session(self, session_id: str, within: float = START_S) -> None:
+        """The engine had the stream's event about the session (its list has it): the health
+        watch has counted it as work on the server."""
+        deadline = self._loop.time() + within
+        while not any(s.id == session_id for s in self.engine.recent_sessions()):
+            if self._loop.time() > deadline:
+                pytest.fail(f"no event about {session_id} within {within:.0f} s")
+            await asyncio.sleep(POLL_S)
+
 
 @contextlib.asynccontextmanager
 async def running(launch: ServerLaunch, start: bool = True) -> AsyncIterator[Harness]:

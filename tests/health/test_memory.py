@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine.helpers import LaunchFactory, Seen, running
+from tests.engine.helpers import Harness, LaunchFactory, Seen, running
 from tests.health.conftest import (
     FAST_HEALTH,
     SLOW_TEST_S,
@@ -26,6 +26,7 @@ from tests.health.conftest import (
 from tests.health.wrapper import make_wrapper
 from tray.core.causes import CauseKind, size_text
 from tray.core.status import State, Status
+from tray.engine.engine import ServerLaunch
 
 # Each starts the real server more than once: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.server, pytest.mark.timeout(SLOW_TEST_S)]
@@ -40,6 +41,15 @@ def hold(control: Path, mb: int) -> None:
 
 def _limit_restart(status: Status) -> bool:
     return status.cause is not None and status.cause.kind is CauseKind.MEMORY_LIMIT
+
+
+async def make_it_work(h: Harness, launch: ServerLaunch, status: Status) -> None:
+    """A session made on the server, and its event heard: the server did work. One over the
+    limit before any work is not restarted (a new one would be as big)."""
+    async with rest(launch, status) as client:
+        made = await client.post("/session", json={"title": "work"})
+    assert made.status_code == 200, made.text
+    await h.heard_of_session(made.json()["id"], within=WAIT_S)
 
 
 @pytest.fixture
@@ -62,6 +72,7 @@ async def test_the_tree_is_measured_and_a_limit_restarts_an_idle_server(
     launch = make_launch(opencode_path=wrapped, memory_limit_mb=0, **FAST_HEALTH)
     async with running(launch) as h:
         first = await h.connected(within=WAIT_S)
+        await make_it_work(h, launch, first)  # then idle: no session busy
         measured = await h.wait_for(
             "a memory sample", lambda s: s.health.memory_mb is not None, within=WAIT_S
         )

@@ -4,11 +4,17 @@ Pure: the engine feeds what it measured (memory samples, probe results, the bina
 disk) and what the event stream said, each with the monotonic time, and asks `decide` at its
 slow health tick. The answers are restarts the app decides on, each with its cause, and a
 `HealthStatus` to show. `Notices` turns successive health statuses into the notifications to
-show, one per stuck session and one per announced version.
+show, one per stuck session, one per announced version and one per limit found too low.
 
 The rules:
 - memory: above the limit, restart at the next moment no session is busy, or once the grace
   period for busy sessions has run out; back under the limit, nothing is pending any more;
+- a limit too low: a server over the limit before it did any work (no session busy on it and
+  no event about a session since it started) is not restarted, as a new one would be just as
+  big; the highest such sample is what a fresh server needs, and while the limit is at or below
+  it no server is restarted for memory (one that worked and grew would only land over the limit
+  again after its restart), nor is memory over the limit called high; that ends when the limit
+  is raised above it, or when a fresh server is seen under the limit;
 - wedged requests: a probe that got no answer within the hang limit while the event stream went
   on is a `requests_hang` restart (the stream's own silence is the heartbeat watchdog's);
 - stuck turns: a busy session with no event about it for `stuck_after_s` is stuck, until an
@@ -85,6 +91,8 @@ class HealthStatus:
     binary_version: str | None = None  # the version of the binary on disk, when it was probed
     pending_restart: Cause | None = None  # decided, waiting for no session to be busy
     update_note: str | None = None  # how the last "Update and restart" went
+    # The limit is at or below what a fresh server needs: this much (no memory restarts).
+    memory_limit_too_low_mb: float | None = None
 
     @property
     def stuck_sessions(self) -> tuple[str, ...]:
@@ -114,6 +122,8 @@ class _Server:
     over_limit_since: float | None = None
     hang_s: float | None = None  # a probe got no answer for this long while the stream went on
     restart_asked: bool = False
+    worked: bool = False  # a session was busy on it, or an event about a session came
+    fresh_over: bool = False  # over the limit before it worked: its own dips under clear nothing
     last_event: dict[str, float] = field(default_factory=dict)  # session -> time
     noticed_busy: dict[str, float] = field(default_factory=dict)  # session -> first seen busy
 
@@ -130,6 +140,8 @@ class HealthWatch:
         self._update_note: str | None = None
         self._stuck: tuple[StuckTurn, ...] = ()
         self._pending: Cause | None = None
+        # The most memory a server needed before it did any work, when that was over the limit.
+        self._fresh_footprint_mb: float | None = None
 
     # -- what the engine feeds -------------------------------------------------------------------
 
@@ -160,6 +172,7 @@ class HealthWatch:
         session = session_id_of(properties)
         if session is not None and self._server is not None:
             self._server.last_event[session] = now
+            self._server.worked = True
 
     def probe_hung(self, pid: int, started_at: float, now: float) -> None:
         """A probe sent at `started_at` had no answer by `now` (its timeout)."""
@@ -200,7 +213,10 @@ class HealthWatch:
             server.noticed_busy.clear()
         self._stuck = self._stuck_turns(busy, now) if connected else ()
         self._pending = None
-        if server is None or not connected or server.restart_asked:
+        if server is None or not connected:
+            return []
+        self._weigh_fresh(server, busy)
+        if server.restart_asked:
             return []
         cause = self._restart_cause(server, busy, now)
         if cause is None:
@@ -222,6 +238,7 @@ class HealthWatch:
             binary_version=self._binary_version,
             pending_restart=self._pending,
             update_note=self._update_note,
+            memory_limit_too_low_mb=self._limit_too_low(),
         )
 
     # -- the rules -------------------------------------------------------------------------------
@@ -229,9 +246,29 @@ class HealthWatch:
     def _for(self, pid: int) -> _Server | None:
         return self._server if self._server is not None and self._server.pid == pid else None
 
+    def _limit_too_low(self) -> float | None:
+        """What a fresh server needs, while the limit is at or below it; else None."""
+        limit, needed = self.policy.memory_limit_mb, self._fresh_footprint_mb
+        if not limit or needed is None or limit > needed:
+            return None
+        return round(needed, 1)
+
+    def _weigh_fresh(self, server: _Server, busy: tuple[str, ...]) -> None:
+        """While `server` has done no work, its size is what a fresh server needs: over the
+        limit, that is recorded; under it, the limit is not too low (any more)."""
+        server.worked = server.worked or bool(busy)
+        limit, sample = self.policy.memory_limit_mb, server.sample
+        if server.worked or not limit or sample is None:
+            return
+        if sample.rss_mb > limit:
+            server.fresh_over = True
+            self._fresh_footprint_mb = max(self._fresh_footprint_mb or 0.0, sample.rss_mb)
+        elif not server.fresh_over:
+            self._fresh_footprint_mb = None
+
     def _high(self, sample: MemorySample) -> bool:
         limit = self.policy.memory_limit_mb
-        if limit and sample.rss_mb > limit:
+        if limit and sample.rss_mb > limit and self._limit_too_low() is None:
             return True
         if sample.total_bytes <= 0:
             return False
@@ -259,6 +296,9 @@ class HealthWatch:
         limit = self.policy.memory_limit_mb
         sample = server.sample
         if not limit or sample is None or sample.rss_mb <= limit:
+            server.over_limit_since = None
+            return None
+        if not server.worked or self._limit_too_low() is not None:  # a restart would not help
             server.over_limit_since = None
             return None
         if server.over_limit_since is None:
@@ -303,16 +343,26 @@ class UpdateNotice:
     version: str
 
 
-Notice = StuckNotice | Unstuck | UpdateNotice
+@dataclass(frozen=True)
+class MemoryLimitTooLowNotice:
+    """The memory limit is at or below what a fresh server needs: no memory restarts."""
+
+    limit_mb: int
+    needed_mb: float
+
+
+Notice = StuckNotice | Unstuck | UpdateNotice | MemoryLimitTooLowNotice
 
 
 class Notices:
-    """One notice per stuck session (again only after it came unstuck, which is said too) and
-    one per announced version."""
+    """One notice per stuck session (again only after it came unstuck, which is said too), one
+    per announced version, and one each time the memory limit is found too low (again only
+    after it was no longer)."""
 
     def __init__(self) -> None:
         self._stuck: set[str] = set()
         self._versions: set[str] = set()
+        self._limit_too_low = False
 
     def new(self, health: HealthStatus) -> list[Notice]:
         now_stuck = set(health.stuck_sessions)
@@ -323,4 +373,8 @@ class Notices:
         if version is not None and version not in self._versions:
             self._versions.add(version)
             found.append(UpdateNotice(version))
+        needed = health.memory_limit_too_low_mb
+        if needed is not None and not self._limit_too_low:
+            found.append(MemoryLimitTooLowNotice(health.memory_limit_mb, needed))
+        self._limit_too_low = needed is not None
         return found

@@ -20,9 +20,9 @@ from enum import Enum
 from typing import Protocol
 
 from tray.core.causes import Cause, CauseKind
+from tray.core.health import MemoryLimitTooLowNotice, Notices, StuckNotice, Unstuck, UpdateNotice
 from tray.core.health import Notice as HealthNotice
-from tray.core.health import Notices, StuckNotice, Unstuck, UpdateNotice
-from tray.core.present import capitalized, duration, retry
+from tray.core.present import capitalized, duration, memory_limit_too_low, retry
 from tray.core.resume import Condition, SessionReport
 from tray.core.status import Incident, State, Status
 
@@ -53,6 +53,8 @@ RECOVERED_TITLE = "opencode server back"
 SESSION_TITLE = "opencode session"
 STUCK_TITLE = "opencode turn stuck"
 UPDATE_TITLE = "opencode update available"
+MEMORY_LIMIT_TITLE = "opencode memory limit too low"
+MEMORY_LIMIT_KEY = "memory-limit-too-low"
 
 
 class NotifySettings(Protocol):
@@ -211,7 +213,11 @@ def _session_notice(key: str, report: SessionReport, finished: bool) -> Notice |
 
 
 def _health_action(notice: HealthNotice, status: Status) -> NoticeAction:
-    """A stuck turn (Abort, Resume; closed when it goes on), or an announced update."""
+    """A stuck turn (Abort, Resume; closed when it goes on), an announced update, or a memory
+    limit too low to restart for."""
+    if isinstance(notice, MemoryLimitTooLowNotice):
+        body = memory_limit_too_low(notice.limit_mb, notice.needed_mb)
+        return ShowNotice(Notice(MEMORY_LIMIT_KEY, MEMORY_LIMIT_TITLE, body, status.state))
     if isinstance(notice, Unstuck):
         return CloseNotice(f"stuck-{notice.session_id}")
     if isinstance(notice, StuckNotice):
@@ -254,7 +260,7 @@ class NotifyPolicy:
         self._busy_before: frozenset[str] = frozenset()
         self._shown_at: dict[str, float] = {}  # notice key -> when it was last shown
         self._held: dict[str, NoticeAction] = {}  # what waits for MIN_SHOWN_S, by key
-        self._health = Notices()  # stuck turns and updates, one notice each
+        self._health = Notices()  # stuck turns, updates, a limit too low: one notice each
 
     def decide(
         self, status: Status, settings: NotifySettings, now: float, woke_at: float | None

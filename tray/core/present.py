@@ -94,7 +94,8 @@ def details(status: Status, coarse: bool = False) -> list[str]:
 
 
 def health_lines(status: Status) -> list[str]:
-    """Memory, stuck turns, a restart waiting for idle, updates: one line each, when there."""
+    """Memory, a limit too low, stuck turns, a restart waiting for idle, updates: one line
+    each, when there."""
     health = status.health
     lines = []
     if health.memory_mb is not None:
@@ -104,6 +105,9 @@ def health_lines(status: Status) -> list[str]:
         extra += [f"limit {size_text(limit)}"] if limit else []
         shown = f" ({', '.join(extra)})" if extra else ""
         lines.append(f"Memory {size_text(health.memory_mb)}{shown}")
+    needed = health.memory_limit_too_low_mb
+    if needed is not None:
+        lines.append(memory_limit_too_low(health.memory_limit_mb, needed))
     for turn in health.stuck:
         silent = duration(turn.silent_for(status.now))
         lines.append(f"Session {turn.session_id} stuck: busy with no event for {silent}")
@@ -115,6 +119,15 @@ def health_lines(status: Status) -> list[str]:
     if health.update_note:
         lines.append(health.update_note)
     return lines
+
+
+def memory_limit_too_low(limit_mb: float, needed_mb: float) -> str:
+    """Why the memory limit restarts nothing: a fresh server is over it already."""
+    return (
+        f"The memory limit ({size_text(limit_mb)}) is below what a fresh server needs "
+        f"({size_text(needed_mb)}): the server is not restarted for memory. "
+        "Raise the limit in Settings."
+    )
 
 
 def _waiting_restart(cause: Cause) -> str:

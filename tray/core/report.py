@@ -82,6 +82,7 @@ def _server(status: Status) -> dict[str, Any]:
         "memory_mb": _rounded(status.health.memory_mb),
         "memory_peak_mb": _rounded(status.health.memory_peak_mb),
         "memory_limit_mb": status.health.memory_limit_mb or None,
+        "memory_limit_too_low_mb": _rounded(status.health.memory_limit_too_low_mb),
     }
 
 
