@@ -1,9 +1,11 @@
 """Memory: the RSS of the server's whole process tree, a limit that restarts it when no session
-is busy, and a SIGKILL worded as the out-of-memory killer's. Against the real server, wrapped so
-that a test can grow its process tree (a child that allocates)."""
+is busy, a limit below a fresh server's size that restarts nothing and says so, and a SIGKILL
+worded as the out-of-memory killer's. Against the real server, wrapped so that a test can grow
+its process tree (a child that allocates)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -24,6 +26,7 @@ from tests.health.conftest import (
     rest,
 )
 from tests.health.wrapper import make_wrapper
+from tray.core import present, report
 from tray.core.causes import CauseKind, size_text
 from tray.core.status import State, Status
 from tray.engine.engine import ServerLaunch
@@ -152,6 +155,41 @@ async def test_the_limit_restart_waits_for_the_busy_turn_to_finish(
         told = f"the turn was cut short; messages {_shown(messages)}; statuses {_changes(h.seen)}"
         assert answer["info"]["time"].get("completed"), told
         assert "error" not in answer["info"]
+
+
+async def test_a_limit_below_a_fresh_servers_size_restarts_nothing_and_says_so(
+    make_launch: LaunchFactory,
+) -> None:
+    ticks = 15
+    launch = make_launch(memory_limit_mb=1, **FAST_HEALTH)
+    async with running(launch) as h:
+        first = await h.connected(within=WAIT_S)
+        found = await h.wait_for(
+            "the limit found too low",
+            lambda s: s.health.memory_limit_too_low_mb is not None,
+            within=WAIT_S,
+        )
+        assert found.pid == first.pid
+        needed = found.health.memory_limit_too_low_mb
+        assert needed is not None
+        assert needed > 100, "the real server alone holds a few hundred MB"
+        await asyncio.sleep(ticks * FAST_HEALTH["health_interval_s"])
+        await make_it_work(h, launch, first)  # a server that worked: not restarted either
+        await asyncio.sleep(ticks * FAST_HEALTH["health_interval_s"])
+        now = h.engine.status()
+        assert (now.state, now.pid, now.restarts) == (State.CONNECTED, first.pid, 0), h.trail()
+        assert not any(_limit_restart(seen.status) for seen in h.seen), h.trail()
+        assert now.health.pending_restart is None
+        shown = now.health.memory_limit_too_low_mb
+        assert shown is not None
+        assert shown >= needed, "the highest fresh sample"
+        said = (
+            f"The memory limit (1 MB) is below what a fresh server needs ({size_text(shown)}): "
+            "the server is not restarted for memory. Raise the limit in Settings."
+        )
+        assert said in present.details(now)
+        data = report.status_json(now, lambda t: t, "0", 1)["server"]
+        assert (data["memory_limit_mb"], data["memory_limit_too_low_mb"]) == (1, shown)
 
 
 def _shown(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
