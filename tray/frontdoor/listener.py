@@ -126,11 +126,7 @@ class Exchange:
     async def reply(self, reply: Reply) -> None:
         """The whole answer in one write: one segment, one wakeup for the client."""
         self.started = True
-        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
-        reason = reply.reason or _phrase(reply.status)
-        head = h11.Response(status_code=reply.status, headers=headers, reason=reason)
-        body = [h11.Data(data=reply.body)] if reply.body else []
-        self._send(head, *body, h11.EndOfMessage())
+        self._send(*_whole(reply))
         await self._drain()
 
     async def start(self, status: int, headers: Headers, reason: bytes = b"") -> None:
@@ -370,15 +366,9 @@ class Listener:
         if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         reply = self._bad_request(status, why)
-        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
-        headers.append((b"connection", b"close"))
+        reply = Reply(status, [*reply.headers, (b"connection", b"close")], reply.body)
         with contextlib.suppress(ConnectionError, h11.LocalProtocolError):
-            reason = _phrase(status)
-            writer.write(
-                conn.send(h11.Response(status_code=status, headers=headers, reason=reason))
-            )
-            writer.write(conn.send(h11.Data(data=reply.body)))
-            writer.write(conn.send(h11.EndOfMessage()))
+            writer.write(b"".join(conn.send(event) or b"" for event in _whole(reply)))
             await writer.drain()
 
 
@@ -397,6 +387,15 @@ def _gone(read: asyncio.Task[bytes]) -> bool:
     if read.cancelled():
         return False
     return read.exception() is not None or not read.result()
+
+
+def _whole(reply: Reply) -> list[h11.Event]:
+    """The events of a whole answer: its head (with the body's length) and body."""
+    headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+    reason = reply.reason or _phrase(reply.status)
+    head = h11.Response(status_code=reply.status, headers=headers, reason=reason)
+    body = [h11.Data(data=reply.body)] if reply.body else []
+    return [head, *body, h11.EndOfMessage()]
 
 
 def _phrase(status: int) -> bytes:

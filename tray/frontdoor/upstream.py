@@ -10,6 +10,7 @@ went away) goes up unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import select
 import socket
 import time
@@ -40,6 +41,7 @@ class _BodyFailed(Exception):
         self.error = error
 
 
+@functools.lru_cache(maxsize=8)  # asked at every request; a server's address is new per start
 def address_of(base_url: str) -> Address:
     parts = urlsplit(base_url)
     assert parts.hostname is not None, base_url
@@ -158,7 +160,6 @@ class UpstreamClient:
         self._connect_timeout_s = connect_timeout_s
         self._idle: list[_Connection] = []  # the most recently used last
         self._sweep: asyncio.TimerHandle | None = None
-        self._addresses: dict[str, Address] = {}
 
     async def request(
         self,
@@ -171,9 +172,7 @@ class UpstreamClient:
         read_timeout_s: float | None = None,
     ) -> UpstreamAnswer:
         """Send a request to the server at `base_url`; its answer once the headers are in."""
-        address = self._addresses.get(base_url) or self._addresses.setdefault(
-            base_url, address_of(base_url)
-        )
+        address = address_of(base_url)
         if self._slots is not None:
             await self._slots.acquire()
         connection: _Connection | None = None
