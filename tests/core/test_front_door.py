@@ -304,6 +304,51 @@ def test_session_idle_and_deleted_end_a_busy_turn_too() -> None:
     assert stream.turns.busy == {}
 
 
+@pytest.mark.parametrize("fmt", list(StreamFormat))
+def test_every_event_of_a_block_counts(fmt: StreamFormat) -> None:
+    """A block of many events (a burst read at once) is relayed whole, and each of its events
+    changes what is busy as it would alone."""
+    stream = HeldStream(fmt, None, token=counter())
+    stream.subscribed(A)
+    delta = sse({"type": "message.part.delta", "properties": {"sessionID": "s1"}})
+    block = b"".join(
+        [
+            status_event(fmt, "s1", "busy"),
+            delta,
+            status_event(fmt, "s2", "busy"),
+            status_event(fmt, "s1", "idle"),
+            delta,
+            status_event(fmt, "s3", "busy"),
+        ]
+    )
+    assert stream.relay(block, 0.0) == [block]
+    assert set(stream.turns.busy) == {"s2", "s3"}
+
+
+def test_a_resync_goes_right_after_the_first_event_of_a_block() -> None:
+    stream = HeldStream(StreamFormat.GLOBAL, "/w", token=counter())
+    stream.subscribed(A)
+    first = sse({"type": "server.connected", "properties": {}})
+    stream.relay(first, 0.0)
+    stream.subscribed(B)
+    more = sse({"payload": {"type": "message.updated", "properties": {}}})
+    out = stream.relay(first + more + more, 1.0)
+    assert out[0] == first
+    assert decoded(out[1])["payload"]["type"] == "server.instance.disposed"
+    assert out[2:] == [more + more]
+
+
+def test_a_resync_waits_for_a_whole_event_past_a_piece_of_an_oversized_one() -> None:
+    stream = HeldStream(StreamFormat.GLOBAL, "/w", token=counter())
+    stream.subscribed(A)
+    stream.relay(sse({"type": "server.connected", "properties": {}}), 0.0)
+    stream.subscribed(B)
+    assert stream.relay(b"data: a piece", 1.0) == [b"data: a piece"]
+    out = stream.relay(b" ends\n\n", 2.0)
+    assert out[0] == b" ends\n\n"
+    assert decoded(out[1])["payload"]["type"] == "server.instance.disposed"
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -391,26 +436,40 @@ def test_heartbeats_only_while_the_server_is_away_or_silent() -> None:
 
 def test_the_splitter_gives_whole_events_whatever_the_chunks() -> None:
     body = b"data: 1\n\ndata: 2\n\n: heartbeat\n\ndata: 3\n\n"
-    for size in (1, 2, 3, 7, len(body)):
+    for size in (1, 2, 3, 7, 12, len(body)):
         splitter = EventSplitter()
-        events: list[bytes] = []
-        for start in range(0, len(body), size):
-            events += splitter.feed(body[start : start + size])
-        assert events == [b"data: 1\n\n", b"data: 2\n\n", b": heartbeat\n\n", b"data: 3\n\n"]
+        blocks = [splitter.feed(body[start : start + size]) for start in range(0, len(body), size)]
+        assert all(block.endswith(b"\n\n") for block in blocks if block)
+        assert b"".join(blocks) == body
+    assert EventSplitter().feed(body) is body  # a chunk of whole events passes uncopied
+
+
+def test_a_chunk_gives_every_event_it_completes_in_one_block() -> None:
+    splitter = EventSplitter()
+    assert splitter.feed(b"data: 1\n\ndata: 2\n\ndata: ha") == b"data: 1\n\ndata: 2\n\n"
+    assert splitter.feed(b"lf\n\ndata: 4") == b"data: half\n\n"
+    assert splitter.feed(b"\n\n") == b"data: 4\n\n"
 
 
 def test_crlf_lines_are_normalised() -> None:
-    assert EventSplitter().feed(b"data: 1\r\n\r\n") == [b"data: 1\n\n"]
+    assert EventSplitter().feed(b"data: 1\r\n\r\n") == b"data: 1\n\n"
 
 
 def test_an_oversized_event_passes_in_pieces_and_is_ended_on_a_new_upstream() -> None:
     splitter = EventSplitter(limit=10)
-    assert splitter.feed(b"data: 0123456789") == [b"data: 0123456789"]
+    assert splitter.feed(b"data: 0123456789") == b"data: 0123456789"
     assert splitter.inside_oversized
     assert splitter.reset() == b"\n\n"
     assert splitter.reset() == b""
-    assert splitter.feed(b"data: half") == []
+    assert splitter.feed(b"data: half") == b""
     assert splitter.reset() == b""  # a half event never reached the client: dropped
+
+
+def test_an_oversized_event_ends_with_the_chunk_that_ends_it() -> None:
+    splitter = EventSplitter(limit=10)
+    assert splitter.feed(b"data: 0123456789") == b"data: 0123456789"
+    assert splitter.feed(b"more\n\ndata: 1\n\n") == b"more\n\ndata: 1\n\n"
+    assert not splitter.inside_oversized
 
 
 # -- credentials -----------------------------------------------------------------------------------

@@ -378,6 +378,12 @@ def heartbeat(fmt: StreamFormat, new_id: str) -> bytes:
     return _wrap(fmt, "server.heartbeat", {}, Scope(), new_id)
 
 
+def _events(block: bytes) -> list[bytes]:
+    """The events of a block of whole events, each with its blank line."""
+    parts = block.split(b"\n\n")
+    return [part + b"\n\n" for part in parts[:-1]]
+
+
 def event_json(raw: bytes) -> dict[str, Any] | None:
     """The JSON object of one SSE event's data (None for a comment or garbage)."""
     data = b"".join(line[5:].lstrip(b" ") for line in raw.split(b"\n") if line.startswith(b"data:"))
@@ -401,7 +407,13 @@ class TurnTracker:
     # The cheap test before decoding JSON: only these events change what is busy.
     MARKERS = (b'"session.status"', b'"session.idle"', b'"session.error"', b'"session.deleted"')
 
-    def observe(self, raw: bytes) -> None:
+    def observe(self, block: bytes) -> None:
+        """What the events in `block` (whole events, one or many) say of busy sessions."""
+        if any(marker in block for marker in self.MARKERS):  # one scan for a whole block
+            for raw in _events(block):
+                self._observe_one(raw)
+
+    def _observe_one(self, raw: bytes) -> None:
         if not any(marker in raw for marker in self.MARKERS):
             return
         item = event_json(raw)
@@ -485,15 +497,18 @@ class HeldStream:
         self.resync_due = self.resync_due or (self.served_before and upstream != self.bound_to)
         self.bound_to = upstream
 
-    def relay(self, raw: bytes, now: float) -> list[bytes]:
-        """What to write for one event from upstream (`raw` ends with the blank line)."""
-        self.turns.observe(raw)
+    def relay(self, block: bytes, now: float) -> list[bytes]:
+        """What to write for `block`: whole events from upstream, one or many, as
+        `EventSplitter` gives them (the resync goes right after the first of them)."""
+        self.turns.observe(block)
         self.served_before = True
         self.last_sent_at = now
-        if not self.resync_due:
-            return [raw]
+        first_end = block.find(b"\n\n") + 2 if self.resync_due else 0
+        if first_end <= 1:  # no resync due, or not a whole event (a piece of an oversized one)
+            return [block]
         self.resync_due = False
-        return [raw, *self.resync_events()]
+        rest = block[first_end:]
+        return [block[:first_end], *self.resync_events(), *([rest] if rest else [])]
 
     def resync_events(self) -> list[bytes]:
         if self.fmt is not StreamFormat.GLOBAL:
@@ -533,29 +548,37 @@ def first_event_within(silent_tries: int) -> float:
 
 
 class EventSplitter:
-    """Cuts an SSE body into whole events (ending with a blank line), so that the door only
-    ever writes whole events and can put its own between them. An event longer than `limit`
-    bytes is passed on in pieces as it arrives (nothing may be inserted until it ends)."""
+    """Cuts an SSE body at its last whole event (ending with a blank line), so that the door only
+    ever writes whole events and can put its own between them. Each chunk gives all the whole
+    events it completes in one block (a burst costs a few scans per chunk, not work per event).
+    An event longer than `limit` bytes is passed on in pieces as it arrives (nothing may be
+    inserted until it ends)."""
 
     def __init__(self, limit: int = 16 * 1024 * 1024) -> None:
         self.limit = limit
         self._buffer = bytearray()
         self.inside_oversized = False
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        self._buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
-        out: list[bytes] = []
-        start = 0
-        while (end := self._buffer.find(b"\n\n", start)) != -1:
-            out.append(bytes(self._buffer[start : end + 2]))
-            start = end + 2
+    def feed(self, chunk: bytes) -> bytes:
+        """The whole events completed by `chunk`, as one block (b"": none yet)."""
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n")
+        if not self._buffer and chunk.endswith(b"\n\n"):  # the usual case: no copy
             self.inside_oversized = False
-        del self._buffer[:start]
+            return chunk
+        self._buffer += chunk
+        end = self._buffer.rfind(b"\n\n") + 2
+        if end > 1:
+            block = bytes(self._buffer[:end])
+            del self._buffer[:end]
+            self.inside_oversized = False
+        else:
+            block = b""
         if len(self._buffer) > self.limit:
-            out.append(bytes(self._buffer))
+            block += bytes(self._buffer)
             self._buffer.clear()
             self.inside_oversized = True
-        return out
+        return block
 
     def reset(self) -> bytes:
         """A new upstream: drop a half-received event; what to write to end an oversized one

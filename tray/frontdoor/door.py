@@ -677,11 +677,9 @@ class FrontDoor:
                 if stream.lost_at is not None:
                     self._last_hold_s = now - stream.lost_at
                     log.debug("front door: a stream is live again after %.1f s", self._last_hold_s)
-            out: list[bytes] = []
-            for event in splitter.feed(chunk):
-                out.extend(stream.held.relay(event, now))
-            if out:
-                await stream.write(b"".join(out))
+            block = splitter.feed(chunk)
+            if block:
+                await stream.write(b"".join(stream.held.relay(block, now)))
             if stream.ended.is_set():
                 return
             chunk = await answer.readany()
