@@ -301,8 +301,8 @@ def test_start_to_connected() -> None:
     d = Driver()
     steps: list[tuple[Callable[[], list[Effect]], list[Effect], float]] = [
         (d.start, [Spawn(1)], 60.5),
-        (d.spawned, [], 60.5),
-        (d.listening, [CheckHealth(1)], 60.5),
+        (d.spawned, [], 61.0),  # the startup timeout counts from the process's start
+        (d.listening, [CheckHealth(1)], 61.0),
         (d.healthy, [OpenStream(1)], 27.0),
         (d.opened, [Resync(None)], 27.5),
     ]
@@ -629,6 +629,27 @@ def test_startup_timeout_terminates_and_restarts(phase: str) -> None:
     assert d.advance(1.0) == [Spawn(2)]
     d.connect()
     assert d.status.incidents[-1].recovered
+
+
+def test_the_startup_timeout_counts_from_the_process_not_from_the_spawn_asked_for() -> None:
+    """The engine may wait before it starts the process (the front door taking the public port,
+    a leftover server stopping): a server started 59.5 s after its spawn was asked for has the
+    whole timeout to start (it was terminated 0.5 s after its start)."""
+    d = Driver()
+    assert d.start() == [Spawn(1)]
+    d.now = 59.5
+    assert d.spawned() == []
+    assert d.advance(59.9) == []
+    assert d.state() is State.STARTING
+    assert d.advance(0.1) == [TERMINATE_1]
+    assert d.cause == causes.startup_timeout(60.0)
+
+
+def test_a_spawn_that_never_starts_a_process_still_times_out() -> None:
+    d = Driver()
+    assert d.start() == [Spawn(1)]
+    assert d.advance(60.0) == [TERMINATE_1]
+    assert d.cause == causes.startup_timeout(60.0)
 
 
 def test_health_failures_are_retried_until_the_startup_timeout() -> None:

@@ -181,7 +181,10 @@ class Supervisor:
             case SpawnFailed():
                 return self._on_exited(event.cause, now)
             case Spawned():
+                # The server's time to start counts from its process: the engine may first have
+                # waited for the front door to take the public port, or a leftover to stop.
                 self._pid = event.pid
+                self._spawned_at = now
             case Listening():
                 return self._on_listening(event.url)
             case Healthy():
