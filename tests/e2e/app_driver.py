@@ -73,10 +73,11 @@ class AppDriver:
         self.log = workdir / "app.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *args: str) -> None:
+        """Start the app with `args` (say, --background)."""
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tray"], env=self.env, stdout=log, stderr=log
+                [sys.executable, "-m", "tray", *args], env=self.env, stdout=log, stderr=log
             )
 
     def cli(self, *args: str, timeout: float = 20.0) -> tuple[int, str]:

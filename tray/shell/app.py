@@ -94,10 +94,14 @@ class App:
             self.engine.start()
         self._tasks.start(self._passwords.obtain(timeout, self.commands.use_password), "keyring")
         autostart.refresh(autostart.launch_command())  # the app may have moved
+        # At login the panel may come up after the app: the icon waits for it (the status window
+        # stands in after TRAY_WAIT_S), nothing else does: the server's start (which waits for
+        # the front door below) and a quit would have waited that minute too.
         waits = self._args.wait_for_tray or self._args.background
-        await self.views.show(self.commands, TRAY_WAIT_S if waits else 0.0)
+        views = self._tasks.start(self._show_views(TRAY_WAIT_S if waits else 0.0), "views")
+        if not waits:
+            await views  # the icon first: the front door's modules load after it
         self.engine.subscribe(self._on_status)
-        self.views.refresh()  # what changed while the icon came up
         self.notices.start()
         for warning in self._warnings:
             self.boxes.warn(warning)
@@ -115,6 +119,10 @@ class App:
         self.views.hide()
         self.commands.close()
         return 0
+
+    async def _show_views(self, wait_for_tray_s: float) -> None:
+        await self.views.show(self.commands, wait_for_tray_s)
+        self.views.refresh()  # what changed while the icon came up
 
     def quit(self) -> None:
         if not self._quit.done():
