@@ -279,6 +279,10 @@ class Listener:
                 conn.start_next_cycle()
         except (ConnectionError, TimeoutError):
             pass  # the client went away, or said nothing for IDLE_S
+        except asyncio.CancelledError:
+            # Its end: the listener closing, a rotation, or its client gone mid-request. Not
+            # raised on: asyncio (3.11) logs a connection's task that ends cancelled as an error.
+            pass
         except Exception:
             log.exception("front door: a connection failed")  # that connection only
         finally:
