@@ -26,6 +26,18 @@ WATCHER = ("org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher")
 _MENU_ITEM = re.compile(r"\((\d+), \{[^{}]*'label': <'([^']*)'>")
 
 
+def project_settings(
+    desk: VirtualDesktop, opencode_binary: str, port: int, **more: Any
+) -> Settings:
+    """Settings for an app that runs `opencode_binary` on `port` in a new project folder of the
+    desktop's home (`more`: other settings)."""
+    project = desk.home / "project"
+    project.mkdir()
+    return Settings(
+        opencode_path=opencode_binary, port=port, working_directory=str(project), **more
+    )
+
+
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     """Those of `processes` still running (a zombie has ended)."""
     found = []

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, alive, wait_until
+from tests.e2e.app_driver import AppDriver, alive, project_settings, wait_until
 from tray.core.front_door import LOGIN_PATH
-from tray.core.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
 
@@ -33,14 +32,7 @@ def desk(tmp_path: Path) -> Iterator[VirtualDesktop]:
 def app(
     desk: VirtualDesktop, tmp_path: Path, opencode_binary: str, free_port: int
 ) -> Iterator[AppDriver]:
-    project = desk.home / "project"
-    project.mkdir()
-    settings = Settings(
-        opencode_path=opencode_binary,
-        port=free_port,
-        working_directory=str(project),
-        notification_grace_s=0.0,
-    )
+    settings = project_settings(desk, opencode_binary, free_port, notification_grace_s=0.0)
     driver = AppDriver(desk, tmp_path, settings)
     driver.start()
     try:

@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, wait_until
+from tests.e2e.app_driver import AppDriver, project_settings, wait_until
 from tray.core.notify_policy import RECOVERED_TITLE
 from tray.core.settings import Settings
 from tray.identity import DISPLAY_NAME
@@ -101,12 +101,10 @@ def calls(desk: VirtualDesktop, tmp_path: Path) -> Iterator[NotifyCalls]:
 def app(
     desk: VirtualDesktop, tmp_path: Path, opencode_binary: str, free_port: int
 ) -> Iterator[AppDriver]:
-    project = desk.home / "project"
-    project.mkdir()
-    settings = Settings(
-        opencode_path=opencode_binary,
-        port=free_port,
-        working_directory=str(project),
+    settings = project_settings(
+        desk,
+        opencode_binary,
+        free_port,
         crash_loop_limit=20,  # two incidents of a few crashes each must not trip the breaker
     )
     assert settings.notification_grace_s == GRACE_S == 5.0  # the default, on purpose

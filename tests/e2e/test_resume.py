@@ -17,8 +17,8 @@ import pytest
 
 from tests.desktop import VirtualDesktop
 from tests.e2e import mock_model
-from tests.e2e.app_driver import AppDriver, wait_until
-from tray.core.settings import ResumeTarget, Settings
+from tests.e2e.app_driver import AppDriver, project_settings, wait_until
+from tray.core.settings import ResumeTarget
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
 
@@ -104,12 +104,10 @@ def lab(tmp_path: Path, opencode_binary: str, free_port: int) -> Iterator[Lab]:
     terminal.chmod(0o755)
     try:
         with VirtualDesktop(tmp_path / "desk", keyring=True) as desk:
-            project = desk.home / "project"
-            project.mkdir()
-            settings = Settings(
-                opencode_path=opencode_binary,
-                port=free_port,
-                working_directory=str(project),
+            settings = project_settings(
+                desk,
+                opencode_binary,
+                free_port,
                 extra_env={"OPENCODE_CONFIG_CONTENT": mock_model.config_content(model_port)},
                 notification_grace_s=0.0,
                 resume_target=ResumeTarget.TERMINAL,

@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, alive, wait_until
-from tray.core.settings import Settings
+from tests.e2e.app_driver import AppDriver, alive, project_settings, wait_until
 from tray.shell.app import TRAY_WAIT_S
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
@@ -36,14 +35,7 @@ def app(tmp_path: Path, opencode_binary: str, free_port: int) -> Iterator[AppDri
     # No tray, and a bus without D-Bus activation and without a Secret Service: no keyring.
     with VirtualDesktop(tmp_path / "desk", tray=False) as desk:
         assert not desk.has_owner("org.freedesktop.secrets")
-        project = desk.home / "project"
-        project.mkdir()
-        settings = Settings(
-            opencode_path=opencode_binary,
-            port=free_port,
-            working_directory=str(project),
-            notification_grace_s=0.0,
-        )
+        settings = project_settings(desk, opencode_binary, free_port, notification_grace_s=0.0)
         driver = AppDriver(desk, tmp_path, settings)
         try:
             yield driver
