@@ -20,6 +20,7 @@ import pytest
 from tests.engine.helpers import LaunchFactory
 from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events, wait_until
 from tray import logs
+from tray.frontdoor.listener import WATCH_AFTER_S
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 
@@ -166,6 +167,7 @@ async def test_the_terminal_websocket_echoes(front_door: DoorUnderTest) -> None:
         aiohttp.ClientSession() as session,
         session.ws_connect(f"{front_door.url}/pty/{pty}/connect?auth_token={token}") as ws,
     ):
+        await asyncio.sleep(WATCH_AFTER_S * 4)  # a connection at work this long is watched
         await ws.send_str("hello door\n")
         seen = ""
         while "hello door" not in seen:

@@ -205,15 +205,17 @@ class _Wire:
 
 
 class _Watch:
-    """Cancels a connection's task if its client goes away while its handler still runs."""
+    """Cancels a connection's task if its client goes away while its handler still runs (not
+    once the connection switched protocols: it is then the tunnel's to read)."""
 
-    def __init__(self, wire: _Wire, task: asyncio.Task[None]) -> None:
+    def __init__(self, exchange: Exchange, wire: _Wire, task: asyncio.Task[None]) -> None:
+        self._exchange = exchange
         self._wire = wire
         self._task = task
         self.running = True
 
     def start(self) -> None:
-        if self.running:
+        if self.running and not self._exchange.switched:
             self._wire.watch().add_done_callback(self._read_done)
 
     def _read_done(self, read: asyncio.Task[bytes]) -> None:
@@ -325,7 +327,7 @@ class Listener:
         """The handler, in the connection's task. A request with no body (a body is the
         handler's to read: then its end shows when it is written to) has its client watched once
         the handler has worked `WATCH_AFTER_S`: a client that goes away cancels it."""
-        watch = _Watch(wire, task)
+        watch = _Watch(exchange, wire, task)
         timer = None
         if exchange.body_read:
             timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, watch.start)
