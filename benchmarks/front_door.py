@@ -2,7 +2,10 @@
 second relayed, memory per held stream, the app's CPU during a 10k-delta burst, the door on
 the Qt loop against the door on its own thread (with a UI-ish load), and the client-visible
 gap per fault (SIGKILL, restart, hang) next to the server's cold start. The REST rows end with
-a bare h11 relay (`h11_relay.py`): the floor under the door, which is built on h11 too.
+a bare h11 relay (`h11_relay.py`): the floor under the door, which is built on h11 too, and a
+raw TCP splice (`tcp_splice.py`): the floor under any relay in Python (the extra hop alone).
+The CPU column is this process's (the door's or the relay's; the client runs in another) per
+request.
 
     .venv/bin/python benchmarks/front_door.py [--runs N] [--requests N] [--events N]
 
@@ -38,6 +41,7 @@ from event_throughput import burst
 from h11_relay import H11Relay
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+from tcp_splice import TcpSplice
 
 from tests.engine.fake_server import FakeServer, sse
 from tray.core.front_door import Credentials, ServerView, Upstream
@@ -239,31 +243,39 @@ async def server_section(binary: str, root: Path, runs: int, requests: int) -> d
                     if (await probe.get(upstream.url + "/global/health")).status_code == 200:
                         break
                 await asyncio.sleep(0.1)
-        found: dict[str, Any] = {"direct": [], "direct httpx": []}
+        found: dict[str, Any] = {"cpu": {}}
+
+        async def measure(name: str, url: str, auth: str, client: str = "aiohttp") -> None:
+            before = psutil.Process().cpu_times()
+            samples = await latencies(url, auth, requests, client)
+            after = psutil.Process().cpu_times()
+            used = (after.user - before.user) + (after.system - before.system)
+            found.setdefault(name, []).extend(samples)
+            found["cpu"][name] = found["cpu"].get(name, 0.0) + used / requests
+
         for _ in range(runs):
-            found["direct"] += await latencies(upstream.url, private.basic(), requests)
-            found["direct httpx"] += await latencies(
-                upstream.url, private.basic(), requests, "httpx"
-            )
+            await measure("direct", upstream.url, private.basic())
+            await measure("direct httpx", upstream.url, private.basic(), "httpx")
         for kind in ("qt loop", "thread"):
-            found[kind], found[f"{kind} + UI load"] = [], []
             async with a_door(kind, upstream) as door:
                 for _ in range(runs):
-                    found[kind] += await latencies(door.url, PUBLIC.basic(), requests)
+                    await measure(kind, door.url, PUBLIC.basic())
                     with ui_load():
-                        found[f"{kind} + UI load"] += await latencies(
-                            door.url, PUBLIC.basic(), requests
-                        )
+                        await measure(f"{kind} + UI load", door.url, PUBLIC.basic())
         relay = H11Relay(PUBLIC.basic(), port, private.basic())
+        splice = TcpSplice(port)
         relay.start()
-        found["bare h11 relay (thread)"] = []
+        splice.start()
         try:
             for _ in range(runs):
-                found["bare h11 relay (thread)"] += await latencies(
-                    relay.url, PUBLIC.basic(), requests
-                )
+                await measure("direct", upstream.url, private.basic())
+                await measure("bare h11 relay (thread)", relay.url, PUBLIC.basic())
+                await measure("raw TCP splice (thread)", splice.url, private.basic())
         finally:
             relay.stop()
+            splice.stop()
+        for name in found["cpu"]:
+            found["cpu"][name] /= runs * (2 if name == "direct" else 1)
         found["memory"] = await held_stream_memory(upstream)
         return found
     finally:
@@ -443,7 +455,10 @@ def rest_table(found: dict[str, Any]) -> None:
     direct = found["direct"]
     d50, d99 = pct(direct, 0.5), pct(direct, 0.99)
     print("\nREST latency, GET /global/health, one keep-alive connection (ms)")
-    print(f"{'':28} {'n':>6} {'p50':>8} {'p99':>8} {'added p50':>10} {'added p99':>10}")
+    print(
+        f"{'':28} {'n':>6} {'p50':>8} {'p99':>8} {'added p50':>10} {'added p99':>10}"
+        f" {'CPU/request':>12}"
+    )
     for name in (
         "direct",
         "direct httpx",
@@ -452,11 +467,15 @@ def rest_table(found: dict[str, Any]) -> None:
         "thread",
         "thread + UI load",
         "bare h11 relay (thread)",
+        "raw TCP splice (thread)",
     ):
         s = found[name]
         p50, p99 = pct(s, 0.5), pct(s, 0.99)
-        added = "" if name.startswith("direct") else f"{ms(p50 - d50):>10} {ms(p99 - d99):>10}"
-        print(f"{name:28} {len(s):>6} {ms(p50)} {ms(p99)} {added}")
+        added = f"{ms(p50 - d50):>10} {ms(p99 - d99):>10}"
+        if name.startswith("direct"):
+            added = " " * 21
+        cpu = f"{found['cpu'][name] * 1e6:>9.0f} us"
+        print(f"{name:28} {len(s):>6} {ms(p50)} {ms(p99)} {added} {cpu}")
     print(f"\nmemory per event stream held while the server is down: {found['memory']:.1f} KiB")
 
 
