@@ -11,6 +11,7 @@ import os
 import socket
 import statistics
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,33 @@ def p90(samples: Sequence[float]) -> float:
     if len(samples) < 2:
         return samples[0]
     return statistics.quantiles(samples, n=10, method="inclusive")[-1]
+
+
+class LoopThread:
+    """A server on a free loopback port, on an asyncio loop of its own thread; `url` once
+    `start` returns."""
+
+    name = "server"
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name=self.name, daemon=True).start()
+        self._ready.wait()
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    async def _listen(self) -> asyncio.Server:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        server = self._loop.run_until_complete(self._listen())
+        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        self._ready.set()
+        self._loop.run_forever()

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import threading
 from collections.abc import Iterable
 
 import h11
+from benchlib import LoopThread
 
 # One hop's headers, and those the relay sets itself.
 _NOT_FORWARDED = frozenset(
@@ -75,32 +75,18 @@ class _Pool:
             writer.close()
 
 
-class H11Relay:
-    """Listens on a free loopback port of its own thread's loop; `url` once `start` returns."""
+class H11Relay(LoopThread):
+    name = "h11 relay"
 
     def __init__(self, public_basic: str, upstream_port: int, upstream_basic: str) -> None:
+        super().__init__()
         self._public = public_basic.encode()
         self._upstream_auth = upstream_basic.encode()
         self._upstream_host = f"127.0.0.1:{upstream_port}".encode()
         self._pool = _Pool("127.0.0.1", upstream_port)
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.url = ""
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="h11 relay", daemon=True).start()
-        self._ready.wait()
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        self._ready.set()
-        self._loop.run_forever()
+    async def _listen(self) -> asyncio.Server:
+        return await asyncio.start_server(self._serve, "127.0.0.1", 0)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)

@@ -9,7 +9,8 @@ extra loopback hop itself; what the bare h11 relay adds over it is the HTTP fram
 from __future__ import annotations
 
 import asyncio
-import threading
+
+from benchlib import LoopThread
 
 
 class _Pipe(asyncio.Protocol):
@@ -42,39 +43,23 @@ class _Pipe(asyncio.Protocol):
             self.peer.transport.close()
 
 
-class TcpSplice:
-    """Listens on a free loopback port of its own thread's loop; `url` once `start` returns."""
+class TcpSplice(LoopThread):
+    name = "tcp splice"
 
     def __init__(self, upstream_port: int) -> None:
+        super().__init__()
         self._upstream_port = upstream_port
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.url = ""
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="tcp splice", daemon=True).start()
-        self._ready.wait()
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-
-    def _run(self) -> None:
-        self._loop = loop = asyncio.new_event_loop()
-        server = loop.run_until_complete(loop.create_server(self._accepted, "127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        self._ready.set()
-        loop.run_forever()
+    async def _listen(self) -> asyncio.Server:
+        return await asyncio.get_running_loop().create_server(self._accepted, "127.0.0.1", 0)
 
     def _accepted(self) -> _Pipe:
         client = _Pipe()
-        assert self._loop is not None
-        self._loop.create_task(self._connect(client))
+        asyncio.get_running_loop().create_task(self._connect(client))
         return client
 
     async def _connect(self, client: _Pipe) -> None:
-        assert self._loop is not None
-        _, server = await self._loop.create_connection(
+        _, server = await asyncio.get_running_loop().create_connection(
             lambda: _Pipe(client), "127.0.0.1", self._upstream_port
         )
         client.joined(server)
