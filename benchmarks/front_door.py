@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import httpx
@@ -55,6 +55,7 @@ HERE = Path(__file__).resolve()
 PUBLIC = Credentials("opencode", "public-password")
 UI_EVERY_MS, UI_BUSY_S, TICK_MS = 16, 0.006, 10
 Door = FrontDoor | ThreadedFrontDoor
+T = TypeVar("T")
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -220,7 +221,7 @@ async def a_door(
         await door.close()
 
 
-async def cpu_during(work: Awaitable[dict[str, float]]) -> tuple[dict[str, float], float]:
+async def cpu_during(work: Awaitable[T]) -> tuple[T, float]:
     me = psutil.Process()
     before = me.cpu_times()
     result = await work
@@ -246,12 +247,9 @@ async def server_section(binary: str, root: Path, runs: int, requests: int) -> d
         found: dict[str, Any] = {"cpu": {}}
 
         async def measure(name: str, url: str, auth: str, client: str = "aiohttp") -> None:
-            before = psutil.Process().cpu_times()
-            samples = await latencies(url, auth, requests, client)
-            after = psutil.Process().cpu_times()
-            used = (after.user - before.user) + (after.system - before.system)
+            samples, cpu = await cpu_during(latencies(url, auth, requests, client))
             found.setdefault(name, []).extend(samples)
-            found["cpu"][name] = found["cpu"].get(name, 0.0) + used / requests
+            found["cpu"].setdefault(name, []).append(cpu / requests)
 
         for _ in range(runs):
             await measure("direct", upstream.url, private.basic())
@@ -274,8 +272,6 @@ async def server_section(binary: str, root: Path, runs: int, requests: int) -> d
         finally:
             relay.stop()
             splice.stop()
-        for name in found["cpu"]:
-            found["cpu"][name] /= runs * (2 if name == "direct" else 1)
         found["memory"] = await held_stream_memory(upstream)
         return found
     finally:
@@ -474,7 +470,7 @@ def rest_table(found: dict[str, Any]) -> None:
         added = f"{ms(p50 - d50):>10} {ms(p99 - d99):>10}"
         if name.startswith("direct"):
             added = " " * 21
-        cpu = f"{found['cpu'][name] * 1e6:>9.0f} us"
+        cpu = f"{statistics.mean(found['cpu'][name]) * 1e6:>9.0f} us"
         print(f"{name:28} {len(s):>6} {ms(p50)} {ms(p99)} {added} {cpu}")
     print(f"\nmemory per event stream held while the server is down: {found['memory']:.1f} KiB")
 

@@ -12,6 +12,8 @@ import asyncio
 
 from benchlib import LoopThread
 
+from tray.tasks import Tasks
+
 
 class _Pipe(asyncio.Protocol):
     """One side of a splice: what it receives goes to its peer (kept until the peer exists)."""
@@ -49,13 +51,14 @@ class TcpSplice(LoopThread):
     def __init__(self, upstream_port: int) -> None:
         super().__init__()
         self._upstream_port = upstream_port
+        self._connects = Tasks(None, lambda error, _name: print(f"tcp splice: {error!r}"))
 
     async def _listen(self) -> asyncio.Server:
         return await asyncio.get_running_loop().create_server(self._accepted, "127.0.0.1", 0)
 
     def _accepted(self) -> _Pipe:
         client = _Pipe()
-        asyncio.get_running_loop().create_task(self._connect(client))
+        self._connects.start(self._connect(client), "connect upstream")
         return client
 
     async def _connect(self, client: _Pipe) -> None:
