@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import select
 from collections.abc import AsyncIterator
 
 import pytest
@@ -172,6 +173,47 @@ async def test_a_client_that_leaves_while_held_is_let_go_at_once(
         await asyncio.sleep(0.1)
     # Its connection ended quietly (asyncio logs a connection task that ends cancelled).
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.skipif(not hasattr(select, "POLLRDHUP"), reason="the kernel tells only on Linux")
+@pytest.mark.parametrize("sent", [10, 100], ids=["part of its body", "all of its body"])
+async def test_a_client_that_leaves_while_held_with_a_body_is_not_forwarded(sent: int) -> None:
+    """Its body is unread while it is held, so only the kernel can tell that it left. A request
+    forwarded after its client gave up would still run (a prompt sent twice, once retried)."""
+    reached: list[str] = []
+
+    async def count(request: web.Request) -> web.Response:
+        reached.append(request.method)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_route("*", "/echo", count)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n" + AUTH + b"\r\n"
+    try:
+        async with door_before(0, State.STARTING) as (door, port):
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(head + b"x" * sent)
+            await writer.drain()
+            await wait_until(lambda: door.stats().requests_held == 1, "it to be held")
+            writer.close()
+            await wait_until(
+                lambda: door.stats().requests_held == door.stats().clients == 0,
+                "the held request to be let go",
+                within=2,
+            )
+            upstream = Upstream(f"http://127.0.0.1:{runner.addresses[0][1]}", PRIVATE)
+            door.server_changed(ServerView(State.CONNECTED, upstream))
+            [(status, _)] = await exchange(
+                port, b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
+            )
+            assert status == 200
+    finally:
+        await runner.cleanup()
+    assert reached == ["GET"]
 
 
 async def test_closing_with_idle_connections_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:

@@ -4,8 +4,12 @@ One task per connection reads requests one after another (keep-alive) and runs t
 each in it. A handler still at work after `WATCH_AFTER_S` (a held request, an event stream, a
 long call) has its connection watched from then on: a client that goes away cancels it, so
 nothing stays held for it. (Watching every request from its start cost a task and two loop
-turns each: about a sixth of the latency the door adds.) A request h11 cannot parse (or whose
-head is over the bound) gets the answer `bad_request` builds, and the connection closes.
+turns each: about a sixth of the latency the door adds.) Until a request's body is read (it is
+the handler's to read: a held request's is read only once it is forwarded), reading cannot
+show the client leaving; the kernel is asked instead, every `HANGUP_POLL_S`, whether the client
+hung up (Linux tells; elsewhere such a request is watched once its body is read). A request h11
+cannot parse (or whose head is over the bound) gets the answer `bad_request` builds, and the
+connection closes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
+import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,6 +38,12 @@ IDLE_S = 75.0
 CLOSE_GRACE_S = 5.0
 # A handler at work this long has its client watched (most requests are answered sooner).
 WATCH_AFTER_S = 0.05
+# How often a client whose request body is not read yet is looked for (see `_hung_up`).
+HANGUP_POLL_S = 0.5
+# What poll() says of a client that closed or reset its connection, data unread or not (Linux).
+_HANGUP = getattr(select, "POLLRDHUP", 0)
+if _HANGUP:
+    _HANGUP |= select.POLLHUP | select.POLLERR
 
 
 class ClientGone(ConnectionError):
@@ -206,21 +218,36 @@ class _Wire:
 
 class _Watch:
     """Cancels a connection's task if its client goes away while its handler still runs (not
-    once the connection switched protocols: it is then the tunnel's to read)."""
+    once the connection switched protocols: it is then the tunnel's to read). While the
+    request's body is unread, by asking the kernel every `HANGUP_POLL_S`; then by reading."""
 
     def __init__(self, exchange: Exchange, wire: _Wire, task: asyncio.Task[None]) -> None:
         self._exchange = exchange
         self._wire = wire
         self._task = task
-        self.running = True
+        self._running = True
+        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, self._look)
 
-    def start(self) -> None:
-        if self.running and not self._exchange.switched:
+    def stop(self) -> None:
+        self._running = False
+        self._timer.cancel()
+
+    def _look(self) -> None:
+        if not self._running or self._exchange.switched:
+            return
+        if self._exchange.body_read:
             self._wire.watch().add_done_callback(self._read_done)
+        elif self._wire.writer.is_closing() or _hung_up(self._wire.writer.get_extra_info("socket")):
+            self._gone()
+        elif _HANGUP:
+            self._timer = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
 
     def _read_done(self, read: asyncio.Task[bytes]) -> None:
-        if self.running and _gone(read):
-            self._task.cancel()  # what was held for it is let go; the connection closes
+        if self._running and _gone(read):
+            self._gone()
+
+    def _gone(self) -> None:
+        self._task.cancel()  # what was held for it is let go; the connection closes
 
 
 Handler = Callable[[Exchange], Coroutine[None, None, None]]
@@ -324,13 +351,9 @@ class Listener:
         )
 
     async def _run(self, exchange: Exchange, wire: _Wire, task: asyncio.Task[None]) -> None:
-        """The handler, in the connection's task. A request with no body (a body is the
-        handler's to read: then its end shows when it is written to) has its client watched once
-        the handler has worked `WATCH_AFTER_S`: a client that goes away cancels it."""
+        """The handler, in the connection's task, its client watched once it has worked
+        `WATCH_AFTER_S`: a client that goes away cancels it."""
         watch = _Watch(exchange, wire, task)
-        timer = None
-        if exchange.body_read:
-            timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, watch.start)
         try:
             await self._handler(exchange)
         except ConnectionError:
@@ -342,9 +365,7 @@ class Listener:
                 with contextlib.suppress(ConnectionError, h11.LocalProtocolError):
                     await exchange.reply(self._bad_request(500, f"the front door failed: {error}"))
         finally:
-            watch.running = False
-            if timer is not None:
-                timer.cancel()
+            watch.stop()
 
     def _why(self, error: h11.RemoteProtocolError) -> str:
         if error.error_status_hint == 431:
@@ -393,6 +414,16 @@ def _gone(read: asyncio.Task[bytes]) -> bool:
     if read.cancelled():
         return False
     return read.exception() is not None or not read.result()
+
+
+def _hung_up(sock: socket.socket) -> bool:
+    """Whether the client closed or reset its connection, even with its data unread (where the
+    kernel tells: Linux's POLLRDHUP; elsewhere, never)."""
+    if not _HANGUP:
+        return False
+    poller = select.poll()
+    poller.register(sock, _HANGUP)
+    return bool(poller.poll(0))
 
 
 def _whole(reply: Reply) -> list[h11.Event]:
