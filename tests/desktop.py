@@ -276,6 +276,12 @@ class VirtualDesktop:
     def pids(self) -> list[int]:
         return [proc.pid for _, proc in self._procs]
 
+    def end_display(self) -> None:
+        """Stop the X server, as a crash or the end of a session does (the rest stays up)."""
+        xvfb = next(proc for name, proc in self._procs if name == "xvfb")
+        xvfb.terminate()
+        xvfb.wait(10)
+
     # -- starting and stopping -------------------------------------------------------------------
 
     def __enter__(self) -> VirtualDesktop:

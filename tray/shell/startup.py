@@ -26,6 +26,7 @@ from tray.shell.app import App
 from tray.shell.instance import send
 
 log = logging.getLogger(__name__)
+EXIT_DISPLAY_GONE = 1
 
 
 def _quit_on_signals(quit_app: Callable[[], None]) -> None:
@@ -74,5 +75,16 @@ def run_app(args: argparse.Namespace, argv: list[str]) -> int:
                 await collecting
 
     with loop:
-        code: int = loop.run_until_complete(main())
+        running = loop.create_task(main())
+        try:
+            code: int = loop.run_until_complete(running)
+        except RuntimeError:
+            if running.done():
+                raise
+            # Qt ends its loop by itself when the display goes away (the X server died, or the
+            # session ended without telling the app first): nothing runs on it any more. The
+            # server goes with this process (Linux: PR_SET_PDEATHSIG; Windows: its job object);
+            # elsewhere the next start stops the one left.
+            log.error("the display went away (Qt's event loop ended): quitting")
+            return EXIT_DISPLAY_GONE
     return code
