@@ -230,7 +230,9 @@ async def cpu_during(work: Awaitable[T]) -> tuple[T, float]:
 
 
 async def server_section(binary: str, root: Path, runs: int, requests: int) -> dict[str, Any]:
-    """REST latency, direct and through the door (both loops), and aiohttp against httpx."""
+    """REST latency, direct and through the door (both loops), the relays, and aiohttp against
+    httpx. Every path is measured once a round, in turn, so that a machine that changes speed
+    during the run (this VM does, by up to 1.5x in a day) skews no row against direct."""
     env = isolated_env(root / "home")
     port = free_port()
     password = "bench-private"
@@ -251,24 +253,26 @@ async def server_section(binary: str, root: Path, runs: int, requests: int) -> d
             found.setdefault(name, []).extend(samples)
             found["cpu"].setdefault(name, []).append(cpu / requests)
 
-        for _ in range(runs):
-            await measure("direct", upstream.url, private.basic())
-            await measure("direct httpx", upstream.url, private.basic(), "httpx")
-        for kind in ("qt loop", "thread"):
-            async with a_door(kind, upstream) as door:
-                for _ in range(runs):
-                    await measure(kind, door.url, PUBLIC.basic())
-                    with ui_load():
-                        await measure(f"{kind} + UI load", door.url, PUBLIC.basic())
         relay = H11Relay(PUBLIC.basic(), port, private.basic())
         splice = TcpSplice(port)
         relay.start()
         splice.start()
         try:
-            for _ in range(runs):
-                await measure("direct", upstream.url, private.basic())
-                await measure("bare h11 relay (thread)", relay.url, PUBLIC.basic())
-                await measure("raw TCP splice (thread)", splice.url, private.basic())
+            async with a_door("qt loop", upstream) as qt, a_door("thread", upstream) as thread:
+                paths = [
+                    ("direct", upstream.url, private.basic()),
+                    ("qt loop", qt.url, PUBLIC.basic()),
+                    ("thread", thread.url, PUBLIC.basic()),
+                    ("bare h11 relay (thread)", relay.url, PUBLIC.basic()),
+                    ("raw TCP splice (thread)", splice.url, private.basic()),
+                ]
+                for _ in range(runs):
+                    await measure("direct httpx", upstream.url, private.basic(), "httpx")
+                    for name, url, auth in paths:
+                        await measure(name, url, auth)
+                    for name, door in (("qt loop", qt), ("thread", thread)):
+                        with ui_load():
+                            await measure(f"{name} + UI load", door.url, PUBLIC.basic())
         finally:
             relay.stop()
             splice.stop()
@@ -530,7 +534,7 @@ FAULT_LIMIT_S = 120.0  # a fault not recovered from by then is reported, not wai
 
 if __name__ == "__main__":
     args = parser(__doc__.splitlines()[0], runs=3)
-    args.add_argument("--requests", type=int, default=1000)
+    args.add_argument("--requests", type=int, default=1000, help="REST requests a row a run")
     args.add_argument("--events", type=int, default=EVENTS)
     args.add_argument("--sections", nargs="*", default=["rest", "burst", "faults"])
     args.add_argument("--fault-loops", nargs="*", default=["thread"], help="qt loop, thread")
