@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from tests.frontdoor.helpers import wait_until
 from tray.core.front_door import Credentials, ServerView, Upstream
@@ -41,19 +42,25 @@ async def echo(request: web.Request) -> web.Response:
 
 
 @contextlib.asynccontextmanager
-async def door_in(state: State) -> AsyncIterator[tuple[FrontDoor, int]]:
-    """A door on a free port, told the server is in `state` (CONNECTED: the echo server)."""
+async def serving(handler: Handler) -> AsyncIterator[int]:
+    """A server on a free port that answers /echo with `handler`; its port."""
     app = web.Application()
-    app.router.add_route("*", "/echo", echo)
+    app.router.add_route("*", "/echo", handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     try:
-        async with door_before(runner.addresses[0][1], state) as door_and_port:
-            yield door_and_port
+        yield runner.addresses[0][1]
     finally:
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def door_in(state: State) -> AsyncIterator[tuple[FrontDoor, int]]:
+    """A door on a free port, told the server is in `state` (CONNECTED: the echo server)."""
+    async with serving(echo) as server_port, door_before(server_port, state) as door_and_port:
+        yield door_and_port
 
 
 @contextlib.asynccontextmanager
@@ -186,33 +193,22 @@ async def test_a_client_that_leaves_while_held_with_a_body_is_not_forwarded(sent
         reached.append(request.method)
         return web.json_response({})
 
-    app = web.Application()
-    app.router.add_route("*", "/echo", count)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
     head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n" + AUTH + b"\r\n"
-    try:
-        async with door_before(0, State.STARTING) as (door, port):
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(head + b"x" * sent)
-            await writer.drain()
-            await wait_until(lambda: door.stats().requests_held == 1, "it to be held")
-            writer.close()
-            await wait_until(
-                lambda: door.stats().requests_held == door.stats().clients == 0,
-                "the held request to be let go",
-                within=2,
-            )
-            upstream = Upstream(f"http://127.0.0.1:{runner.addresses[0][1]}", PRIVATE)
-            door.server_changed(ServerView(State.CONNECTED, upstream))
-            [(status, _)] = await exchange(
-                port, b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
-            )
-            assert status == 200
-    finally:
-        await runner.cleanup()
+    async with serving(count) as server_port, door_before(0, State.STARTING) as (door, port):
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head + b"x" * sent)
+        await writer.drain()
+        await wait_until(lambda: door.stats().requests_held == 1, "it to be held")
+        writer.close()
+        await wait_until(
+            lambda: door.stats().requests_held == door.stats().clients == 0,
+            "the held request to be let go",
+            within=2,
+        )
+        upstream = Upstream(f"http://127.0.0.1:{server_port}", PRIVATE)
+        door.server_changed(ServerView(State.CONNECTED, upstream))
+        [(status, _)] = await exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n")
+        assert status == 200
     assert reached == ["GET"]
 
 
