@@ -137,7 +137,7 @@ async def test_a_memory_limit_restart(make_launch: LaunchFactory) -> None:
         assert measured.health.memory_mb is not None
         # A server that did no work is not restarted for memory (a new one would be as big):
         # this one makes a session, and is then restarted as soon as it is over the limit.
-        await running.harness.heard_of_session(await client.new_session(), within=LOADED_S)
+        await running.harness.heard_of_a_session(client.new_session, within=LOADED_S)
         limit = max(1, round(measured.health.memory_mb / 2))  # the idle server is over it at once
         engine.apply_settings(replace(engine.launch.settings, memory_limit_mb=limit))
         await running.harness.wait_for(

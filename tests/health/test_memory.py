@@ -50,9 +50,14 @@ async def make_it_work(h: Harness, launch: ServerLaunch, status: Status) -> None
     """A session made on the server, and its event heard: the server did work. One over the
     limit before any work is not restarted (a new one would be as big)."""
     async with rest(launch, status) as client:
-        made = await client.post("/session", json={"title": "work"})
-    assert made.status_code == 200, made.text
-    await h.heard_of_session(made.json()["id"], within=WAIT_S)
+
+        async def make() -> str:
+            made = await client.post("/session", json={"title": "work"})
+            assert made.status_code == 200, made.text
+            session_id: str = made.json()["id"]
+            return session_id
+
+        await h.heard_of_a_session(make, within=WAIT_S)
 
 
 @pytest.fixture
