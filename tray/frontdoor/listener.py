@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import select
-import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,6 +24,8 @@ from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote
 
 import h11
+
+from tray.frontdoor.sockets import HANGUP, hung_up
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,8 @@ IDLE_S = 75.0
 CLOSE_GRACE_S = 5.0
 # A handler at work this long has its client watched (most requests are answered sooner).
 WATCH_AFTER_S = 0.05
-# How often a client whose request body is not read yet is looked for (see `_hung_up`).
+# How often a client whose request body is not read yet is looked for (`sockets.hung_up`).
 HANGUP_POLL_S = 0.5
-# What poll() says of a client that closed or reset its connection, data unread or not (Linux).
-_HANGUP = getattr(select, "POLLRDHUP", 0)
-if _HANGUP:
-    _HANGUP |= select.POLLHUP | select.POLLERR
 
 
 class ClientGone(ConnectionError):
@@ -237,9 +233,9 @@ class _Watch:
             return
         if self._exchange.body_read:
             self._wire.watch().add_done_callback(self._read_done)
-        elif self._wire.writer.is_closing() or _hung_up(self._wire.writer.get_extra_info("socket")):
+        elif self._wire.writer.is_closing() or hung_up(self._wire.writer.get_extra_info("socket")):
             self._gone()
-        elif _HANGUP:
+        elif HANGUP:
             self._timer = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
 
     def _read_done(self, read: asyncio.Task[bytes]) -> None:
@@ -414,16 +410,6 @@ def _gone(read: asyncio.Task[bytes]) -> bool:
     if read.cancelled():
         return False
     return read.exception() is not None or not read.result()
-
-
-def _hung_up(sock: socket.socket) -> bool:
-    """Whether the client closed or reset its connection, even with its data unread (where the
-    kernel tells: Linux's POLLRDHUP; elsewhere, never)."""
-    if not _HANGUP:
-        return False
-    poller = select.poll()
-    poller.register(sock, _HANGUP)
-    return bool(poller.poll(0))
 
 
 def _whole(reply: Reply) -> list[h11.Event]:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import select
-import socket
 import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import h11
+
+from tray.frontdoor.sockets import readable
 
 Headers = list[tuple[bytes, bytes]]
 Address = tuple[str, int]
@@ -70,23 +70,15 @@ class _Connection:
     idle_since: float = 0.0
 
     def usable(self, now: float, keepalive_s: float) -> bool:
+        """Fit to be used again. An idle connection with something to read was closed by the
+        server (or got what it should not have); the kernel is asked, as the loop may not have
+        seen it yet: a server just killed has closed its connections before anyone is told."""
         return (
             now - self.idle_since < keepalive_s
             and not self.writer.is_closing()
             and not self.reader.at_eof()
-            and not _readable(self.writer.get_extra_info("socket"))
+            and not readable(self.writer.get_extra_info("socket"))
         )
-
-
-def _readable(sock: socket.socket) -> bool:
-    """Whether an idle connection has something to read: the server closed it (or sent what it
-    should not have). Asked of the kernel, as the loop may not have seen it yet: a server that
-    was just killed has closed its connections before anyone is told it died."""
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([sock], [], [], 0)[0])  # Windows
 
 
 class UpstreamAnswer:
