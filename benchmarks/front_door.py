@@ -39,6 +39,7 @@ import qasync
 from benchlib import free_port, isolated_env, launch, machine, parser, quiet_logs
 from event_throughput import burst
 from h11_relay import H11Relay
+from httptools_relay import HttptoolsRelay
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from tcp_splice import TcpSplice
@@ -255,7 +256,9 @@ async def server_section(binary: str, root: Path, runs: int, requests: int) -> d
 
         relay = H11Relay(PUBLIC.basic(), port, private.basic())
         splice = TcpSplice(port)
+        llhttp = HttptoolsRelay(PUBLIC.basic(), port, private.basic())
         relay.start()
+        llhttp.start()
         splice.start()
         try:
             async with a_door("qt loop", upstream) as qt, a_door("thread", upstream) as thread:
@@ -264,6 +267,7 @@ async def server_section(binary: str, root: Path, runs: int, requests: int) -> d
                     ("qt loop", qt.url, PUBLIC.basic()),
                     ("thread", thread.url, PUBLIC.basic()),
                     ("bare h11 relay (thread)", relay.url, PUBLIC.basic()),
+                    ("httptools relay (thread)", llhttp.url, PUBLIC.basic()),
                     ("raw TCP splice (thread)", splice.url, private.basic()),
                 ]
                 for _ in range(runs):
@@ -275,6 +279,7 @@ async def server_section(binary: str, root: Path, runs: int, requests: int) -> d
                             await measure(f"{name} + UI load", door.url, PUBLIC.basic())
         finally:
             relay.stop()
+            llhttp.stop()
             splice.stop()
         found["memory"] = await held_stream_memory(upstream)
         return found
@@ -467,6 +472,7 @@ def rest_table(found: dict[str, Any]) -> None:
         "thread",
         "thread + UI load",
         "bare h11 relay (thread)",
+        "httptools relay (thread)",
         "raw TCP splice (thread)",
     ):
         s = found[name]

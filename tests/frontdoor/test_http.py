@@ -136,7 +136,7 @@ async def test_junk_gets_a_clear_400_and_the_connection_closes() -> None:
 
 @pytest.mark.parametrize("parts", [1, 3])
 async def test_a_head_over_the_bound_gets_431(parts: int) -> None:
-    """Whole in one read or in parts (h11 itself bounds only a head that is incomplete)."""
+    """Whole in one read or in parts."""
     head = b"GET /session HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 5000 + b"\r\n\r\n"
     async with door_in(State.FAILED) as (_door, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -293,3 +293,114 @@ async def test_a_client_that_breaks_off_its_body_is_let_go_quietly(
         await wait_until(lambda: door.stats().clients == 0, "the client to be let go", within=2)
         assert door.stats().requests_relayed == 0
     assert not [r for r in caplog.records if r.levelno >= logging.INFO and "POST" in r.message]
+
+
+class DropsTheSecond:
+    """Keeps its connections alive, and closes one without an answer at the second request
+    to /echo (as a server killed right then would): the door had that connection at hand, so
+    it sent the request at once, without a task (`FrontDoor._quick`)."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while head := await reader.readuntil(b"\r\n\r\n"):
+            method, path = head.split()[:2]
+            if path == b"/echo":
+                self.requests.append(method)
+                if len(self.requests) == 2:
+                    writer.close()
+                    return
+            answer = json.dumps({"method": method.decode()}).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+            await writer.drain()
+
+
+@pytest.mark.parametrize(("method", "retried"), [("GET", True), ("DELETE", False)])
+async def test_a_request_cut_off_on_a_kept_connection_is_retried_only_if_safe(
+    method: str, retried: bool
+) -> None:
+    server = DropsTheSecond()
+    listening = await asyncio.start_server(server, "127.0.0.1", 0)
+    first = b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
+    second = f"{method} /echo HTTP/1.1\r\nHost: x\r\n".encode() + AUTH + b"\r\n"
+    try:
+        async with door_before(listening.sockets[0].getsockname()[1]) as (_door, port):
+            [(status, _)] = await exchange(port, first)
+            assert status == 200
+            [(status, answer)] = await exchange(port, second)
+    finally:
+        listening.close()
+    if retried:
+        assert (status, json.loads(answer)) == (200, {"method": "GET"})
+        assert server.requests == [b"GET", b"GET", b"GET"]
+    else:
+        assert status == 503
+        assert f"{method} /echo was cut off" in message(answer)
+        assert server.requests == [b"GET", method.encode()]
+
+
+async def test_a_head_gets_the_servers_length_and_no_body() -> None:
+    head = b"HEAD /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
+    get = b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
+    async with door_in(State.CONNECTED) as (_door, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(2):  # the second time on a pooled connection
+            writer.write(head + get)
+            lengths = []
+            for _answer in range(2):
+                assert (await reader.readline()).startswith(b"HTTP/1.1 200 ")
+                while (header := await reader.readline()) != b"\r\n":
+                    name, _, value = header.decode().partition(":")
+                    if name.lower() == "content-length":
+                        lengths.append(int(value))
+                if len(lengths) == 2:
+                    body = json.loads(await reader.readexactly(lengths[1]))
+            assert lengths[0] == lengths[1] + 1  # the server's, for its body {"method": "HEAD"...
+            assert body["method"] == "GET"  # which was not sent: what follows is the GET's
+        writer.close()
+
+
+async def test_an_http_1_0_client_gets_its_answer_and_the_connection_closes() -> None:
+    async with door_in(State.CONNECTED) as (_door, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /echo HTTP/1.0\r\n" + AUTH + b"\r\n")
+        answer = await asyncio.wait_for(reader.read(), 5)  # to the end: the door closed it
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b"\r\nconnection: close\r\n" in answer.lower()
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["method"] == "GET"
+
+
+@pytest.mark.parametrize("length", [True, False], ids=["with its length", "chunked"])
+async def test_a_large_answer_on_a_kept_connection_reaches_the_client_whole(length: bool) -> None:
+    """Too large to be waited for whole (`FrontDoor._quick`): a task relays it."""
+    data = bytes(range(256)) * 8 * 1024  # 2 MiB
+
+    async def large(request: web.Request) -> web.StreamResponse:
+        answer = web.StreamResponse()
+        if length:
+            answer.content_length = len(data)
+        await answer.prepare(request)
+        for start in range(0, len(data), 100_000):
+            await answer.write(data[start : start + 100_000])
+        await answer.write_eof()
+        return answer
+
+    get = b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
+    async with serving(large) as server_port, door_before(server_port) as (_door, port):
+        for _ in range(2):  # the second time on a pooled connection
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(get)
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 ")
+            if length:
+                body = await reader.readexactly(len(data))
+            else:
+                assert b"transfer-encoding: chunked" in head.lower()
+                body = b""
+                while size := int((await reader.readline()).strip(), 16):
+                    body += await reader.readexactly(size)
+                    assert await reader.readexactly(2) == b"\r\n"
+            writer.close()
+            assert body == data

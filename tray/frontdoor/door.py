@@ -3,9 +3,10 @@
 Every request is checked for credentials first (nothing is held for a caller who is not let
 in), then `tray.core.front_door` decides: forward, hold until the server is ready, retry once,
 or answer 503 in the server's error shape. Event streams stay open across servers; WebSocket
-upgrades (the web app's terminal) are relayed frame by frame. HTTP is framed by h11 on both
-sides (`listener`, `upstream`): httpx loads it already, so the door adds no library of its own
-to the app's memory but wsproto, loaded with the first WebSocket.
+upgrades (the web app's terminal) are relayed frame by frame. HTTP is parsed by llhttp
+(httptools) on both sides (`listener`, `upstream`), on asyncio protocols: chosen by measurement
+(benchmarks/front_door.py), h11 on asyncio streams cost the door about three times the CPU per
+request. wsproto frames WebSocket, loaded with the first one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -36,8 +37,15 @@ from tray.core.front_door import (
     phase_of,
 )
 from tray.core.status import State
-from tray.frontdoor.listener import ClientGone, Exchange, Headers, Listener, Reply, Request
-from tray.frontdoor.upstream import UpstreamAnswer, UpstreamClient, UpstreamError, address_of
+from tray.frontdoor.heads import Headers
+from tray.frontdoor.listener import ClientGone, Exchange, Listener, Reply, Request
+from tray.frontdoor.upstream import (
+    BUFFER_BYTES,
+    UpstreamAnswer,
+    UpstreamClient,
+    UpstreamError,
+    address_of,
+)
 
 if TYPE_CHECKING:
     from tray.frontdoor.websocket import Tunnel
@@ -77,9 +85,15 @@ SSE_HEADERS: Headers = [
     (b"x-accel-buffering", b"no"),
 ]
 JSON: Headers = [(b"content-type", b"application/json; charset=utf-8")]
+# Where a request goes after its checks (`FrontDoor._screen`), unless it is an event stream.
+_WEBSOCKET = "websocket"
+_FORWARD = "forward"
 # A response up to this size is read whole before it is answered, so that a server dying in
 # the middle of it still gets the client a retry or a 503 instead of a cut-off body.
 BUFFER_RESPONSE_BYTES = 1024 * 1024
+# `_quick` waits for an answer up to this size (all the upstream client keeps unread); a larger
+# one is read by a task.
+QUICK_RESPONSE_BYTES = BUFFER_BYTES
 CHUNK = 64 * 1024
 # Below the server's (Bun's) idle timeout of 10 s, so a pooled connection is never one it has
 # just closed.
@@ -202,6 +216,7 @@ class FrontDoor:
         # written on this thread after each answer) would be a cost on every request.
         self._listener = Listener(
             self._handle,
+            self._quick,
             _unreadable,
             max_head_bytes=cfg.max_header_bytes,
             max_headers=cfg.max_headers,
@@ -411,43 +426,127 @@ class FrontDoor:
 
     # -- requests -------------------------------------------------------------------------------
 
-    async def _handle(self, exchange: Exchange) -> None:
+    def _quick(self, exchange: Exchange) -> bool:
+        """Answer `exchange` without a task if it is the common case: a request without a body,
+        to be forwarded to a server that is ready, on a pooled connection at hand. Its answer
+        is written when the server's last byte is read (`_quick_answered`). False: `_handle`
+        takes it, as it takes every request that is anything else. (A task and its wakeups
+        were a third of the door's time on such a request.)"""
+        request = exchange.request
+        if request.body_exists:
+            return False
+        gen = self._credentials_gen
+        screened = self._screen(request)
+        if isinstance(screened, Reply):
+            exchange.answer(screened)
+            exchange.done()
+            return True
+        answer = None
+        if screened == _FORWARD:
+            now = self._now()
+            pending = Pending(request.method, request.path, now, self.config.hold_limit_s)
+            decision = core.decide_request(pending, self._view, now)
+            if isinstance(decision, Forward):
+                assert self._client is not None
+                upstream = decision.upstream
+                target, headers = self._upstream_request(request, upstream)
+                answer = self._client.request_now(upstream.url, request.method, target, headers)
+        if answer is None:  # anything but the common case: a task's
+            exchange.handoff(self._handle(exchange, self._route(exchange, screened, gen)))
+            return True
+        self._clients += 1
+        answer.on_change = lambda: self._quick_answered(exchange, gen, pending, upstream, answer)
+        return True
+
+    def _quick_answered(
+        self,
+        exchange: Exchange,
+        gen: int,
+        pending: Pending,
+        upstream: Upstream,
+        answer: UpstreamAnswer,
+    ) -> None:
+        """The server said more of its answer to a request `_quick` took: once it is whole, it
+        is written; a large one, or a failure, goes on in a task (`_forward`)."""
+        error = answer.error
+        length = answer.content_length
+        small = length is not None and length <= QUICK_RESPONSE_BYTES
+        if error is None and not answer.complete and (small or not answer.head_read):
+            return  # more to come
+        answer.on_change = None
+        self._clients -= 1
+        if exchange.gone:
+            answer.close()
+            exchange.done()
+        elif answer.complete:
+            body = answer.take()
+            answer.release()
+            self._relayed += 1
+            headers = _response_headers(answer.headers)
+            exchange.answer(Reply(answer.status, headers, body, answer.reason))
+            exchange.done()
+        elif error is not None:
+            answer.close()
+            log.info("front door: %s %s: %s", exchange.request.method, exchange.request.path, error)
+            failed = pending.failed(upstream, self._now(), str(error), error.connected)
+            exchange.handoff(self._handle(exchange, self._forward(exchange, gen, failed)))
+        else:
+            work = self._forward(exchange, gen, pending, (upstream, answer))
+            exchange.handoff(self._handle(exchange, work))
+
+    async def _handle(
+        self, exchange: Exchange, work: Coroutine[Any, Any, Reply | None] | None = None
+    ) -> None:
+        """A request's task: `work` (by default, all that `_admit` decides), then its answer."""
         self._clients += 1
         task = asyncio.current_task()
         assert task is not None
         try:
-            reply = await self._admit(exchange, task)
+            reply = await (work if work is not None else self._admit(exchange))
             if reply is not None:
                 await exchange.reply(reply)
         finally:
             self._clients -= 1
             self._requests.pop(task, None)
 
-    async def _admit(self, exchange: Exchange, task: asyncio.Task[Any]) -> Reply | None:
-        """The answer to send, or None once the request was answered."""
+    def _screen(self, request: Request) -> Reply | StreamFormat | str:
+        """The checks every request passes first: a refusal (or a sign-in's answer), or where
+        it goes (an event stream's format, `_WEBSOCKET` or `_FORWARD`)."""
         assert self._listener is not None
-        request = exchange.request
-        if self._listener.connections > self.config.max_connections:
+        if len(self._listener.connections) > self.config.max_connections:
             return _refuse(core.too_many_connections(self.config.max_connections), close=True)
         if request.path.startswith(core.LOGIN_PATH + "/") and request.method == "GET":
             return self._login(request)
         needs = core.needs_credentials(request.method, request.path)
         if needs and not self._authenticated(request):
             return _refuse(core.unauthorized(), body=False)
-        gen = self._credentials_gen
         self._remember_directory(request)
         too_large = core.body_too_large(request.content_length, self.config.max_body_bytes)
         if too_large is not None:
             return _refuse(too_large, close=True)
         if (request.header("upgrade") or "").lower() == "websocket":
-            self._requests[task] = gen
+            return _WEBSOCKET
+        return core.stream_format(request.method, request.path) or _FORWARD
+
+    async def _admit(self, exchange: Exchange) -> Reply | None:
+        """The answer to send, or None once the request was answered."""
+        gen = self._credentials_gen
+        screened = self._screen(exchange.request)
+        if isinstance(screened, Reply):
+            return screened
+        return await self._route(exchange, screened, gen)
+
+    async def _route(
+        self, exchange: Exchange, screened: StreamFormat | str, gen: int
+    ) -> Reply | None:
+        """A request that passed its checks (`_screen`), where they sent it."""
+        if screened == _WEBSOCKET:
+            self._requests[_this_task()] = gen  # ended by a rotation
             return await self._websocket(exchange)
-        fmt = core.stream_format(request.method, request.path)
-        if fmt is not None:
-            await self._stream(exchange, fmt, gen)
+        if isinstance(screened, StreamFormat):
+            await self._stream(exchange, screened, gen)
             return None
-        self._requests[task] = gen  # ended by a rotation
-        return await self._forward(exchange)
+        return await self._forward(exchange, gen)
 
     def _authenticated(self, request: Request) -> bool:
         kind = core.authenticate(
@@ -505,20 +604,40 @@ class FrontDoor:
             if held_since is not None:
                 self._held -= 1
 
-    async def _forward(self, exchange: Exchange) -> Reply | None:
+    async def _forward(
+        self,
+        exchange: Exchange,
+        gen: int,
+        pending: Pending | None = None,
+        asked: tuple[Upstream, UpstreamAnswer] | None = None,
+    ) -> Reply | None:
+        """Forward the request, holding it and trying again as the core decides. `pending`:
+        how it went so far; `asked`: the server asked already, and its answer (`_quick`'s)."""
+        if gen < self._credentials_gen:
+            raise ClientGone("the credentials it came with were rotated")
+        self._requests[_this_task()] = gen  # ended by a rotation
         request = exchange.request
-        pending = Pending(request.method, request.path, self._now(), self.config.hold_limit_s)
+        if pending is None:
+            pending = Pending(request.method, request.path, self._now(), self.config.hold_limit_s)
         while True:
-            decision = await self._decide(pending)
-            if isinstance(decision, Refuse):
-                return _refuse(decision)
-            if isinstance(decision, Answer):
-                return Reply(decision.status, JSON, decision.body)
+            if asked is None:
+                decision = await self._decide(pending)
+                if isinstance(decision, Refuse):
+                    return _refuse(decision)
+                if isinstance(decision, Answer):
+                    return Reply(decision.status, JSON, decision.body)
+                upstream = decision.upstream
+            else:
+                upstream = asked[0]
             try:
-                reply = await self._send(exchange, decision.upstream)
+                if asked is None:
+                    reply = await self._send(exchange, upstream)
+                else:
+                    answer, asked = asked[1], None
+                    reply = await self._answer_with(exchange, answer)
             except _Cutoff as cutoff:
                 log.info("front door: %s %s: %s", request.method, request.path, cutoff)
-                pending = pending.failed(decision.upstream, self._now(), str(cutoff), cutoff.sent)
+                pending = pending.failed(upstream, self._now(), str(cutoff), cutoff.sent)
                 continue
             self._relayed += 1
             return reply
@@ -535,7 +654,7 @@ class FrontDoor:
                 headers.append((name, kept))
         headers.append((b"authorization", upstream.credentials.basic().encode()))
         if request.header("transfer-encoding") is not None:
-            headers.append((b"transfer-encoding", b"chunked"))  # h11 reads it unchunked
+            headers.append((b"transfer-encoding", b"chunked"))  # llhttp reads it unchunked
         path, _, query = request.raw_path.partition("?")
         query = core.strip_query(query, ("auth_token",))  # returns at once when there is none
         return path + (f"?{query}" if query else ""), headers
@@ -552,6 +671,10 @@ class FrontDoor:
             )
         except UpstreamError as error:
             raise _Cutoff(str(error), sent=error.connected) from error
+        return await self._answer_with(exchange, answer)
+
+    async def _answer_with(self, exchange: Exchange, answer: UpstreamAnswer) -> Reply | None:
+        """The server's `answer` (its head read): whole if small (None: it was streamed)."""
         try:
             headers = _response_headers(answer.headers)
             length = answer.content_length
@@ -738,6 +861,12 @@ class FrontDoor:
         finally:
             self._sockets.discard(tunnel)
         return None
+
+
+def _this_task() -> asyncio.Task[Any]:
+    task = asyncio.current_task()
+    assert task is not None
+    return task
 
 
 def _directory(request: Request) -> str | None:

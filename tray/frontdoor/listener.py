@@ -1,15 +1,16 @@
-"""The front door's public side: HTTP/1.1 on asyncio streams, framed by h11.
+"""The front door's public side: HTTP/1.1 on asyncio protocols, parsed by llhttp (httptools).
 
-One task per connection reads requests one after another (keep-alive) and runs the handler for
-each in it. A handler still at work after `WATCH_AFTER_S` (a held request, an event stream, a
-long call) has its connection watched from then on: a client that goes away cancels it, so
-nothing stays held for it. (Watching every request from its start cost a task and two loop
-turns each: about a sixth of the latency the door adds.) Until a request's body is read (it is
-the handler's to read: a held request's is read only once it is forwarded), reading cannot
-show the client leaving; the kernel is asked instead, every `HANGUP_POLL_S`, whether the client
-hung up (Linux tells; elsewhere such a request is watched once its body is read). A request h11
-cannot parse (or whose head is over the bound) gets the answer `bad_request` builds, and the
-connection closes.
+Each connection is a protocol that feeds what arrives to llhttp. Once a request's head is in,
+its handler runs in a task of its own, one request at a time (keep-alive; a pipelined request
+waits its turn, and the connection is not read meanwhile). The body arrives into a buffer the
+handler reads; past `BUFFER_BYTES` the connection is not read until the handler catches up.
+
+A client that goes away cancels its request's handler, so nothing stays held for it: at once
+if its connection breaks; if it closes its side (which a client that gives up does, and one
+that only half-closes looks the same), once the handler has worked `WATCH_AFTER_S`. While the
+connection is not read, the kernel is asked every `HANGUP_POLL_S` whether the client hung up
+(Linux tells; elsewhere it is seen once reading resumes). A request llhttp cannot parse, or
+whose head is over the bounds, gets the answer `bad_request` builds, and the connection closes.
 """
 
 from __future__ import annotations
@@ -17,29 +18,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import cached_property
-from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote
 
-import h11
+import httptools
 
+from tray.frontdoor.heads import Headers, response_head
 from tray.frontdoor.sockets import HANGUP, hung_up
 
 log = logging.getLogger(__name__)
 
-Headers = list[tuple[bytes, bytes]]
 READ = 64 * 1024
+# A request body waiting for its handler past this many bytes pauses reading the client.
+BUFFER_BYTES = 256 * 1024
 # A connection waiting for its next request (or for the rest of a request's head) is closed
 # after this long, as most servers do.
 IDLE_S = 75.0
 # On close: how long handlers get to answer (held requests get their 503, streams end).
 CLOSE_GRACE_S = 5.0
-# A handler at work this long has its client watched (most requests are answered sooner).
+# A client that closes its side while its request is at work this long is gone.
 WATCH_AFTER_S = 0.05
-# How often a client whose request body is not read yet is looked for (`sockets.hung_up`).
+# How often a client not being read is looked for (`sockets.hung_up`).
 HANGUP_POLL_S = 0.5
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_NO_BODY = frozenset({204, 304})
 
 
 class ClientGone(ConnectionError):
@@ -57,14 +62,18 @@ class Reply:
 
 
 class Request:
-    """What the client asked, as h11 read it; the values the door looks at, decoded."""
+    """What the client asked, as llhttp read it; the values the door looks at, decoded."""
 
-    def __init__(self, event: h11.Request) -> None:
-        self.method = event.method.decode("ascii")
-        self.raw_path = event.target.decode("ascii")  # h11 lets only visible ASCII through
+    def __init__(
+        self, method: bytes, target: bytes, headers: Headers, version: str, keep_alive: bool
+    ) -> None:
+        self.method = method.decode("ascii")
+        self.raw_path = target.decode("ascii")  # llhttp lets only visible ASCII through
         path, _, self.query_string = self.raw_path.partition("?")
         self.path = unquote(path)
-        self.headers: Headers = list(event.headers.raw_items())
+        self.headers = headers
+        self.version = version
+        self.keep_alive = keep_alive
         self._lower = {name.lower(): value for name, value in reversed(self.headers)}
 
     def header(self, name: str) -> str | None:
@@ -92,161 +101,511 @@ class Request:
     @property
     def content_length(self) -> int | None:
         value = self.header("content-length")
-        return int(value) if value is not None else None  # h11 checked it is a number
+        return int(value) if value is not None else None  # llhttp checked it is a number
 
     @property
     def body_exists(self) -> bool:
         return bool(self.content_length) or self.header("transfer-encoding") is not None
 
 
+class _Message:
+    """A request as it arrives: its head, then its body, kept until the handler reads it."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.complete = False
+        self.arrived = False  # any of the body
+        self.broken: str | None = None  # why the rest of the body will not come
+        self.upgrade = False
+        self._changed: asyncio.Future[None] | None = None
+
+    def add(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        self.arrived = True
+        self._wake()
+
+    def finish(self) -> None:
+        self.complete = True
+        self._wake()
+
+    def break_off(self, why: str) -> None:
+        if not self.complete and self.broken is None:
+            self.broken = why
+        self._wake()
+
+    async def changed(self) -> None:
+        self._changed = asyncio.get_running_loop().create_future()
+        try:
+            await self._changed
+        finally:
+            self._changed = None
+
+    def _wake(self) -> None:
+        if self._changed is not None and not self._changed.done():
+            self._changed.set_result(None)
+
+
 class Exchange:
     """One request and its answer: a `Reply` at once, or a response started and written in
     parts (a large body, an event stream), or a switch to another protocol (WebSocket)."""
 
-    def __init__(self, conn: h11.Connection, wire: _Wire, request: Request) -> None:
-        self.request = request
-        self._conn = conn
-        self._wire = wire
-        self._writer = wire.writer
+    def __init__(self, connection: _Connection, message: _Message) -> None:
+        self.request = message.request
+        self._connection = connection
+        self._message = message
         self.started = False
         self.switched = False
+        self.finished = False  # the whole answer was written
+        self.close_after = False  # the connection closes after the answer
+        self._chunked = False
+        self._bodyless = False
 
     async def body(self) -> AsyncIterator[bytes]:
         """The request's body, as it arrives; `ClientGone` if the client breaks it off."""
-        if self._conn.they_are_waiting_for_100_continue:
-            self._send(h11.InformationalResponse(status_code=100, headers=[]))
+        message = self._message
+        if (
+            not message.arrived
+            and not message.complete
+            and (self.request.header("expect") or "").lower() == "100-continue"
+            and self.request.version == "1.1"
+        ):
+            self._connection.write(_CONTINUE)
         while True:
-            try:
-                event = self._conn.next_event()
-            except h11.RemoteProtocolError as error:
-                raise ClientGone(f"the client broke off its body: {error}") from error
-            if event is h11.NEED_DATA:
-                self._conn.receive_data(await self._wire.read())
-            elif isinstance(event, h11.Data):
-                yield bytes(event.data)
-            else:
+            if message.chunks:
+                data = b"".join(message.chunks)
+                message.chunks.clear()
+                message.buffered = 0
+                self._connection.caught_up()
+                yield data
+            elif message.complete:
                 return
-
-    @property
-    def body_read(self) -> bool:
-        return self._conn.their_state is not h11.SEND_BODY
+            elif message.broken is not None:
+                raise ClientGone(message.broken)
+            else:
+                await message.changed()
 
     async def reply(self, reply: Reply) -> None:
         """The whole answer in one write: one segment, one wakeup for the client."""
+        self.answer(reply)
+        await self._connection.drain()
+
+    def answer(self, reply: Reply) -> None:
+        """`reply` written now (without waiting for the client to read it)."""
         self.started = True
-        self._send(*_whole(reply))
-        await self._drain()
+        headers = [(n, v) for n, v in reply.headers if n.lower() != b"content-length"]
+        head_length = next((v for n, v in reply.headers if n.lower() == b"content-length"), None)
+        if self.request.method == "HEAD" and head_length is not None:
+            headers.append((b"content-length", head_length))  # the server's, for the GET
+        else:
+            headers.append((b"content-length", str(len(reply.body)).encode()))
+        headers = self._connection_header(headers)
+        head = response_head(reply.status, reply.reason, headers)
+        bodyless = self.request.method == "HEAD" or reply.status in _NO_BODY
+        self._send(head if bodyless else head + reply.body)
+        self.finished = True
 
     async def start(self, status: int, headers: Headers, reason: bytes = b"") -> None:
         """Send the status and headers; with neither Content-Length nor Transfer-Encoding among
-        them, the body is sent chunked (h11 adds the header)."""
+        them, the body is sent chunked (to an HTTP/1.0 client: until the connection closes)."""
         self.started = True
-        reason = reason or _phrase(status)
-        self._send(h11.Response(status_code=status, headers=headers, reason=reason))
+        names = {name.lower() for name, _ in headers}
+        self._bodyless = self.request.method == "HEAD" or status in _NO_BODY
+        headers = [(n, v) for n, v in headers if n.lower() != b"transfer-encoding"]
+        if not self._bodyless and b"content-length" not in names:
+            if self.request.version == "1.1":
+                self._chunked = True
+                headers.append((b"transfer-encoding", b"chunked"))
+            else:
+                self.close_after = True
+        self._send(response_head(status, reason, self._connection_header(headers)))
 
     async def write(self, data: bytes) -> None:
         """Part of the body; `ClientGone` once the client is."""
-        if data:
-            self._send(h11.Data(data=data))
-            await self._drain()
+        if data and not self._bodyless:
+            self._send(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data)
+            await self._connection.drain()
 
     async def end(self) -> None:
-        self._send(h11.EndOfMessage())
-        await self._drain()
+        if self._chunked:
+            self._send(b"0\r\n\r\n")
+        self.finished = True
+        await self._connection.drain()
 
     async def switch(
         self, headers: Headers
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
-        """Answer 101 with `headers`; the connection is the caller's from now on (with the
-        bytes the client sent after its request)."""
+        """Answer 101 with `headers`; the connection is the caller's from now on, as streams
+        (with the bytes the client sent after its request)."""
         self.started = self.switched = True
-        self._conn.receive_data(await self._wire.settle())
-        self._send(h11.InformationalResponse(status_code=101, headers=headers))
-        data, _closed = self._conn.trailing_data
-        return self._wire.reader, self._writer, bytes(data)
+        self._send(response_head(101, b"", headers))
+        return self._connection.switch()
 
-    def _send(self, *events: h11.Event) -> None:
-        if self._writer.is_closing():
+    @property
+    def request_read(self) -> bool:
+        """Whether the whole request arrived (its body too)."""
+        return self._message.complete
+
+    @property
+    def gone(self) -> bool:
+        """Whether the client went away."""
+        return self._connection.gone
+
+    def done(self) -> None:
+        """The exchange, taken by `quick` (answered without a task), is over."""
+        self._connection.finish(self)
+
+    def handoff(self, work: Coroutine[None, None, None]) -> None:
+        """The exchange, taken by `quick`, goes on in a task running `work`."""
+        self._connection.run(self, work)
+
+    def _connection_header(self, headers: Headers) -> Headers:
+        message = self._message
+        if (
+            self.close_after
+            or not self.request.keep_alive
+            or message.upgrade
+            or self._connection.closing
+            or any(n.lower() == b"connection" and v.lower() == b"close" for n, v in headers)
+        ):
+            self.close_after = True
+            headers = [(n, v) for n, v in headers if n.lower() != b"connection"]
+            headers.append((b"connection", b"close"))
+        return headers
+
+    def _send(self, data: bytes) -> None:
+        if self._connection.gone:
             raise ClientGone("the client went away")
-        data = b"".join(self._conn.send(event) or b"" for event in events)
-        if data:
-            self._writer.write(data)
-
-    async def _drain(self) -> None:
-        try:
-            await self._writer.drain()
-        except ConnectionError as error:
-            raise ClientGone(str(error)) from error
-
-
-class _Wire:
-    """A connection's two streams. Its next read may be started early, to see the client go
-    away while its request is worked on; the next reader gets what that read got."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.watching: asyncio.Task[bytes] | None = None
-
-    async def read(self) -> bytes:
-        watching, self.watching = self.watching, None
-        if watching is not None:
-            return await watching
-        return await self.reader.read(READ)
-
-    def watch(self) -> asyncio.Task[bytes]:
-        """The early read (started now, unless one still waits from an earlier request)."""
-        if self.watching is None:
-            self.watching = asyncio.ensure_future(self.reader.read(READ))
-        return self.watching
-
-    async def settle(self) -> bytes:
-        """End the early read: what it got, if anything (b"" too if it was cut)."""
-        watching, self.watching = self.watching, None
-        if watching is None:
-            return b""
-        watching.cancel()
-        await asyncio.wait({watching})
-        if watching.cancelled() or watching.exception() is not None:
-            return b""
-        return watching.result()
-
-
-class _Watch:
-    """Cancels a connection's task if its client goes away while its handler still runs (not
-    once the connection switched protocols: it is then the tunnel's to read). While the
-    request's body is unread, by asking the kernel every `HANGUP_POLL_S`; then by reading."""
-
-    def __init__(self, exchange: Exchange, wire: _Wire, task: asyncio.Task[None]) -> None:
-        self._exchange = exchange
-        self._wire = wire
-        self._task = task
-        self._running = True
-        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, self._look)
-
-    def stop(self) -> None:
-        self._running = False
-        self._timer.cancel()
-
-    def _look(self) -> None:
-        if not self._running or self._exchange.switched:
-            return
-        if self._exchange.body_read:
-            self._wire.watch().add_done_callback(self._read_done)
-        elif self._wire.writer.is_closing() or hung_up(self._wire.writer.get_extra_info("socket")):
-            self._gone()
-        elif HANGUP:
-            self._timer = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
-
-    def _read_done(self, read: asyncio.Task[bytes]) -> None:
-        if self._running and _gone(read):
-            self._gone()
-
-    def _gone(self) -> None:
-        self._task.cancel()  # what was held for it is let go; the connection closes
+        self._connection.write(data)
 
 
 Handler = Callable[[Exchange], Coroutine[None, None, None]]
+# Answers an exchange without a task, or says False (its handler then runs in one).
+Quick = Callable[[Exchange], bool]
+
+
+class _Refused(Exception):
+    """A request head over a bound (the status and why are kept by the connection)."""
+
+
+class _Connection(asyncio.Protocol):
+    """One client's connection: llhttp's callbacks, and the task answering its request."""
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._queue: deque[_Message] = deque()  # parsed requests, the one answered first
+        self._parsing: _Message | None = None  # the request whose body is arriving
+        self._url = b""
+        self._headers: Headers = []
+        self._head_bytes = 0
+        self._refusal: tuple[int, str] | None = None  # to answer once the queue is empty
+        self.exchange: Exchange | None = None  # the request being answered
+        self.task: asyncio.Task[None] | None = None  # its handler, unless `quick` took it
+        self._over: asyncio.Future[None] | None = None  # for `Listener.close`: the answer ended
+        self._starting = False  # in `_next`
+        self._again = False  # `_next` is due again once it returns
+        self._started_at = 0.0
+        self._idle: asyncio.TimerHandle | None = None
+        self._hangup: asyncio.TimerHandle | None = None
+        self._paused = False
+        self._can_write: asyncio.Future[None] | None = None
+        self._trailing = b""  # what came after an upgrade request
+        self._switched = False
+        self._ended = False  # the client closed its side
+        self.gone = False
+
+    @property
+    def closing(self) -> bool:
+        return self._listener.closing
+
+    def write(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._transport.write(data)
+
+    async def drain(self) -> None:
+        if self._can_write is not None:
+            await asyncio.shield(self._can_write)
+        if self.gone:
+            raise ClientGone("the client went away")
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        """Give up on the request being answered (the listener closing after its grace)."""
+        if self.task is not None:
+            self.task.cancel()
+        self.close()
+
+    def caught_up(self) -> None:
+        """The handler read the buffered body: read on, unless waiting is still due."""
+        if (
+            self._paused
+            and len(self._queue) <= 1
+            and self._refusal is None
+            and not self._trailing_due
+        ):
+            self._paused = False
+            if self._hangup is not None:
+                self._hangup.cancel()
+            assert self._transport is not None
+            self._transport.resume_reading()
+
+    @property
+    def _trailing_due(self) -> bool:
+        """An upgrade request was read: what follows is not HTTP, or not read by llhttp."""
+        return any(message.upgrade for message in self._queue)
+
+    def switch(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+        assert self._transport is not None
+        self._switched = True
+        self._cancel_timers()
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=READ)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        self._transport.set_protocol(protocol)
+        protocol.connection_made(self._transport)
+        writer = asyncio.StreamWriter(self._transport, protocol, reader, loop)
+        self._transport.resume_reading()
+        return reader, writer, self._trailing
+
+    # -- asyncio's callbacks --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._listener.connections.add(self)
+        self._start_idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._listener.connections.discard(self)
+        self._cancel_timers()
+        if self._can_write is not None and not self._can_write.done():
+            self._can_write.set_result(None)
+        self._left()
+
+    def eof_received(self) -> bool:
+        self._ended = True
+        if self._parsing is not None:
+            self._parsing.break_off("the client closed its connection before its body ended")
+        if self.exchange is None:
+            return False  # closes
+        loop = asyncio.get_running_loop()
+        later = self._started_at + WATCH_AFTER_S - loop.time()
+        loop.call_later(max(0.0, later), self._gone_if_busy, self.exchange)
+        return True  # its answer may still be written (and the connection closes after it)
+
+    def pause_writing(self) -> None:
+        self._can_write = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._can_write is not None and not self._can_write.done():
+            self._can_write.set_result(None)
+        self._can_write = None
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._trailing = data[upgrade.args[0] :]
+            self._pause()
+        except httptools.HttpParserError as error:
+            self._pause()
+            if self._parsing is not None:  # mid-body: the handler hears it reading
+                self._parsing.break_off(f"the client broke off its body: {error}")
+                self._refusal = self._refusal or (400, "")
+            else:
+                why = f"the request is not valid HTTP/1.1 ({error})"
+                self._refusal = self._refusal or (400, why)
+            self._next()
+            return
+        if len(self._queue) > 1:
+            self._pause()  # pipelined: read on once the request before is answered
+
+    # -- llhttp's callbacks ---------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._count(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+        self._count(len(name) + len(value))
+        if len(self._headers) > self._listener.max_headers:
+            self._refuse(431, f"the request has over {self._listener.max_headers} header fields")
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        request = Request(
+            parser.get_method(),
+            self._url,
+            self._headers,
+            parser.get_http_version(),
+            parser.should_keep_alive(),
+        )
+        message = _Message(request)
+        message.upgrade = parser.should_upgrade()
+        self._parsing = message
+        self._queue.append(message)
+        if request.body_exists:
+            self._next()  # its handler reads the body as it comes
+
+    def on_body(self, body: bytes) -> None:
+        assert self._parsing is not None
+        self._parsing.add(body)
+        if self._parsing.buffered > BUFFER_BYTES:
+            self._pause()
+
+    def on_message_complete(self) -> None:
+        assert self._parsing is not None
+        self._parsing.finish()
+        self._parsing = None
+        self._next()
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self._listener.max_head_bytes:
+            self._refuse(431, self._listener.head_too_large)
+
+    def _refuse(self, status: int, why: str) -> None:
+        self._refusal = (status, why)
+        raise _Refused(why)
+
+    # -- the requests, one after another --------------------------------------------------------
+
+    def _next(self) -> None:
+        """Answer the next request, if none is being answered; or end the connection. (Once at
+        a time: a request `quick` answers at once ends in here, and the next is taken in turn.)"""
+        if self._starting:
+            self._again = True
+            return
+        self._starting = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                self._start_next()
+        finally:
+            self._starting = False
+
+    def _start_next(self) -> None:
+        transport = self._transport
+        if self.exchange is not None or self._switched or transport is None:
+            return
+        if transport.is_closing():
+            return
+        if self._queue:
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+            self._started_at = asyncio.get_running_loop().time()
+            message = self._queue[0]
+            exchange = self.exchange = Exchange(self, message)
+            if not (message.complete and self._listener.quick(exchange)):
+                self.run(exchange, self._listener.handler(exchange))
+        elif self._refusal is not None:
+            status, why = self._refusal
+            if why:
+                self._listener.refuse(transport, status, why)
+            transport.close()
+        elif self._ended or self.gone or self.closing:
+            transport.close()
+        else:
+            self._start_idle()
+
+    def run(self, exchange: Exchange, work: Coroutine[None, None, None]) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._answer(exchange, work))
+
+    async def _answer(self, exchange: Exchange, work: Coroutine[None, None, None]) -> None:
+        try:
+            await self._listener.run(exchange, work)
+        finally:
+            self.task = None
+            self.finish(exchange)
+
+    def finish(self, exchange: Exchange) -> None:
+        """`exchange` is over: the next request, or the connection's end."""
+        self.exchange = None
+        self._queue.popleft()
+        if self._over is not None and not self._over.done():
+            self._over.set_result(None)
+        if exchange.switched:
+            self.close()  # the tunnel ended
+            return
+        keep = (
+            exchange.request_read
+            and exchange.finished
+            and not exchange.close_after
+            and not self.gone
+            and not self._ended
+            and not self.closing
+        )
+        if not keep:
+            self.close()
+            return
+        self.caught_up()
+        self._next()
+
+    def over(self) -> asyncio.Future[None]:
+        """Done once the request being answered is (at once if none is)."""
+        if self._over is None or self._over.done():
+            self._over = asyncio.get_running_loop().create_future()
+        if self.exchange is None:
+            self._over.set_result(None)
+        return self._over
+
+    def _left(self) -> None:
+        """The client is gone: its requests are let go."""
+        self.gone = True
+        for message in self._queue:
+            message.break_off("the client went away")
+        if self.task is not None and not self._switched:
+            self.task.cancel()
+        if self._over is not None and not self._over.done():
+            self._over.set_result(None)
+
+    def _gone_if_busy(self, exchange: Exchange) -> None:
+        if self.exchange is exchange:
+            self._left()
+
+    def _pause(self) -> None:
+        if not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
+            if HANGUP and self._hangup is None:
+                self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
+
+    def _look(self) -> None:
+        """While the client is not read: whether it hung up (Linux tells; see `HANGUP`)."""
+        self._hangup = None
+        if not self._paused or self._switched or self._transport is None:
+            return
+        if self._transport.is_closing() or hung_up(self._transport.get_extra_info("socket")):
+            self._left()
+            self._transport.close()
+        else:
+            self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
+
+    def _start_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self._idle = asyncio.get_running_loop().call_later(IDLE_S, self.close)
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._idle, self._hangup):
+            if timer is not None:
+                timer.cancel()
+        self._idle = self._hangup = None
 
 
 class Listener:
@@ -255,174 +614,67 @@ class Listener:
     def __init__(
         self,
         handler: Handler,
+        quick: Quick,
         bad_request: Callable[[int, str], Reply],
         max_head_bytes: int,
         max_headers: int,
     ) -> None:
-        self._handler = handler
+        """`quick` is offered each request once its body is in: if it answers it (or starts
+        to, handing it to a task later), `handler` is not run for it."""
+        self.handler = handler
+        self.quick = quick
         self._bad_request = bad_request
-        self._max_head_bytes = max_head_bytes
-        self._max_headers = max_headers
+        self.max_head_bytes = max_head_bytes
+        self.max_headers = max_headers
         self._server: asyncio.Server | None = None
-        self._idle: set[asyncio.Task[None]] = set()  # connections between requests
-        self._busy: set[asyncio.Task[None]] = set()  # connections with a request in hand
-        self._closing = False
+        self.connections: set[_Connection] = set()
+        self.closing = False
 
     @property
-    def connections(self) -> int:
-        return len(self._idle) + len(self._busy)
+    def head_too_large(self) -> str:
+        return f"the request line and headers are over {self.max_head_bytes} bytes"
 
     async def start(self, host: str, port: int, backlog: int) -> int:
         """Listen; the port listened on."""
-        self._server = await asyncio.start_server(
-            self._connection, host, port, backlog=backlog, reuse_address=True, limit=READ
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _Connection(self), host, port, backlog=backlog, reuse_address=True
         )
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
         """Stop listening, close idle connections, and give handlers `CLOSE_GRACE_S` to end."""
-        self._closing = True  # each connection closes once its answer is sent
+        self.closing = True  # each connection closes once its answer is sent
         if self._server is not None:
             self._server.close()
-        for task in list(self._idle):
-            task.cancel()
-        busy = list(self._busy)
+        busy = {}
+        for connection in list(self.connections):
+            if connection.exchange is None:
+                connection.close()
+            else:
+                busy[connection.over()] = connection
         if busy:
             _done, late = await asyncio.wait(busy, timeout=CLOSE_GRACE_S)
-            for task in late:
-                task.cancel()
-        await asyncio.gather(*self._idle, *self._busy, return_exceptions=True)
+            for over in late:
+                busy[over].abort()
+            tasks = [c.task for c in busy.values() if c.task is not None]
+            await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._idle.add(task)
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head_bytes)
-        wire = _Wire(reader, writer)
+    async def run(self, exchange: Exchange, work: Coroutine[None, None, None]) -> None:
+        """A request's `work` (its handler's); a failure in it answers 500 if nothing was sent
+        yet."""
         try:
-            while await self._one_request(conn, wire, task):
-                conn.start_next_cycle()
-        except (ConnectionError, TimeoutError):
-            pass  # the client went away, or said nothing for IDLE_S
-        except asyncio.CancelledError:
-            # Its end: the listener closing, a rotation, or its client gone mid-request. Not
-            # raised on: asyncio (3.11) logs a connection's task that ends cancelled as an error.
-            pass
-        except Exception:
-            log.exception("front door: a connection failed")  # that connection only
-        finally:
-            self._idle.discard(task)
-            self._busy.discard(task)
-            await wire.settle()
-            writer.close()
-
-    async def _one_request(
-        self, conn: h11.Connection, wire: _Wire, task: asyncio.Task[None]
-    ) -> bool:
-        """Read one request and answer it; whether the connection can take another."""
-        try:
-            async with asyncio.timeout(IDLE_S):
-                event = await _next_event(conn, wire)
-        except h11.RemoteProtocolError as error:
-            await self._refuse(conn, wire.writer, error.error_status_hint, self._why(error))
-            return False
-        if not isinstance(event, h11.Request):
-            return False  # the client closed the connection
-        self._idle.discard(task)
-        self._busy.add(task)
-        too_large = self._too_large(event)
-        if too_large is not None:
-            await self._refuse(conn, wire.writer, 431, too_large)
-            return False
-        exchange = Exchange(conn, wire, Request(event))
-        if not exchange.request.body_exists:
-            conn.next_event()  # its EndOfMessage: h11 needs no data for it
-        await self._run(exchange, wire, task)
-        self._busy.discard(task)
-        self._idle.add(task)
-        return (
-            not self._closing
-            and not exchange.switched
-            and conn.our_state is conn.their_state is h11.DONE
-        )
-
-    async def _run(self, exchange: Exchange, wire: _Wire, task: asyncio.Task[None]) -> None:
-        """The handler, in the connection's task, its client watched once it has worked
-        `WATCH_AFTER_S`: a client that goes away cancels it."""
-        watch = _Watch(exchange, wire, task)
-        try:
-            await self._handler(exchange)
+            await work
         except ConnectionError:
             pass
         except Exception as error:
             request = exchange.request
             log.error("front door: %s %s failed", request.method, request.path, exc_info=error)
             if not exchange.started:
-                with contextlib.suppress(ConnectionError, h11.LocalProtocolError):
+                with contextlib.suppress(ConnectionError):
                     await exchange.reply(self._bad_request(500, f"the front door failed: {error}"))
-        finally:
-            watch.stop()
 
-    def _why(self, error: h11.RemoteProtocolError) -> str:
-        if error.error_status_hint == 431:
-            return self._head_too_large
-        return f"the request is not valid HTTP/1.1 ({error})"
-
-    @property
-    def _head_too_large(self) -> str:
-        return f"the request line and headers are over {self._max_head_bytes} bytes"
-
-    def _too_large(self, request: h11.Request) -> str | None:
-        """Why the request's head is over a bound, or None. (h11 bounds only a head that
-        arrives in parts.)"""
-        headers = request.headers.raw_items()
-        if len(headers) > self._max_headers:
-            return f"the request has over {self._max_headers} header fields"
-        size = len(request.method) + len(request.target) + sum(len(n) + len(v) for n, v in headers)
-        if size > self._max_head_bytes:
-            return self._head_too_large
-        return None
-
-    async def _refuse(
-        self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int, why: str
-    ) -> None:
-        if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            return
+    def refuse(self, transport: asyncio.Transport, status: int, why: str) -> None:
         reply = self._bad_request(status, why)
-        reply = Reply(status, [*reply.headers, (b"connection", b"close")], reply.body)
-        with contextlib.suppress(ConnectionError, h11.LocalProtocolError):
-            writer.write(b"".join(conn.send(event) or b"" for event in _whole(reply)))
-            await writer.drain()
-
-
-async def _next_event(conn: h11.Connection, wire: _Wire) -> h11.Event:
-    while True:
-        event = conn.next_event()
-        if isinstance(event, h11.Event):
-            return event
-        assert event is h11.NEED_DATA  # PAUSED comes only after a switch, never read again
-        conn.receive_data(await wire.read())
-
-
-def _gone(read: asyncio.Task[bytes]) -> bool:
-    """Whether an early read found the client gone (it closed, or its connection broke); not
-    if it was cut short (a switch to WebSocket takes the connection)."""
-    if read.cancelled():
-        return False
-    return read.exception() is not None or not read.result()
-
-
-def _whole(reply: Reply) -> list[h11.Event]:
-    """The events of a whole answer: its head (with the body's length) and body."""
-    headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
-    reason = reply.reason or _phrase(reply.status)
-    head = h11.Response(status_code=reply.status, headers=headers, reason=reason)
-    body = [h11.Data(data=reply.body)] if reply.body else []
-    return [head, *body, h11.EndOfMessage()]
-
-
-def _phrase(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode()
-    except ValueError:
-        return b""
+        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+        headers.append((b"connection", b"close"))
+        transport.write(response_head(status, reply.reason, headers) + reply.body)

@@ -25,7 +25,8 @@ from wsproto.events import (
 from wsproto.handshake import H11Handshake
 from wsproto.utilities import LocalProtocolError, ProtocolError, generate_accept_token
 
-from tray.frontdoor.upstream import READ, Address, Headers, UpstreamError, connect
+from tray.frontdoor.heads import Headers
+from tray.frontdoor.upstream import READ, Address, UpstreamError, connect
 
 # The close code for a server gone (IANA's WebSocket registry: "Service Restart")
 SERVICE_RESTART = 1012
