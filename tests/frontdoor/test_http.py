@@ -404,3 +404,30 @@ async def test_a_large_answer_on_a_kept_connection_reaches_the_client_whole(leng
                     assert await reader.readexactly(2) == b"\r\n"
             writer.close()
             assert body == data
+
+
+@pytest.mark.parametrize("where", ["_screen", "_response_headers"])
+async def test_a_failure_in_the_door_answers_500_and_the_next_request_is_served(
+    where: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug met while a request is taken (`_screen`) or while its answer is read from the
+    server's connection (`_response_headers`): both run in callbacks, not in a task."""
+    get = b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
+    async with door_in(State.CONNECTED) as (door, port):
+        [(status, _)] = await exchange(port, get)  # a pooled connection at hand from now on
+
+        def broken(*_args: object) -> None:
+            raise RuntimeError("a bug")
+
+        if where == "_screen":
+            monkeypatch.setattr(door, where, broken)
+        else:
+            monkeypatch.setattr(f"tray.frontdoor.door.{where}", broken)
+        [(status, body)] = await exchange(port, get + get, answers=2)  # the connection closes
+        assert (status, message(body)) == (500, "the front door failed: a bug")
+        monkeypatch.undo()
+        [(status, _)] = await exchange(port, get)
+        assert status == 200
+        assert door.stats().clients == 0
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in failures] == ["front door: GET /echo failed"]

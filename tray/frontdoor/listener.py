@@ -1,9 +1,12 @@
 """The front door's public side: HTTP/1.1 on asyncio protocols, parsed by llhttp (httptools).
 
-Each connection is a protocol that feeds what arrives to llhttp. Once a request's head is in,
-its handler runs in a task of its own, one request at a time (keep-alive; a pipelined request
-waits its turn, and the connection is not read meanwhile). The body arrives into a buffer the
-handler reads; past `BUFFER_BYTES` the connection is not read until the handler catches up.
+Each connection is a protocol that feeds what arrives to llhttp, and answers its requests one
+at a time (keep-alive; a pipelined request waits its turn, and the connection is not read
+meanwhile). A request without a body goes to `quick`, which may answer it from callbacks
+alone (the door's common case: forwarded and answered with no task) or hand it to a task; a
+request with a body has its handler run in a task of its own. The body arrives into a buffer
+the handler reads; past `BUFFER_BYTES` the connection is not read until the handler catches
+up.
 
 A client that goes away cancels its request's handler, so nothing stays held for it: at once
 if its connection breaks; if it closes its side (which a client that gives up does, and one
@@ -45,6 +48,7 @@ WATCH_AFTER_S = 0.05
 HANGUP_POLL_S = 0.5
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_BODY = frozenset({204, 304})
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 
 
 class ClientGone(ConnectionError):
@@ -75,6 +79,9 @@ class Request:
         self.version = version
         self.keep_alive = keep_alive
         self._lower = {name.lower(): value for name, value in reversed(self.headers)}
+        length = self._lower.get(b"content-length")
+        self.content_length = int(length) if length is not None else None  # llhttp checked it
+        self.body_exists = bool(self.content_length) or b"transfer-encoding" in self._lower
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""
@@ -97,15 +104,6 @@ class Request:
             if sep:
                 found.setdefault(name, value.strip('"'))
         return found
-
-    @property
-    def content_length(self) -> int | None:
-        value = self.header("content-length")
-        return int(value) if value is not None else None  # llhttp checked it is a number
-
-    @property
-    def body_exists(self) -> bool:
-        return bool(self.content_length) or self.header("transfer-encoding") is not None
 
 
 class _Message:
@@ -195,13 +193,12 @@ class Exchange:
     def answer(self, reply: Reply) -> None:
         """`reply` written now (without waiting for the client to read it)."""
         self.started = True
-        headers = [(n, v) for n, v in reply.headers if n.lower() != b"content-length"]
-        head_length = next((v for n, v in reply.headers if n.lower() == b"content-length"), None)
-        if self.request.method == "HEAD" and head_length is not None:
-            headers.append((b"content-length", head_length))  # the server's, for the GET
-        else:
-            headers.append((b"content-length", str(len(reply.body)).encode()))
-        headers = self._connection_header(headers)
+        headers, framing = _framing_apart(reply.headers)
+        length = framing.get(b"content-length")
+        if self.request.method != "HEAD" or length is None:  # a HEAD's: the server's, for a GET
+            length = str(len(reply.body)).encode()
+        headers.append((b"content-length", length))
+        self._connection_header(headers, framing)
         head = response_head(reply.status, reply.reason, headers)
         bodyless = self.request.method == "HEAD" or reply.status in _NO_BODY
         self._send(head if bodyless else head + reply.body)
@@ -211,16 +208,19 @@ class Exchange:
         """Send the status and headers; with neither Content-Length nor Transfer-Encoding among
         them, the body is sent chunked (to an HTTP/1.0 client: until the connection closes)."""
         self.started = True
-        names = {name.lower() for name, _ in headers}
+        headers, framing = _framing_apart(headers)
         self._bodyless = self.request.method == "HEAD" or status in _NO_BODY
-        headers = [(n, v) for n, v in headers if n.lower() != b"transfer-encoding"]
-        if not self._bodyless and b"content-length" not in names:
+        length = framing.get(b"content-length")
+        if length is not None:
+            headers.append((b"content-length", length))
+        elif not self._bodyless:
             if self.request.version == "1.1":
                 self._chunked = True
                 headers.append((b"transfer-encoding", b"chunked"))
             else:
                 self.close_after = True
-        self._send(response_head(status, reason, self._connection_header(headers)))
+        self._connection_header(headers, framing)
+        self._send(response_head(status, reason, headers))
 
     async def write(self, data: bytes) -> None:
         """Part of the body; `ClientGone` once the client is."""
@@ -257,23 +257,25 @@ class Exchange:
         """The exchange, taken by `quick` (answered without a task), is over."""
         self._connection.finish(self)
 
+    def fail(self, error: Exception) -> None:
+        """The work on the exchange, taken by `quick`, failed: it ends (see `Listener.failed`)."""
+        self._connection.failed(self, error)
+
     def handoff(self, work: Coroutine[None, None, None]) -> None:
         """The exchange, taken by `quick`, goes on in a task running `work`."""
         self._connection.run(self, work)
 
-    def _connection_header(self, headers: Headers) -> Headers:
-        message = self._message
+    def _connection_header(self, headers: Headers, framing: dict[bytes, bytes]) -> None:
+        """Add `Connection: close` to `headers` if the connection closes after the answer."""
         if (
             self.close_after
             or not self.request.keep_alive
-            or message.upgrade
+            or self._message.upgrade
             or self._connection.closing
-            or any(n.lower() == b"connection" and v.lower() == b"close" for n, v in headers)
+            or framing.get(b"connection", b"").lower() == b"close"
         ):
             self.close_after = True
-            headers = [(n, v) for n, v in headers if n.lower() != b"connection"]
             headers.append((b"connection", b"close"))
-        return headers
 
     def _send(self, data: bytes) -> None:
         if self._connection.gone:
@@ -281,9 +283,23 @@ class Exchange:
         self._connection.write(data)
 
 
+def _framing_apart(headers: Headers) -> tuple[Headers, dict[bytes, bytes]]:
+    """The fields the listener does not set, and those it does (the body's framing and the
+    connection's end) by their lowercase name."""
+    kept: Headers = []
+    framing: dict[bytes, bytes] = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _FRAMING:
+            framing.setdefault(lower, value)
+        else:
+            kept.append((name, value))
+    return kept, framing
+
+
 Handler = Callable[[Exchange], Coroutine[None, None, None]]
-# Answers an exchange without a task, or says False (its handler then runs in one).
-Quick = Callable[[Exchange], bool]
+# Takes a request without a body: answers it from callbacks, or hands it to a task.
+Quick = Callable[[Exchange], None]
 
 
 class _Refused(Exception):
@@ -310,6 +326,7 @@ class _Connection(asyncio.Protocol):
         self._again = False  # `_next` is due again once it returns
         self._started_at = 0.0
         self._idle: asyncio.TimerHandle | None = None
+        self._idle_since = 0.0
         self._hangup: asyncio.TimerHandle | None = None
         self._paused = False
         self._can_write: asyncio.Future[None] | None = None
@@ -505,14 +522,16 @@ class _Connection(asyncio.Protocol):
         if transport.is_closing():
             return
         if self._queue:
-            if self._idle is not None:
-                self._idle.cancel()
-                self._idle = None
             self._started_at = asyncio.get_running_loop().time()
             message = self._queue[0]
             exchange = self.exchange = Exchange(self, message)
-            if not (message.complete and self._listener.quick(exchange)):
+            if message.request.body_exists:
                 self.run(exchange, self._listener.handler(exchange))
+            else:
+                try:
+                    self._listener.quick(exchange)
+                except Exception as error:
+                    self._listener.failed(exchange, error)
         elif self._refusal is not None:
             status, why = self._refusal
             if why:
@@ -556,6 +575,10 @@ class _Connection(asyncio.Protocol):
         self.caught_up()
         self._next()
 
+    def failed(self, exchange: Exchange, error: Exception) -> None:
+        if self.exchange is exchange:
+            self._listener.failed(exchange, error)
+
     def over(self) -> asyncio.Future[None]:
         """Done once the request being answered is (at once if none is)."""
         if self._over is None or self._over.done():
@@ -597,9 +620,22 @@ class _Connection(asyncio.Protocol):
             self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
 
     def _start_idle(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-        self._idle = asyncio.get_running_loop().call_later(IDLE_S, self.close)
+        """From now, the connection waits for a request. (One timer, moved on only when it
+        is due: arming one for each request cost more than the rest of the listener.)"""
+        loop = asyncio.get_running_loop()
+        self._idle_since = loop.time()
+        if self._idle is None:
+            self._idle = loop.call_later(IDLE_S, self._idle_due)
+
+    def _idle_due(self) -> None:
+        self._idle = None
+        if self.exchange is not None or self._queue:
+            return  # at work; `_start_idle` arms it again
+        waited = asyncio.get_running_loop().time() - self._idle_since
+        if waited >= IDLE_S:
+            self.close()
+        else:
+            self._idle = asyncio.get_running_loop().call_later(IDLE_S - waited, self._idle_due)
 
     def _cancel_timers(self) -> None:
         for timer in (self._idle, self._hangup):
@@ -619,8 +655,8 @@ class Listener:
         max_head_bytes: int,
         max_headers: int,
     ) -> None:
-        """`quick` is offered each request once its body is in: if it answers it (or starts
-        to, handing it to a task later), `handler` is not run for it."""
+        """`handler` runs in a task for each request with a body; `quick` takes each one
+        without (see `Quick`)."""
         self.handler = handler
         self.quick = quick
         self._bad_request = bad_request
@@ -667,11 +703,23 @@ class Listener:
         except ConnectionError:
             pass
         except Exception as error:
-            request = exchange.request
-            log.error("front door: %s %s failed", request.method, request.path, exc_info=error)
+            self._log_failure(exchange, error)
             if not exchange.started:
                 with contextlib.suppress(ConnectionError):
                     await exchange.reply(self._bad_request(500, f"the front door failed: {error}"))
+
+    def failed(self, exchange: Exchange, error: Exception) -> None:
+        """`quick` failed on `exchange`: 500 if nothing was sent yet, and the exchange ends."""
+        self._log_failure(exchange, error)
+        if not exchange.started:
+            with contextlib.suppress(ConnectionError):
+                exchange.answer(self._bad_request(500, f"the front door failed: {error}"))
+        exchange.close_after = True
+        exchange.done()
+
+    def _log_failure(self, exchange: Exchange, error: Exception) -> None:
+        request = exchange.request
+        log.error("front door: %s %s failed", request.method, request.path, exc_info=error)
 
     def refuse(self, transport: asyncio.Transport, status: int, why: str) -> None:
         reply = self._bad_request(status, why)

@@ -87,7 +87,8 @@ class UpstreamAnswer:
         self.error: UpstreamError | None = None  # it broke off
         self._changed: asyncio.Future[None] | None = None
         self.head_read = False
-        # Called whenever more of the answer is in (for a caller that does not wait in a task).
+        # Called when the head is in, at the end, and if the answer breaks off (for a caller
+        # that does not wait in a task).
         self.on_change: Callable[[], None] | None = None
 
     # -- what the connection's parser tells -----------------------------------------------------
@@ -106,7 +107,7 @@ class UpstreamAnswer:
         self._buffered += len(data)
         if self._buffered > BUFFER_BYTES and self._connection is not None:
             self._connection.pause()
-        self._wake()
+        self._wake(tell=False)  # `on_change` hears of the head and the end, not of each part
 
     def _completed(self) -> None:
         self.complete = True
@@ -117,10 +118,10 @@ class UpstreamAnswer:
             self.error = error
         self._wake()
 
-    def _wake(self) -> None:
+    def _wake(self, tell: bool = True) -> None:
         if self._changed is not None and not self._changed.done():
             self._changed.set_result(None)
-        if self.on_change is not None:
+        if tell and self.on_change is not None:
             self.on_change()
 
     async def _wait(self, timeout_s: float | None) -> None:
