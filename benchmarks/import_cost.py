@@ -26,7 +26,7 @@ STEPS = [
     ("httpx, httpx-sse", "import httpx, httpx_sse"),
     ("the first httpx client", "httpx.AsyncClient()"),
     ("psutil", "import psutil"),
-    ("the front door (h11 on both sides)", "import tray.frontdoor.threaded"),
+    ("the front door (llhttp, by httptools, on both sides)", "import tray.frontdoor.threaded"),
     ("tray.shell.app (the app's own modules)", "import tray.shell.app"),
     ("first used: notifications (dbus-fast)", "import tray.ui.notifier"),
     (
