@@ -134,6 +134,17 @@ class _Cutoff(Exception):
         self.sent = sent
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """A request `FrontDoor._quick` forwarded, until its answer is in."""
+
+    exchange: Exchange
+    gen: int  # the credentials' generation it came with
+    pending: Pending
+    upstream: Upstream
+    answer: UpstreamAnswer
+
+
 @dataclass(eq=False)
 class _Stream:
     """One client's event stream, as the door's other tasks see it."""
@@ -453,35 +464,23 @@ class FrontDoor:
             exchange.handoff(self._handle(exchange, self._route(exchange, screened, gen)))
             return
         self._clients += 1
-        answer.on_change = lambda: self._quick_answered(exchange, gen, pending, upstream, answer)
+        asked = _Asked(exchange, gen, pending, upstream, answer)
+        answer.on_change = lambda: self._quick_answered(asked)
 
-    def _quick_answered(
-        self,
-        exchange: Exchange,
-        gen: int,
-        pending: Pending,
-        upstream: Upstream,
-        answer: UpstreamAnswer,
-    ) -> None:
+    def _quick_answered(self, asked: _Asked) -> None:
         try:
-            self._quick_answer(exchange, gen, pending, upstream, answer)
+            self._quick_answer(asked)
         except Exception as error:  # in the server connection's callback: its caller knows not
-            if answer.on_change is not None:
-                answer.on_change = None
+            if asked.answer.on_change is not None:
+                asked.answer.on_change = None
                 self._clients -= 1
-            answer.close()
-            exchange.fail(error)
+            asked.answer.close()
+            asked.exchange.fail(error)
 
-    def _quick_answer(
-        self,
-        exchange: Exchange,
-        gen: int,
-        pending: Pending,
-        upstream: Upstream,
-        answer: UpstreamAnswer,
-    ) -> None:
+    def _quick_answer(self, asked: _Asked) -> None:
         """The server said more of its answer to a request `_quick` took: once it is whole, it
         is written; a large one, or a failure, goes on in a task (`_forward`)."""
+        exchange, answer = asked.exchange, asked.answer
         error = answer.error
         length = answer.content_length
         small = length is not None and length <= QUICK_RESPONSE_BYTES
@@ -501,10 +500,10 @@ class FrontDoor:
         elif error is not None:
             answer.close()
             log.info("front door: %s %s: %s", exchange.request.method, exchange.request.path, error)
-            failed = pending.failed(upstream, self._now(), str(error), error.connected)
-            exchange.handoff(self._handle(exchange, self._forward(exchange, gen, failed)))
+            failed = asked.pending.failed(asked.upstream, self._now(), str(error), error.connected)
+            exchange.handoff(self._handle(exchange, self._forward(exchange, asked.gen, failed)))
         else:
-            work = self._forward(exchange, gen, pending, (upstream, answer))
+            work = self._forward(exchange, asked.gen, asked.pending, (asked.upstream, answer))
             exchange.handoff(self._handle(exchange, work))
 
     async def _handle(

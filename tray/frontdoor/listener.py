@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, unquote
 
 import httptools
 
+from tray.frontdoor.flow import WriteFlow
 from tray.frontdoor.heads import Headers, response_head
 from tray.frontdoor.sockets import HANGUP, hung_up
 
@@ -306,7 +307,7 @@ class _Refused(Exception):
     """A request head over a bound (the status and why are kept by the connection)."""
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(WriteFlow):
     """One client's connection: llhttp's callbacks, and the task answering its request."""
 
     def __init__(self, listener: Listener) -> None:
@@ -329,7 +330,6 @@ class _Connection(asyncio.Protocol):
         self._idle_since = 0.0
         self._hangup: asyncio.TimerHandle | None = None
         self._paused = False
-        self._can_write: asyncio.Future[None] | None = None
         self._trailing = b""  # what came after an upgrade request
         self._switched = False
         self._ended = False  # the client closed its side
@@ -344,8 +344,7 @@ class _Connection(asyncio.Protocol):
         self._transport.write(data)
 
     async def drain(self) -> None:
-        if self._can_write is not None:
-            await asyncio.shield(self._can_write)
+        await self.writable()
         if self.gone:
             raise ClientGone("the client went away")
 
@@ -402,8 +401,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._listener.connections.discard(self)
         self._cancel_timers()
-        if self._can_write is not None and not self._can_write.done():
-            self._can_write.set_result(None)
+        super().connection_lost(exc)
         self._left()
 
     def eof_received(self) -> bool:
@@ -416,14 +414,6 @@ class _Connection(asyncio.Protocol):
         later = self._started_at + WATCH_AFTER_S - loop.time()
         loop.call_later(max(0.0, later), self._gone_if_busy, self.exchange)
         return True  # its answer may still be written (and the connection closes after it)
-
-    def pause_writing(self) -> None:
-        self._can_write = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        if self._can_write is not None and not self._can_write.done():
-            self._can_write.set_result(None)
-        self._can_write = None
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from tray.frontdoor.flow import WriteFlow
 from tray.frontdoor.heads import Headers, request_head
 from tray.frontdoor.sockets import readable
 
@@ -180,7 +181,7 @@ class UpstreamAnswer:
             self._client.done_with(connection, reuse=False)
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(WriteFlow):
     """One connection to the server; each answer on it is parsed by a parser of its own."""
 
     def __init__(self, address: Address) -> None:
@@ -194,7 +195,6 @@ class _Connection(asyncio.Protocol):
         self._headers: Headers = []
         self._informational = False
         self._paused = False
-        self._can_write: asyncio.Future[None] | None = None
 
     def usable(self, now: float, keepalive_s: float) -> bool:
         """Fit to be used again. An idle connection with something to read was closed by the
@@ -220,10 +220,9 @@ class _Connection(asyncio.Protocol):
         self.transport.write(data)
 
     async def drain(self) -> None:
+        await self.writable()
         if self.closed:
             raise ConnectionResetError("the server closed the connection")
-        if self._can_write is not None:
-            await asyncio.shield(self._can_write)
 
     def close(self) -> None:
         self.closed = True
@@ -248,8 +247,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._can_write is not None and not self._can_write.done():
-            self._can_write.set_result(None)
+        super().connection_lost(exc)
         answer = self.answer
         if answer is None:
             return
@@ -265,14 +263,6 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         return False  # closes; `connection_lost` tells the answer
-
-    def pause_writing(self) -> None:
-        self._can_write = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        if self._can_write is not None and not self._can_write.done():
-            self._can_write.set_result(None)
-        self._can_write = None
 
     def data_received(self, data: bytes) -> None:
         if self._parser is None or self.answer is None:
