@@ -2,8 +2,10 @@
 second relayed, memory per held stream, the app's CPU during a 10k-delta burst, the door on
 the Qt loop against the door on its own thread (with a UI-ish load), and the client-visible
 gap per fault (SIGKILL, restart, hang) next to the server's cold start. The REST rows end with
-a bare h11 relay (`h11_relay.py`): the floor under the door, which is built on h11 too, and a
-raw TCP splice (`tcp_splice.py`): the floor under any relay in Python (the extra hop alone).
+three baselines: a bare h11 relay (`h11_relay.py`: what the door was built on until 2026-12-07),
+a bare relay on llhttp (`httptools_relay.py`: the floor under the door, which parses with
+llhttp too) and a raw TCP splice (`tcp_splice.py`: the floor under any relay in Python, the
+extra hop alone).
 The CPU column is this process's (the door's or the relay's; the client runs in another) per
 request.
 

@@ -1,10 +1,10 @@
 """A baseline for `front_door.py`: the least a front door built on h11 could cost.
 
-A bare relay on asyncio streams and h11 (which httpx already loads, so it adds no library to
-the app): it checks the Basic credentials, forwards each request over a pool of keep-alive
-upstream connections and relays the answer, bodies streamed both ways. It holds nothing, knows
-no server state and relays no WebSocket: it is the floor under the door's latency (the door is
-on h11 too), measured beside it in one run, not a door.
+A bare relay on asyncio streams and h11 (which httpx already loads): it checks the Basic
+credentials, forwards each request over a pool of keep-alive upstream connections and relays
+the answer, bodies streamed both ways. It holds nothing, knows no server state and relays no
+WebSocket. The door was built on h11 and streams until 2026-12-07; this relay, measured beside
+it and beside the llhttp relay (`httptools_relay.py`), is why it is not any more.
 """
 
 from __future__ import annotations
