@@ -21,7 +21,8 @@ class KeepAliveServer:
     """Answers every request on a connection until told to close them all, on threads of its
     own, so that a close happens while the test's loop does not run."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: bytes = ANSWER) -> None:
+        self.answer = answer
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.connections: list[socket.socket] = []  # every one accepted
@@ -50,7 +51,7 @@ class KeepAliveServer:
             data += got
             while b"\r\n\r\n" in data:
                 _head, _, data = data.partition(b"\r\n\r\n")
-                connection.sendall(ANSWER)
+                connection.sendall(self.answer)
 
     def close_connections(self) -> None:
         while self._open:
@@ -81,6 +82,31 @@ async def test_a_connection_the_server_closed_is_not_used_again() -> None:
         third = await client.request(url, "POST", "/", [(b"content-length", b"2")], body=b"{}")
         assert await third.read() == b"ok"
         third.release()
+        assert len(server.connections) == 2
+    finally:
+        await client.close()
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ],
+    ids=["Connection: close", "HTTP/1.0"],
+)
+async def test_a_connection_the_server_will_close_is_not_used_again(answer: bytes) -> None:
+    """The server said it closes the connection after its answer (and has not yet): the next
+    request would be cut off, and only a GET is sent again."""
+    server = KeepAliveServer(answer)
+    client = UpstreamClient(limit=0, keepalive_s=4.0, connect_timeout_s=5.0)
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        for _ in range(2):
+            got = await client.request(url, "POST", "/", [(b"content-length", b"2")], body=b"{}")
+            assert await got.read() == b"ok"
+            got.release()
         assert len(server.connections) == 2
     finally:
         await client.close()

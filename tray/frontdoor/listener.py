@@ -460,6 +460,7 @@ class _Connection(WriteFlow):
             parser.get_http_version(),
             parser.should_keep_alive(),
         )
+        self._headers = []  # a chunked body's trailer fields, if any, are counted, not kept
         message = _Message(request)
         message.upgrade = parser.should_upgrade()
         self._parsing = message

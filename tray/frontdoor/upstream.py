@@ -190,6 +190,7 @@ class _Connection(WriteFlow):
         self.idle_since = 0.0
         self.answer: UpstreamAnswer | None = None
         self.closed = False  # closed, or the server said something while it was asked nothing
+        self.keep_alive = True  # the last answer let the connection be used again
         self._parser: httptools.HttpResponseParser | None = None
         self._reason = b""
         self._headers: Headers = []
@@ -299,9 +300,11 @@ class _Connection(WriteFlow):
         status = self._parser.get_status_code()
         self._informational = 100 <= status < 200  # 100 Continue: the answer follows
         if not self._informational:
+            self.keep_alive = self._parser.should_keep_alive()
             if answer.head_only:  # no body follows, whatever the length says
                 self._parser = None
-            answer._headed(status, self._reason, self._headers)
+            headers, self._headers = self._headers, []  # trailer fields, if any, are not kept
+            answer._headed(status, self._reason, headers)
 
     def on_body(self, body: bytes) -> None:
         assert self.answer is not None
@@ -402,7 +405,7 @@ class UpstreamClient:
         if self._slots is not None:
             self._slots.give()
         connection.answer = None
-        if reuse and not connection.closed:
+        if reuse and connection.keep_alive and not connection.closed:
             connection.resume()
             connection.idle_since = time.monotonic()
             self._idle.append(connection)
