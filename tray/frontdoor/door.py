@@ -438,11 +438,12 @@ class FrontDoor:
     # -- requests -------------------------------------------------------------------------------
 
     def _quick(self, exchange: Exchange) -> None:
-        """Answer `exchange` without a task if it is the common case: a request without a body,
-        to be forwarded to a server that is ready, on a pooled connection at hand. Its answer
-        is written when the server's last byte is read (`_quick_answered`). False: `_handle`
-        takes it, as it takes every request that is anything else. (A task and its wakeups
-        were a third of the door's time on such a request.)"""
+        """A request without a body (the listener's `quick`). The common case, a request to be
+        forwarded to a ready server with a pooled connection at hand, is answered with no task:
+        sent at once, its answer written when the server's last byte is read
+        (`_quick_answered`). A refusal is answered at once too. Anything else goes on in a task
+        (`_handle`), as every request with a body does. (A task and its wakeups were a third
+        of the door's time on the common request.)"""
         request = exchange.request
         gen = self._credentials_gen
         screened = self._screen(request)
