@@ -64,24 +64,27 @@ class KeepAliveServer:
         self.listener.close()
 
 
+async def ask(client: UpstreamClient, url: str, method: str) -> None:
+    """One request answered "ok"; its connection given back."""
+    body = b"{}" if method == "POST" else None
+    headers = [(b"content-length", b"2")] if body else []
+    answer = await client.request(url, method, "/", headers, body=body)
+    assert await answer.read() == b"ok"
+    answer.release()
+
+
 async def test_a_connection_the_server_closed_is_not_used_again() -> None:
     server = KeepAliveServer()
     client = UpstreamClient(limit=0, keepalive_s=4.0, connect_timeout_s=5.0)
     url = f"http://127.0.0.1:{server.port}"
     try:
-        first = await client.request(url, "GET", "/", [])
-        assert await first.read() == b"ok"
-        first.release()
-        second = await client.request(url, "GET", "/", [])
-        assert await second.read() == b"ok"
-        second.release()
+        await ask(client, url, "GET")
+        await ask(client, url, "GET")
         assert len(server.connections) == 1  # kept alive and used again
 
         server.close_connections()
         time.sleep(0.1)  # noqa: ASYNC251 - the close arrives while the loop does not run
-        third = await client.request(url, "POST", "/", [(b"content-length", b"2")], body=b"{}")
-        assert await third.read() == b"ok"
-        third.release()
+        await ask(client, url, "POST")
         assert len(server.connections) == 2
     finally:
         await client.close()
@@ -103,10 +106,8 @@ async def test_a_connection_the_server_will_close_is_not_used_again(answer: byte
     client = UpstreamClient(limit=0, keepalive_s=4.0, connect_timeout_s=5.0)
     url = f"http://127.0.0.1:{server.port}"
     try:
-        for _ in range(2):
-            got = await client.request(url, "POST", "/", [(b"content-length", b"2")], body=b"{}")
-            assert await got.read() == b"ok"
-            got.release()
+        await ask(client, url, "POST")
+        await ask(client, url, "POST")
         assert len(server.connections) == 2
     finally:
         await client.close()
