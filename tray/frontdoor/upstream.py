@@ -10,10 +10,11 @@ client went away) goes up unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections import deque
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import httptools
@@ -56,17 +57,24 @@ def address_of(base_url: str) -> Address:
     return parts.hostname, parts.port
 
 
-async def connect(
-    address: Address, timeout_s: float
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A plain stream connection (the WebSocket tunnel's)."""
+@contextlib.asynccontextmanager
+async def _connecting(timeout_s: float) -> AsyncIterator[None]:
+    """A connection made within `timeout_s`, or `UpstreamError` (nothing reached the server)."""
     try:
         async with asyncio.timeout(timeout_s):
-            return await asyncio.open_connection(*address, limit=READ)
+            yield
     except TimeoutError as error:
         raise UpstreamError(f"could not connect within {timeout_s:g} s", False) from error
     except OSError as error:
         raise UpstreamError(f"could not connect: {error}", False) from error
+
+
+async def connect(
+    address: Address, timeout_s: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A plain stream connection (the WebSocket tunnel's)."""
+    async with _connecting(timeout_s):
+        return await asyncio.open_connection(*address, limit=READ)
 
 
 class UpstreamAnswer:
@@ -424,14 +432,8 @@ class UpstreamClient:
 
     async def _connect(self, address: Address) -> _Connection:
         loop = asyncio.get_running_loop()
-        timeout_s = self._connect_timeout_s
-        try:
-            async with asyncio.timeout(timeout_s):
-                _, connection = await loop.create_connection(lambda: _Connection(address), *address)
-        except TimeoutError as error:
-            raise UpstreamError(f"could not connect within {timeout_s:g} s", False) from error
-        except OSError as error:
-            raise UpstreamError(f"could not connect: {error}", False) from error
+        async with _connecting(self._connect_timeout_s):
+            _, connection = await loop.create_connection(lambda: _Connection(address), *address)
         return connection
 
     def _take(self, address: Address) -> _Connection | None:
