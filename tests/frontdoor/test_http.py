@@ -431,3 +431,33 @@ async def test_a_failure_in_the_door_answers_500_and_the_next_request_is_served(
         assert door.stats().clients == 0
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in failures] == ["front door: GET /echo failed"]
+
+
+async def test_a_rotation_cuts_off_a_request_in_flight_on_a_kept_connection() -> None:
+    """Sent at once on a pooled connection (`FrontDoor._quick`, no task to cancel), with the
+    old password: the rotation ends it as it ends a held one."""
+    asked, released = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        if "slow" in request.query:
+            asked.set()
+            await released.wait()
+        return web.json_response({})
+
+    get = b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
+    slow_get = b"GET /echo?slow HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
+    async with serving(slow) as server_port, door_before(server_port) as (door, port):
+        [(status, _)] = await exchange(port, get)  # a pooled connection at hand from now on
+        assert status == 200
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(slow_get)
+        await asyncio.wait_for(asked.wait(), 5)
+        assert door.stats().clients == 1
+        door.set_credentials(Credentials("opencode", "rotated-password"))
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, not answered
+        writer.close()
+        released.set()
+        assert door.stats().clients == 0
+        rotated = f"Authorization: {Credentials('opencode', 'rotated-password').basic()}\r\n"
+        [(status, _)] = await exchange(port, slow_get.replace(AUTH, rotated.encode()))
+        assert status == 200

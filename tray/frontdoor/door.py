@@ -134,7 +134,7 @@ class _Cutoff(Exception):
         self.sent = sent
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Asked:
     """A request `FrontDoor._quick` forwarded, until its answer is in."""
 
@@ -198,6 +198,7 @@ class FrontDoor:
         self._beats = asyncio.Event()  # set when a stream may need door heartbeats sooner
         self._streams: set[_Stream] = set()
         self._requests: dict[asyncio.Task[Any], int] = {}  # request task -> credentials gen
+        self._asked: set[_Asked] = set()  # requests `_quick` forwarded, their answers awaited
         self._sockets: set[Tunnel] = set()
         self._url: str | None = None
         self._clients = 0
@@ -354,6 +355,10 @@ class FrontDoor:
         for task, gen in list(self._requests.items()):
             if gen < self._credentials_gen:
                 task.cancel()
+        for asked in list(self._asked):  # each is of an older generation now
+            self._let_go(asked)
+            asked.answer.close()
+            asked.exchange.done()  # unanswered: its connection closes
         for tunnel in list(self._sockets):
             tunnel.close(POLICY_VIOLATION, "rotated")
 
@@ -467,14 +472,20 @@ class FrontDoor:
         self._clients += 1
         asked = _Asked(exchange, gen, pending, upstream, answer)
         answer.on_change = lambda: self._quick_answered(asked)
+        self._asked.add(asked)
+
+    def _let_go(self, asked: _Asked) -> None:
+        """`_quick` no longer waits for the answer to `asked`."""
+        if asked.answer.on_change is not None:
+            asked.answer.on_change = None
+            self._clients -= 1
+            self._asked.discard(asked)
 
     def _quick_answered(self, asked: _Asked) -> None:
         try:
             self._quick_answer(asked)
         except Exception as error:  # in the server connection's callback: its caller knows not
-            if asked.answer.on_change is not None:
-                asked.answer.on_change = None
-                self._clients -= 1
+            self._let_go(asked)
             asked.answer.close()
             asked.exchange.fail(error)
 
@@ -487,8 +498,7 @@ class FrontDoor:
         small = length is not None and length <= QUICK_RESPONSE_BYTES
         if error is None and not answer.complete and (small or not answer.head_read):
             return  # more to come
-        answer.on_change = None
-        self._clients -= 1
+        self._let_go(asked)
         if exchange.gone:
             answer.close()
             exchange.done()
