@@ -201,7 +201,7 @@ class FrontDoor:
         self._asked: set[_Asked] = set()  # requests `_quick` forwarded, their answers awaited
         self._sockets: set[Tunnel] = set()
         self._url: str | None = None
-        self._clients = 0
+        self._clients = 0  # request tasks at work (with `_asked`: the requests being answered)
         self._held = 0
         self._relayed = 0
         self._last_hold_s: float | None = None
@@ -371,7 +371,7 @@ class FrontDoor:
     def stats(self) -> DoorStats:
         return DoorStats(
             url=self._url,
-            clients=self._clients,
+            clients=self._clients + len(self._asked),
             streams=len(self._streams),
             streams_held=sum(1 for s in self._streams if not s.live),
             requests_held=self._held,
@@ -469,17 +469,14 @@ class FrontDoor:
         if answer is None:  # anything but the common case: a task's
             exchange.handoff(self._handle(exchange, self._route(exchange, screened, gen)))
             return
-        self._clients += 1
         asked = _Asked(exchange, gen, pending, upstream, answer)
         answer.on_change = lambda: self._quick_answered(asked)
         self._asked.add(asked)
 
     def _let_go(self, asked: _Asked) -> None:
         """`_quick` no longer waits for the answer to `asked`."""
-        if asked.answer.on_change is not None:
-            asked.answer.on_change = None
-            self._clients -= 1
-            self._asked.discard(asked)
+        asked.answer.on_change = None
+        self._asked.discard(asked)
 
     def _quick_answered(self, asked: _Asked) -> None:
         try:
@@ -522,8 +519,7 @@ class FrontDoor:
     ) -> None:
         """A request's task: `work` (by default, all that `_admit` decides), then its answer."""
         self._clients += 1
-        task = asyncio.current_task()
-        assert task is not None
+        task = _this_task()
         try:
             reply = await (work if work is not None else self._admit(exchange))
             if reply is not None:
@@ -646,21 +642,19 @@ class FrontDoor:
         if pending is None:
             pending = Pending(request.method, request.path, self._now(), self.config.hold_limit_s)
         while True:
-            if asked is None:
+            if asked is not None:
+                (upstream, answer), asked = asked, None
+                sent = self._answer_with(exchange, answer)
+            else:
                 decision = await self._decide(pending)
                 if isinstance(decision, Refuse):
                     return _refuse(decision)
                 if isinstance(decision, Answer):
                     return Reply(decision.status, JSON, decision.body)
                 upstream = decision.upstream
-            else:
-                upstream = asked[0]
+                sent = self._send(exchange, upstream)
             try:
-                if asked is None:
-                    reply = await self._send(exchange, upstream)
-                else:
-                    answer, asked = asked[1], None
-                    reply = await self._answer_with(exchange, answer)
+                reply = await sent
             except _Cutoff as cutoff:
                 log.info("front door: %s %s: %s", request.method, request.path, cutoff)
                 pending = pending.failed(upstream, self._now(), str(cutoff), cutoff.sent)

@@ -364,15 +364,13 @@ class UpstreamClient:
         connection: _Connection | None = None
         try:
             connection = self._take(address) or await self._connect(address)
-            answer = UpstreamAnswer(self, connection, head_only=method == "HEAD")
-            host = f"{address[0]}:{address[1]}".encode()
             chunked = False
             if isinstance(body, bytes):
                 headers = [*headers, (b"content-length", str(len(body)).encode())]
             elif body is not None:
                 chunked = any(n.lower() == b"transfer-encoding" for n, _ in headers)
-            head = request_head(method.encode(), target.encode("latin-1"), host, headers)
-            connection.ask(answer, head + body if isinstance(body, bytes) else head)
+            whole = body if isinstance(body, bytes) else b""
+            answer = self._ask(connection, address, method, target, headers, body=whole)
             if body is not None and not isinstance(body, bytes):
                 await _send_body(connection, body, chunked)
             await answer._head(read_timeout_s)
@@ -402,11 +400,23 @@ class UpstreamClient:
             if self._slots is not None:
                 self._slots.give()
             return None
+        return self._ask(connection, address, method, target, headers)
+
+    def _ask(
+        self,
+        connection: _Connection,
+        address: Address,
+        method: str,
+        target: str,
+        headers: Headers,
+        *,
+        body: bytes = b"",
+    ) -> UpstreamAnswer:
+        """Send the head (and `body`, the whole of it, if any) on `connection`; its answer."""
         answer = UpstreamAnswer(self, connection, head_only=method == "HEAD")
         host = f"{address[0]}:{address[1]}".encode()
-        connection.ask(
-            answer, request_head(method.encode(), target.encode("latin-1"), host, headers)
-        )
+        head = request_head(method.encode(), target.encode("latin-1"), host, headers)
+        connection.ask(answer, head + body)
         return answer
 
     def done_with(self, connection: _Connection, reuse: bool) -> None:
