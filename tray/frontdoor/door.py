@@ -373,7 +373,9 @@ class FrontDoor:
             url=self._url,
             clients=self._clients + len(self._asked),
             streams=len(self._streams),
-            streams_held=sum(1 for s in self._streams if not s.live),
+            # Read on the app's thread (ThreadedFrontDoor) as the door's changes the set: a
+            # copy first (made in one step), as a set changed while iterated over raises.
+            streams_held=sum(1 for s in list(self._streams) if not s.live),
             requests_held=self._held,
             requests_relayed=self._relayed,
             last_hold_s=self._last_hold_s,
