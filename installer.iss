@@ -11,16 +11,16 @@
 
 #define AppName "opencode tray"
 #define AppExe "opencode-tray.exe"
-; tray.console: the console twin PyInstaller builds, and the name it is installed under. A terminal
+; tray.cli.console: the console twin PyInstaller builds, and the name it is installed under. A terminal
 ; finds opencode-tray.com before opencode-tray.exe (.COM comes first in PATHEXT), so
 ; `opencode-tray status` prints there and returns its exit code.
 #define ConsoleTwin "opencode-tray-console.exe"
 #define ConsoleCom "opencode-tray.com"
 ; Never change: Windows knows the installed app by it, and upgrades find it through it.
 #define AppGuid "6B6267C2-B7AF-4B9B-A05D-1EA77FE4B343"
-; tray.identity.WINDOWS_MUTEX: held by the app while it runs.
+; tray.platform.identity.WINDOWS_MUTEX: held by the app while it runs.
 #define AppMutex "opencode-tray-running"
-; tray.identity.RUN_VALUE_NAME: the same value the app's own "Start at login" toggle writes.
+; tray.platform.identity.RUN_VALUE_NAME: the same value the app's own "Start at login" toggle writes.
 #define RunValueName "opencode-tray"
 #define RunKey "Software\Microsoft\Windows\CurrentVersion\Run"
 #define StartupApprovedKey "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"

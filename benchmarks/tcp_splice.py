@@ -12,7 +12,7 @@ import asyncio
 
 from benchlib import LoopThread
 
-from tray.tasks import Tasks
+from tray.runtime.tasks import Tasks
 
 
 class _Pipe(asyncio.Protocol):

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from tray.core.status import State
-from tray.resources import app_icon_path, icon_path, resource_path
+from tray.platform.resources import app_icon_path, icon_path, resource_path
 
 SIZES = (16, 22, 32)
 ZOOM = 6

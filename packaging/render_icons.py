@@ -17,8 +17,8 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QImageWriter, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
-from tray.identity import APP_NAME
-from tray.resources import app_icon_path, resource_path
+from tray.platform.identity import APP_NAME
+from tray.platform.resources import app_icon_path, resource_path
 
 PACKAGING = Path(__file__).resolve().parent
 PNG_SIZES = (16, 32, 48, 64, 128, 256, 512)

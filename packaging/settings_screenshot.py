@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QTabWidget
 
 from tray.core.settings import Settings
 from tray.engine.probe import check_binary
-from tray.resources import resource_path
+from tray.platform.resources import resource_path
 from tray.ui.settings_dialog import PAGES, SettingsDialog
 
 CHECK_WAIT_S = 30.0

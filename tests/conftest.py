@@ -13,7 +13,7 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from tray.collector import collect_due
+from tray.runtime.collector import collect_due
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -33,8 +33,8 @@ def _collect_garbage_on_the_main_thread() -> Iterator[None]:
     """Python's cyclic collector runs in whichever thread allocates when it is due: under
     pytest-xdist that is often execnet's receiver thread, which then destroyed Qt objects (the
     closed per-test qasync loops' timers and notifiers) off Qt's thread, and a worker segfaulted
-    in Qt's event loop (2 of 4 fresh-clone runs). Here, as in the app (`tray.collector`), it runs
-    only on the main thread: between tests, the generations that are due."""
+    in Qt's event loop (2 of 4 fresh-clone runs). Here, as in the app (`tray.runtime.collector`),
+    it runs only on the main thread: between tests, the generations that are due."""
     gc.disable()
     yield
     gc.enable()

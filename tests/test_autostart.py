@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tray import autostart
-from tray.autostart import (
+from tray.platform import autostart
+from tray.platform.autostart import (
     RUN_KEY,
     STARTUP_APPROVED_KEY,
     LaunchAgent,
     WindowsRun,
     XdgAutostart,
 )
-from tray.identity import APP_ID, APP_NAME, BACKGROUND_ARG, RUN_VALUE_NAME
+from tray.platform.identity import APP_ID, APP_NAME, BACKGROUND_ARG, RUN_VALUE_NAME
 
 # Everything the Exec quoting rules care about: space, quotes, $, backslash, %, backquote.
 AWKWARD = ["/opt/my apps/it's $HOME \\ 100% `x`/opencode-tray", "--flag=a;b", ""]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tray import cli
+from tray.cli import arguments
 from tray.core.report import EXIT_NOT_RUNNING
 from tray.shell.instance import InstanceServer, Reply, server_name
 
@@ -92,8 +92,8 @@ def test_socket_left_by_a_crashed_run_is_replaced(runtime_dir: Path, qapp: objec
 
 
 def test_usage_errors_do_not_exit() -> None:
-    with pytest.raises(cli.UsageError, match="invalid choice"):
-        cli.parse(["frobnicate"])
-    args = cli.parse(["--opencode", "/x/opencode", "--background"])
+    with pytest.raises(arguments.UsageError, match="invalid choice"):
+        arguments.parse(["frobnicate"])
+    args = arguments.parse(["--opencode", "/x/opencode", "--background"])
     assert (args.opencode, args.background, args.command) == ("/x/opencode", True, None)
-    assert cli.parse(["status", "--json"]).json
+    assert arguments.parse(["status", "--json"]).json

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tray import collector
-from tray.collector import BUSY_TICK_S, IDLE_TICK_S, collect_due, next_tick
+from tray.runtime import collector
+from tray.runtime.collector import BUSY_TICK_S, IDLE_TICK_S, collect_due, next_tick
 
 
 class Cycle:

@@ -1,4 +1,4 @@
-"""The command line's console on Windows (tray/console.py): what can be tried here, without
+"""The command line's console on Windows (tray/cli/console.py): what can be tried here, without
 Windows. The windowed program attaching to a real console, and a terminal choosing
 opencode-tray.com over opencode-tray.exe, can only be seen on Windows."""
 
@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from tray import __main__ as entry
-from tray import console
+from tray.cli import console
 from tray.shell import startup
 
 

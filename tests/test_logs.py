@@ -9,10 +9,10 @@ import logging
 import httpx
 import pytest
 
-from tray import logs
 from tray.core.front_door import Credentials, ServerView
 from tray.core.status import State
 from tray.frontdoor.door import DoorConfig, FrontDoor
+from tray.runtime import logs
 
 PASSWORD = "s3cret-pass+/word?"
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tray.autostart import RUN_KEY, STARTUP_APPROVED_KEY
-from tray.console import CONSOLE_TWIN, CONSOLE_TWIN_INSTALLED
-from tray.identity import APP_ID, APP_NAME, BACKGROUND_ARG, RUN_VALUE_NAME, WINDOWS_MUTEX
+from tray.cli.console import CONSOLE_TWIN, CONSOLE_TWIN_INSTALLED
+from tray.platform.autostart import RUN_KEY, STARTUP_APPROVED_KEY
+from tray.platform.identity import APP_ID, APP_NAME, BACKGROUND_ARG, RUN_VALUE_NAME, WINDOWS_MUTEX
 
 REPO = Path(__file__).resolve().parents[1]
 ISS = REPO / "installer.iss"

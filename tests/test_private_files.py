@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tray import logs, settings_file
 from tray.core.settings import Settings
-from tray.paths import private_dir
+from tray.platform.paths import private_dir
+from tray.runtime import logs
+from tray.settings import file as settings_file
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
 

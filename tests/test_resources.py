@@ -13,9 +13,9 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
-from tray import resources
 from tray.core.status import State
-from tray.identity import APP_NAME
+from tray.platform import resources
+from tray.platform.identity import APP_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 PANELS = (QColor("#eeeeee"), QColor("#1f1f1f"))

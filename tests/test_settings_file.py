@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from tray import settings_file
 from tray.core.setting import Kind, Setting
 from tray.core.settings import SETTINGS, ResumeTarget, Settings, problems
-from tray.settings_file import load, save
+from tray.settings import file as settings_file
+from tray.settings.file import load, save
 
 GOOD = """\
 [server]

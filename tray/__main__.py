@@ -5,23 +5,25 @@ from __future__ import annotations
 import json
 import sys
 
-from tray import cli, console
+from tray.cli import arguments, console
 from tray.core.report import EXIT_NOT_RUNNING
 from tray.engine import keyring_helper
+from tray.runtime.pyside_sources import forget_sources
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [keyring_helper.FLAG]:  # the app asking the keyring, not a person
         return keyring_helper.serve(argv[1:])
+    forget_sources()
     # A command only talks to the running app: Qt's network module is loaded here, not above.
     from tray.shell import instance  # noqa: PLC0415
 
     if console.wants_output(argv):
         console.attach_parent_console()  # Windows: the windowed program prints in the terminal
     try:
-        args = cli.parse(argv)
-    except cli.UsageError as error:
+        args = arguments.parse(argv)
+    except arguments.UsageError as error:
         console.attach_parent_console()
         print(error, file=sys.stderr)
         return 2

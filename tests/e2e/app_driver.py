@@ -18,9 +18,9 @@ from typing import Any
 import psutil
 
 from tests.desktop import VirtualDesktop
-from tray import settings_file
 from tray.core.settings import Settings
 from tray.engine import keyring_helper
+from tray.settings import file as settings_file
 
 WATCHER = ("org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher")
 _MENU_ITEM = re.compile(r"\((\d+), \{[^{}]*'label': <'([^']*)'>")

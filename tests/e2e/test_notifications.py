@@ -27,7 +27,7 @@ from tests.desktop import VirtualDesktop
 from tests.e2e.app_driver import AppDriver, project_settings, wait_until
 from tray.core.notify_policy import RECOVERED_TITLE
 from tray.core.settings import Settings
-from tray.identity import DISPLAY_NAME
+from tray.platform.identity import DISPLAY_NAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(300)]
 

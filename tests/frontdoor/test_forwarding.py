@@ -19,8 +19,8 @@ import pytest
 
 from tests.engine.helpers import LaunchFactory
 from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events, wait_until
-from tray import logs
 from tray.frontdoor.listener import WATCH_AFTER_S
+from tray.runtime import logs
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 

@@ -13,9 +13,9 @@ from tray.core.status import State
 from tray.engine.api import ApiError
 from tray.engine.engine import Engine
 from tray.engine.password_source import PasswordSource
+from tray.runtime.tasks import Tasks
 from tray.shell.commands import AppCommands
 from tray.shell.preferences import Preferences
-from tray.tasks import Tasks
 from tray.ui.boxes import Boxes
 
 STUCK = Notice(

@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
 )
 
 from tests.engine.helpers import SHUTDOWN_S, START_S, poll
-from tray import cli, settings_file
+from tray.cli import arguments
 from tray.core.settings import Settings
 from tray.core.status import State
+from tray.settings import file as settings_file
 from tray.shell.app import App
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(6 * START_S)]
@@ -43,7 +44,7 @@ def make_app(
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     settings_path = tmp_path / "settings.toml"
     settings_file.save(settings_path, Settings(opencode_path=opencode_binary, port=free_port))
-    return lambda: App(cli.parse([]), settings_path, tmp_path / "logs" / "opencode-tray.log")
+    return lambda: App(arguments.parse([]), settings_path, tmp_path / "logs" / "opencode-tray.log")
 
 
 async def test_without_a_tray_the_status_window_supervises(

@@ -13,9 +13,9 @@ from PySide6.QtGui import QGuiApplication
 from tests.engine.helpers import poll
 from tray.engine.engine import Engine
 from tray.engine.password_source import PasswordSource
+from tray.runtime.tasks import Tasks
 from tray.shell.commands import AppCommands
 from tray.shell.preferences import Preferences
-from tray.tasks import Tasks
 from tray.ui.boxes import Boxes
 from tray.ui.clipboard import CLEAR_AFTER_S, SecretClipboard
 

@@ -26,7 +26,7 @@ from tests.desktop import (
 )
 from tray.core.notify_policy import MIN_SHOWN_S, CloseNotice, Notice, NoticeButton, ShowNotice
 from tray.core.status import State
-from tray.identity import DISPLAY_NAME
+from tray.platform.identity import DISPLAY_NAME
 from tray.ui import notifier as notifier_module
 from tray.ui.notifier import Notifier
 

@@ -4,7 +4,7 @@ To add a setting, add one field to `Settings` below, `name: type = setting(defau
 and use it (`settings.name`). Its type says its kind (str, int, float seconds, bool, an Enum,
 Mapping[str, str]); the `Setting` says where it lives in the file, its dialog box and label, its
 help line, its range, and whether the server must restart for it. The settings file
-(`tray/settings_file.py`), the dialog (`tray/ui/settings_dialog.py`), `needs_restart` and the
+(`tray/settings/file.py`), the dialog (`tray/ui/settings_dialog.py`), `needs_restart` and the
 value checks are all generated from these fields; `tests/core/test_settings.py` checks a new one.
 A setting whose group is Advanced shows on the dialog's Advanced page.
 """

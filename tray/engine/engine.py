@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 
-from tray import logs
 from tray.core import causes
 from tray.core.causes import Cause
 from tray.core.front_door import Credentials, Upstream
@@ -60,7 +59,8 @@ from tray.engine.password import USERNAME, ServerPassword
 from tray.engine.password import generate as generate_password
 from tray.engine.process import ServerProcess
 from tray.engine.stream import read_events
-from tray.tasks import Tasks
+from tray.runtime import logs
+from tray.runtime.tasks import Tasks
 
 # A server that just died (a leftover, or ours killed from outside) can hold its port a moment
 # longer than it looks alive: its threads are still exiting.

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from tray.engine import keyring_helper, password
 from tray.engine.password import ServerPassword
-from tray.tasks import Tasks
+from tray.runtime.tasks import Tasks
 
 log = logging.getLogger(__name__)
 

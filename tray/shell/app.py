@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tray import autostart, logs, paths
 from tray.core.notify_policy import NoticeAction
 from tray.core.status import Status
 from tray.engine import password as passwords
@@ -22,13 +21,15 @@ from tray.engine.engine import Engine, ServerLaunch
 from tray.engine.notices import NoticeLoop
 from tray.engine.password_source import PasswordSource
 from tray.frontdoor.app_door import AppDoor
+from tray.platform import autostart, paths
+from tray.runtime import logs
+from tray.runtime.tasks import Tasks
 from tray.shell import preferences
 from tray.shell.command_line import CommandLine
 from tray.shell.commands import AppCommands
 from tray.shell.instance import InstanceServer, hold_windows_mutex
 from tray.shell.preferences import Preferences
 from tray.shell.views import Views
-from tray.tasks import Tasks
 from tray.ui.boxes import Boxes
 from tray.ui.view_model import ViewModel
 

@@ -8,7 +8,8 @@ import json
 import os
 from collections.abc import Callable
 
-from tray import __version__, cli
+from tray import __version__
+from tray.cli import arguments
 from tray.core import present, report
 from tray.core.front_door import DoorStats
 from tray.engine.engine import Engine
@@ -34,8 +35,8 @@ class CommandLine:
 
     async def handle(self, argv: list[str]) -> Reply:
         try:
-            args = cli.parse(argv)
-        except (cli.UsageError, SystemExit) as error:
+            args = arguments.parse(argv)
+        except (arguments.UsageError, SystemExit) as error:
             return Reply(2, str(error))
         commands = self._commands
         match args.command:

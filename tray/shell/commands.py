@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
-from tray import diagnostics, logs
 from tray.core.notify_policy import Notice, NoticeButton
 from tray.core.resume import (
     ResumeStep,
@@ -32,10 +31,12 @@ from tray.engine.api import ApiError
 from tray.engine.engine import Engine
 from tray.engine.password import ServerPassword
 from tray.engine.password_source import PasswordSource
+from tray.platform import diagnostics
+from tray.runtime import logs
+from tray.runtime.tasks import Tasks
 from tray.shell import launcher
 from tray.shell.instance import REPLY_TIMEOUT_MS, Reply
 from tray.shell.preferences import Preferences
-from tray.tasks import Tasks
 from tray.ui.boxes import Boxes
 from tray.ui.clipboard import SecretClipboard
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from PySide6.QtCore import QCoreApplication, QObject
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from tray.identity import APP_NAME, WINDOWS_MUTEX
-from tray.tasks import Tasks
+from tray.platform.identity import APP_NAME, WINDOWS_MUTEX
+from tray.runtime.tasks import Tasks
 
 MAX_REQUEST = 64 * 1024
 CONNECT_TIMEOUT_MS = 1000

@@ -13,10 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tray import autostart, settings_file
 from tray.core.settings import Settings
 from tray.engine.engine import Engine
 from tray.engine.probe import check_binary
+from tray.platform import autostart
+from tray.settings import file as settings_file
 
 if TYPE_CHECKING:
     from tray.ui.settings_dialog import SettingsDialog

@@ -18,10 +18,12 @@ from PySide6.QtCore import QSocketNotifier
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from tray import __version__, collector, logs, paths
-from tray.console import print_reply
-from tray.identity import DISPLAY_NAME
-from tray.resources import app_icon_path, restore_user_environment
+from tray import __version__
+from tray.cli.console import print_reply
+from tray.platform import paths
+from tray.platform.identity import DISPLAY_NAME
+from tray.platform.resources import app_icon_path, restore_user_environment
+from tray.runtime import collector, logs
 from tray.shell.app import App
 from tray.shell.instance import send
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QMessageBox
 
-from tray.identity import DISPLAY_NAME
+from tray.platform.identity import DISPLAY_NAME
 
 log = logging.getLogger(__name__)
 

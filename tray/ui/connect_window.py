@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tray.identity import DISPLAY_NAME
+from tray.platform.identity import DISPLAY_NAME
 
 HIDDEN = "•" * 12
 DEFAULT_USERNAME = "opencode"  # the server's, when OPENCODE_SERVER_USERNAME is not set

@@ -31,9 +31,9 @@ from tray.core.notify_policy import (
     ShowNotice,
 )
 from tray.core.status import State
-from tray.identity import DISPLAY_NAME
-from tray.resources import icon_path
-from tray.tasks import Tasks
+from tray.platform.identity import DISPLAY_NAME
+from tray.platform.resources import icon_path
+from tray.runtime.tasks import Tasks
 from tray.ui.freedesktop import FreedesktopNotifications
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from pathlib import Path
 from desktop_notifier import Button, DesktopNotifier, Icon, Notification, Urgency
 
 from tray.core.notify_policy import Notice, NoticeButton
-from tray.identity import DISPLAY_NAME
-from tray.resources import app_icon_path, icon_path
+from tray.platform.identity import DISPLAY_NAME
+from tray.platform.resources import app_icon_path, icon_path
 
 
 class PlatformNotifications:

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from tray.core.setting import Group, Setting
 from tray.core.settings import SETTINGS, Settings
-from tray.identity import DISPLAY_NAME
+from tray.platform.identity import DISPLAY_NAME
 from tray.ui.setting_fields import ERROR_STYLE, QUIET_STYLE, field_for
 
 Checker = Callable[[str], Awaitable[str]]

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from tray.core import present
-from tray.identity import DISPLAY_NAME
+from tray.platform.identity import DISPLAY_NAME
 from tray.ui import menu
 from tray.ui.tray_icon import state_icon
 from tray.ui.view_model import Commands, ViewModel

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from tray.core import present
 from tray.core.status import State
-from tray.resources import icon_path
+from tray.platform.resources import icon_path
 from tray.ui import menu
 from tray.ui.view_model import Commands, ViewModel
 

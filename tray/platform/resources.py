@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from tray.identity import APP_NAME
+from tray.platform.identity import APP_NAME
 
-_SOURCE_ROOT = Path(__file__).resolve().parent.parent / "resources"
+_SOURCE_ROOT = Path(__file__).resolve().parents[2] / "resources"
 # PyInstaller's PySide6 hook points these at the bundle; packaging/pyi_rth_user_env.py keeps the
 # user's values under NAME_ORIG.
 _BUNDLE_QT_PATHS = ("QT_PLUGIN_PATH", "QML2_IMPORT_PATH")

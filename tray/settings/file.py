@@ -27,7 +27,7 @@ from typing import Any
 
 from tray.core.setting import Kind, Section, Setting, env_entry_problem
 from tray.core.settings import SETTINGS, Settings, problems, validate
-from tray.paths import private_dir
+from tray.platform.paths import private_dir
 
 _HEADER = """\
 # opencode tray settings. Change them with Settings... in the tray menu, or here.

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tray.paths import private_dir
+from tray.platform.paths import private_dir
 
 LOG_FILE = "opencode-tray.log"
 MAX_BYTES = 1_000_000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from tray import __version__
-from tray.identity import APP_NAME, BACKGROUND_ARG
+from tray.platform.identity import APP_NAME, BACKGROUND_ARG
 
 COMMANDS = {
     "status": "print the running instance's state (--json for scripts)",

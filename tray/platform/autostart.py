@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Protocol
 from xml.parsers.expat import ExpatError
 
-from tray.identity import APP_ID, APP_NAME, BACKGROUND_ARG, DISPLAY_NAME, RUN_VALUE_NAME
-from tray.resources import app_icon_path
+from tray.platform.identity import APP_ID, APP_NAME, BACKGROUND_ARG, DISPLAY_NAME, RUN_VALUE_NAME
+from tray.platform.resources import app_icon_path
 
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 # Where Task Manager and Settings > Startup apps record an entry the user switched off.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
-from tray.identity import APP_NAME
+from tray.platform.identity import APP_NAME
 
 
 def config_dir() -> Path:

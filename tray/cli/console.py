@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from tray.cli import COMMANDS
-from tray.identity import APP_NAME
+from tray.cli.arguments import COMMANDS
+from tray.platform.identity import APP_NAME
 
 if TYPE_CHECKING:
     from tray.shell.instance import Reply

@@ -1,0 +1,1 @@
+"""The settings file (the settings themselves are declared in `tray.core.settings`)."""
