@@ -27,12 +27,13 @@ from tray.core.front_door import (
     Phase,
     Refuse,
     ServerView,
-    StreamFormat,
     Upstream,
 )
 from tray.core.messages import Spawn
 from tray.core.status import State
 from tray.core.supervisor import Policy
+from tray.generations.events import StreamFormat
+from tray.generations.v1 import V1, encode
 
 A = Upstream("http://127.0.0.1:5001", Credentials("opencode", "private-a"))
 B = Upstream("http://127.0.0.1:5002", Credentials("opencode", "private-b"))
@@ -66,12 +67,12 @@ def message(refusal: Any) -> str:
 
 
 def sse(item: dict[str, Any]) -> bytes:
-    return fd.encode(item)
+    return encode(item)
 
 
 def decoded(raw: bytes) -> dict[str, Any]:
-    item = fd.event_json(raw)
-    assert item is not None
+    item = json.loads(fd.sse_data(raw))
+    assert isinstance(item, dict)
     return item
 
 
@@ -244,15 +245,15 @@ def test_a_failed_request_is_refused_when_the_app_gives_up() -> None:
     ],
 )
 def test_stream_paths(method: str, path: str, fmt: StreamFormat | None) -> None:
-    assert fd.stream_format(method, path) is fmt
+    assert V1.stream_format(method, path) is fmt
 
 
 def test_heartbeats_are_in_the_servers_own_format() -> None:
-    instance = decoded(fd.heartbeat(StreamFormat.INSTANCE, "evt_1"))
+    instance = decoded(V1.heartbeat(StreamFormat.INSTANCE, "evt_1"))
     assert instance == {"id": "evt_1", "type": "server.heartbeat", "properties": {}}
-    wrapped = decoded(fd.heartbeat(StreamFormat.GLOBAL, "evt_2"))
+    wrapped = decoded(V1.heartbeat(StreamFormat.GLOBAL, "evt_2"))
     assert wrapped == {"payload": {"id": "evt_2", "type": "server.heartbeat", "properties": {}}}
-    assert fd.heartbeat(StreamFormat.API, "evt_3") == b": heartbeat\n\n"
+    assert V1.heartbeat(StreamFormat.API, "evt_3") == b": heartbeat\n\n"
 
 
 def status_event(fmt: StreamFormat, session: str, kind: str, directory: str = "/w") -> bytes:

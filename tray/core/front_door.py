@@ -14,7 +14,7 @@ import binascii
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -23,6 +23,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tray.core.causes import Cause
 from tray.core.status import State
+from tray.generations.events import Scope, SessionBusy, SessionDeleted, SessionIdle, StreamFormat
+from tray.generations.generation import Generation
+from tray.generations.v1 import V1
 
 # How long a request waits for a server that is down or starting (the startup timeout rules;
 # this is the default when none is given).
@@ -257,15 +260,14 @@ class Pending:
         )
 
 
-def is_health_probe(method: str, path: str) -> bool:
-    return method.upper() in IDEMPOTENT and path == "/global/health"
+def is_health_probe(method: str, path: str, server: Generation = V1) -> bool:
+    return method.upper() in IDEMPOTENT and path == server.health_path
 
 
-def health_answer(view: ServerView) -> Answer:
+def health_answer(view: ServerView, server: Generation = V1) -> Answer:
     """The door answers the web app's probe for the server it stands in for, so the app keeps
-    its `/global/event` stream (which the door holds) instead of falling back."""
-    body = {"healthy": True, "version": view.version} if view.version else {"healthy": True}
-    return Answer(200, json.dumps(body).encode())
+    its event stream (which the door holds) instead of falling back."""
+    return Answer(200, server.health_body(view.version))
 
 
 def decide_request(pending: Pending, view: ServerView, now: float) -> RequestDecision:
@@ -317,65 +319,8 @@ def _after_failure(pending: Pending, view: ServerView, now: float) -> RequestDec
 # -- event streams ---------------------------------------------------------------------------------
 
 
-class StreamFormat(Enum):
-    """How the server writes events on each stream path."""
-
-    INSTANCE = "instance"  # /event: {"id","type","properties"}
-    GLOBAL = "global"  # /global/event: {"directory","project"?,"payload":{...}}
-    API = "api"  # /api/event and /api/session/{id}/event: {"id","type","data"}, ": heartbeat"
-
-
-def stream_format(method: str, path: str) -> StreamFormat | None:
-    """The format of an event stream path the door holds; None for other requests."""
-    if method.upper() != "GET":
-        return None
-    if path == "/event":
-        return StreamFormat.INSTANCE
-    if path == "/global/event":
-        return StreamFormat.GLOBAL
-    if path == "/api/event" or (path.startswith("/api/session/") and path.endswith("/event")):
-        return StreamFormat.API
-    return None
-
-
 def _event_id(token: Callable[[int], str]) -> str:
     return f"evt_{token(13)}"
-
-
-def encode(data: Mapping[str, Any]) -> bytes:
-    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
-
-
-def _wrap(
-    fmt: StreamFormat, kind: str, properties: Mapping[str, Any], scope: Scope, new_id: str
-) -> bytes:
-    if fmt is StreamFormat.API:
-        return encode({"id": new_id, "type": kind, "data": dict(properties)})
-    event = {"id": new_id, "type": kind, "properties": dict(properties)}
-    if fmt is StreamFormat.INSTANCE:
-        return encode(event)
-    envelope: dict[str, Any] = {}
-    if scope.directory is not None:
-        envelope["directory"] = scope.directory
-    if scope.project is not None:
-        envelope["project"] = scope.project
-    envelope["payload"] = event
-    return encode(envelope)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Where an event belongs on a `/global/event` stream."""
-
-    directory: str | None = None
-    project: str | None = None
-
-
-def heartbeat(fmt: StreamFormat, new_id: str) -> bytes:
-    """A heartbeat exactly as the server writes it on that stream."""
-    if fmt is StreamFormat.API:
-        return b": heartbeat\n\n"
-    return _wrap(fmt, "server.heartbeat", {}, Scope(), new_id)
 
 
 def _events(block: bytes) -> list[bytes]:
@@ -384,16 +329,9 @@ def _events(block: bytes) -> list[bytes]:
     return [part + b"\n\n" for part in parts[:-1]]
 
 
-def event_json(raw: bytes) -> dict[str, Any] | None:
-    """The JSON object of one SSE event's data (None for a comment or garbage)."""
-    data = b"".join(line[5:].lstrip(b" ") for line in raw.split(b"\n") if line.startswith(b"data:"))
-    if not data:
-        return None
-    try:
-        item = json.loads(data)
-    except ValueError:
-        return None
-    return item if isinstance(item, dict) else None
+def sse_data(raw: bytes) -> bytes:
+    """The data of one SSE event (b"" for a comment)."""
+    return b"".join(line[5:].lstrip(b" ") for line in raw.split(b"\n") if line.startswith(b"data:"))
 
 
 @dataclass
@@ -402,68 +340,36 @@ class TurnTracker:
     end, on that stream, the turns that a dead server can no longer end."""
 
     fmt: StreamFormat
+    server: Generation = V1
     busy: dict[str, Scope] = field(default_factory=dict)
-
-    # The cheap test before decoding JSON: only these events change what is busy.
-    MARKERS = (b'"session.status"', b'"session.idle"', b'"session.error"', b'"session.deleted"')
 
     def observe(self, block: bytes) -> None:
         """What the events in `block` (whole events, one or many) say of busy sessions."""
-        if any(marker in block for marker in self.MARKERS):  # one scan for a whole block
+        markers = self.server.turn_end_markers  # the cheap test before decoding JSON
+        if any(marker in block for marker in markers):  # one scan for a whole block
             for raw in _events(block):
-                self._observe_one(raw)
+                if any(marker in raw for marker in markers):
+                    self._observe_one(raw)
 
     def _observe_one(self, raw: bytes) -> None:
-        if not any(marker in raw for marker in self.MARKERS):
+        data = sse_data(raw)
+        decoded = self.server.decode(self.fmt, data) if data else None
+        if decoded is None:
             return
-        item = event_json(raw)
-        if item is None:
-            return
-        scope = Scope()
-        event: Any = item
-        if self.fmt is StreamFormat.GLOBAL:
-            event = item.get("payload")
-            directory, project = item.get("directory"), item.get("project")
-            scope = Scope(
-                directory if isinstance(directory, str) else None,
-                project if isinstance(project, str) else None,
-            )
-        if not isinstance(event, dict):
-            return
-        key = "data" if self.fmt is StreamFormat.API else "properties"
-        props = event.get(key)
-        if not isinstance(props, dict):
-            return
-        session = props.get("sessionID")
-        if not isinstance(session, str):
-            info = props.get("info")
-            session = info.get("id") if isinstance(info, dict) else None
-        if not isinstance(session, str):
-            return
-        kind = event.get("type")
-        if kind == "session.status":
-            status = props.get("status")
-            busy = isinstance(status, dict) and status.get("type") in ("busy", "retry")
-            if busy:
+        match decoded:
+            case SessionBusy(session), scope:
                 self.busy[session] = scope
-            else:
+            case SessionIdle(session), _:
                 self.busy.pop(session, None)
-        elif kind in ("session.idle", "session.deleted"):
-            self.busy.pop(session, None)
+            case SessionDeleted(deleted, session), _:
+                self.busy.pop(deleted if session is None else session, None)
 
     def end_turns(self, cause_text: str, token: Callable[[int], str]) -> list[bytes]:
-        """The events the server sends at the end of a failed turn, for every busy session:
-        `session.error` naming the cause, `session.status` idle, `session.idle`."""
-        out: list[bytes] = []
+        """The events the server sends at the end of a failed turn, for every busy session."""
         message = f"The opencode server stopped during this turn ({cause_text}); the turn ended."
+        out: list[bytes] = []
         for session, scope in self.busy.items():
-            error = {"name": "UnknownError", "data": {"message": message}}
-            for kind, props in (
-                ("session.error", {"sessionID": session, "error": error}),
-                ("session.status", {"sessionID": session, "status": {"type": "idle"}}),
-                ("session.idle", {"sessionID": session}),
-            ):
-                out.append(_wrap(self.fmt, kind, props, scope, _event_id(token)))
+            out += self.server.turn_end(self.fmt, session, scope, message, lambda: _event_id(token))
         self.busy.clear()
         return out
 
@@ -482,6 +388,7 @@ class HeldStream:
     fmt: StreamFormat
     directory: str | None  # from `?directory=` or `x-opencode-directory`; None: the server's
     token: Callable[[int], str] = field(default=secrets.token_urlsafe)
+    server: Generation = V1  # what the server speaks
     bound_to: Upstream | None = None  # the server whose stream is relayed now
     served_before: bool = False  # a previous server's events reached this client
     resync_due: bool = False
@@ -489,7 +396,7 @@ class HeldStream:
     turns: TurnTracker = field(init=False)
 
     def __post_init__(self) -> None:
-        self.turns = TurnTracker(self.fmt)
+        self.turns = TurnTracker(self.fmt, self.server)
 
     def subscribed(self, upstream: Upstream) -> None:
         """A new upstream subscription for this stream is open (a resync still due, because
@@ -511,14 +418,7 @@ class HeldStream:
         return [block[:first_end], *self.resync_events(), *([rest] if rest else [])]
 
     def resync_events(self) -> list[bytes]:
-        if self.fmt is not StreamFormat.GLOBAL:
-            # On `/event` the server ends the stream right after `server.instance.disposed`,
-            # so a client may take it for the end; there (and on the v2 stream) the new
-            # server's own `server.connected` is the resync.
-            return []
-        props = {"directory": self.directory} if self.directory else {}
-        scope = Scope(self.directory)
-        return [_wrap(self.fmt, "server.instance.disposed", props, scope, _event_id(self.token))]
+        return self.server.resync(self.fmt, self.directory, _event_id(self.token))
 
     def server_gone(self, view: ServerView) -> list[bytes]:
         """The server this stream was bound to is gone (or replaced): end its busy turns."""
@@ -534,7 +434,7 @@ class HeldStream:
         if now - self.last_sent_at < HEARTBEAT_S:
             return None
         self.last_sent_at = now
-        return heartbeat(self.fmt, _event_id(self.token))
+        return self.server.heartbeat(self.fmt, _event_id(self.token))
 
     def next_heartbeat_at(self) -> float:
         return self.last_sent_at + HEARTBEAT_S

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from tray.core import front_door as core
 from tray.core.front_door import (
@@ -32,7 +31,6 @@ from tray.core.front_door import (
     Phase,
     Refuse,
     ServerView,
-    StreamFormat,
     Upstream,
     phase_of,
 )
@@ -46,6 +44,8 @@ from tray.frontdoor.upstream import (
     UpstreamError,
     address_of,
 )
+from tray.generations.events import StreamFormat
+from tray.generations.v1 import V1
 
 if TYPE_CHECKING:
     from tray.frontdoor.websocket import Tunnel
@@ -297,7 +297,7 @@ class FrontDoor:
         """`GET /session` for `directory` ("": the server's folder). Any answer loads it; a
         request lost on the way is tried again until `deadline`."""
         assert self._client is not None
-        target = "/session" + (f"?{urlencode({'directory': directory})}" if directory else "")
+        target = V1.sessions_path(directory)
         headers = [(b"authorization", upstream.credentials.basic().encode())]
         while self._view.upstream == upstream:
             try:
@@ -547,7 +547,7 @@ class FrontDoor:
             return _refuse(too_large, close=True)
         if (request.header("upgrade") or "").lower() == "websocket":
             return _WEBSOCKET
-        return core.stream_format(request.method, request.path) or _FORWARD
+        return V1.stream_format(request.method, request.path) or _FORWARD
 
     async def _admit(self, exchange: Exchange) -> Reply | None:
         """The answer to send, or None once the request was answered."""
