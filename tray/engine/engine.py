@@ -21,7 +21,7 @@ import httpx
 
 from tray.core import causes
 from tray.core.causes import Cause
-from tray.core.front_door import Credentials, Upstream
+from tray.core.door.phases import Credentials, Upstream
 from tray.core.messages import (
     CheckHealth,
     CloseStream,
