@@ -1,5 +1,5 @@
 """Event throughput: a recorded burst of `message.part.delta` events from a local server, read
-(1) by plain httpx-sse iteration, (2) by the app's reader (`event_data` + `parse`), and (3) by
+(1) by plain httpx-sse iteration, (2) by the app's reader (`event_data` + `decode`), and (3) by
 the reader feeding a connected `Supervisor` as the engine does, in events per second; then
 whether Qt stays responsive while the burst goes through the whole engine path on qasync.
 
@@ -27,7 +27,8 @@ from PySide6.QtWidgets import QApplication
 from tests.core.driver import Driver
 from tests.engine.fake_server import CONNECTED, FakeServer, sse
 from tray.core.messages import Event, StreamEvent
-from tray.engine.stream import MAX_EVENT_BYTES, PATH, event_data, parse, read_events
+from tray.engine.stream import MAX_EVENT_BYTES, decode, event_data, read_events
+from tray.generations.v1 import STREAM_PATH as PATH
 
 TICK_MS = 10
 
@@ -68,7 +69,7 @@ async def app_reader(client: httpx.AsyncClient) -> int:
     seen = 0
     async with client.stream("GET", PATH) as response:
         async for data in event_data(response.aiter_bytes(), MAX_EVENT_BYTES):
-            seen += data is not None and parse(data) is not None
+            seen += data is not None and decode(data) is not None
     return seen
 
 
@@ -81,9 +82,9 @@ async def reader_and_supervisor(client: httpx.AsyncClient) -> int:
     seen = 0
     async with client.stream("GET", PATH) as response:
         async for data in event_data(response.aiter_bytes(), MAX_EVENT_BYTES):
-            parsed = None if data is None else parse(data)
-            if parsed is not None:
-                driver.sup.handle(StreamEvent(gen, *parsed), now())
+            event = None if data is None else decode(data)
+            if event is not None:
+                driver.sup.handle(StreamEvent(gen, event), now())
                 seen += 1
     return seen
 
@@ -92,7 +93,7 @@ async def raw_httpx_sse_and_parse(client: httpx.AsyncClient) -> int:
     seen = 0
     async with aconnect_sse(client, "GET", PATH) as source:
         async for sse_event in source.aiter_sse():
-            seen += parse(sse_event.data) is not None
+            seen += decode(sse_event.data) is not None
     return seen
 
 
@@ -131,7 +132,7 @@ async def responsiveness(url: str) -> tuple[float, list[float]]:
 
     def emit(event: Event) -> None:
         if isinstance(event, StreamEvent):
-            event = StreamEvent(driver.stream_gen, event.type, event.properties)
+            event = StreamEvent(driver.stream_gen, event.event)
         driver.sup.handle(event, time.monotonic())
 
     started = time.perf_counter()
@@ -156,8 +157,8 @@ async def main(runs: int, events: int) -> int:
     print(f"{'':40} {'median':>10} {'min':>10} {'max':>10}")
     for name, samples in (
         ("httpx-sse aiter_sse (raw)", raw),
-        ("httpx-sse aiter_sse + parse", raw_parsed),
-        ("app reader: event_data + parse", ours),
+        ("httpx-sse aiter_sse + decode", raw_parsed),
+        ("app reader: event_data + decode", ours),
         ("app reader + Supervisor.handle", full),
     ):
         print(

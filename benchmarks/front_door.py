@@ -47,7 +47,7 @@ from PySide6.QtWidgets import QApplication
 from tcp_splice import TcpSplice
 
 from tests.engine.fake_server import FakeServer, sse
-from tray.core.front_door import Credentials, ServerView, Upstream
+from tray.core.door.phases import Credentials, ServerView, Upstream
 from tray.core.status import State
 from tray.engine.engine import Engine
 from tray.frontdoor.door import DoorConfig, FrontDoor

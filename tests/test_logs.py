@@ -9,7 +9,7 @@ import logging
 import httpx
 import pytest
 
-from tray.core.front_door import Credentials, ServerView
+from tray.core.door.phases import Credentials, ServerView
 from tray.core.status import State
 from tray.frontdoor.door import DoorConfig, FrontDoor
 from tray.runtime import logs

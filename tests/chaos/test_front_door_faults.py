@@ -12,7 +12,7 @@ import pytest
 from tests.chaos.helpers import Sessions
 from tests.engine.helpers import LaunchFactory
 from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_over, wait_until
-from tray.core.front_door import Phase, phase_of
+from tray.core.door.phases import Phase, phase_of
 from tray.core.status import Status
 
 pytestmark = [pytest.mark.chaos, pytest.mark.server, pytest.mark.timeout(900)]

@@ -28,6 +28,7 @@ from tray.core.messages import (
 )
 from tray.core.status import State, Status
 from tray.core.supervisor import Policy, Supervisor
+from tray.generations.v1 import read
 
 URL = "http://127.0.0.1:4096"
 VERSION = "1.18.33"
@@ -154,7 +155,7 @@ class Driver:
         type_: str = "server.heartbeat",
         properties: Mapping[str, Any] | None = None,
     ) -> list[Effect]:
-        return self.send(StreamEvent(self.stream_gen, type_, properties or {}))
+        return self.send(StreamEvent(self.stream_gen, read(type_, properties or {})))
 
     def closed(self, cause: Cause) -> list[Effect]:
         return self.send(StreamClosed(self.stream_gen, cause))

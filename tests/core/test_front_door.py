@@ -12,27 +12,40 @@ import pytest
 
 from tests.core.driver import Driver
 from tray.core import causes
-from tray.core import front_door as fd
 from tray.core.backoff import Backoff, restart_delay
-from tray.core.front_door import (
-    Answer,
+from tray.core.door.auth import (
+    COOKIE_NAME,
+    LOGIN_TTL_S,
     AuthKind,
     BrowserLogins,
-    Credentials,
-    EventSplitter,
+    authenticate,
+    check_auth_token,
+    check_basic,
+    cookie_header,
+    login_target,
+    needs_credentials,
+    strip_query,
+)
+from tray.core.door.errors import Refuse, body_too_large, doing, too_many_connections, unauthorized
+from tray.core.door.phases import Credentials, Phase, ServerView, Upstream, phase_of
+from tray.core.door.requests import (
+    HEALTH_HOLD_S,
+    SETTLE_S,
+    Answer,
     Forward,
-    HeldStream,
     Hold,
     Pending,
-    Phase,
-    Refuse,
-    ServerView,
-    StreamFormat,
-    Upstream,
+    decide_request,
+    health_answer,
+    is_health_probe,
 )
+from tray.core.door.stats import DoorStats
+from tray.core.door.streams import HEARTBEAT_S, EventSplitter, HeldStream, sse_data
 from tray.core.messages import Spawn
 from tray.core.status import State
 from tray.core.supervisor import Policy
+from tray.generations.events import StreamFormat
+from tray.generations.v1 import V1, encode
 
 A = Upstream("http://127.0.0.1:5001", Credentials("opencode", "private-a"))
 B = Upstream("http://127.0.0.1:5002", Credentials("opencode", "private-b"))
@@ -66,12 +79,12 @@ def message(refusal: Any) -> str:
 
 
 def sse(item: dict[str, Any]) -> bytes:
-    return fd.encode(item)
+    return encode(item)
 
 
 def decoded(raw: bytes) -> dict[str, Any]:
-    item = fd.event_json(raw)
-    assert item is not None
+    item = json.loads(sse_data(raw))
+    assert isinstance(item, dict)
     return item
 
 
@@ -91,7 +104,7 @@ def decoded(raw: bytes) -> dict[str, Any]:
     ],
 )
 def test_every_state_has_a_phase(state: State, phase: Phase) -> None:
-    assert fd.phase_of(state) is phase
+    assert phase_of(state) is phase
     assert ServerView(state, A).phase is phase
 
 
@@ -102,23 +115,23 @@ def test_ready_without_an_upstream_is_recovering() -> None:
 def test_a_new_server_whose_projects_are_not_loaded_yet_holds_requests() -> None:
     loading = ServerView(State.CONNECTED, A, None, "1.18.33", loaded=False)
     assert loading.phase is Phase.RECOVERING
-    assert fd.decide_request(post(), loading, 0.0) == Hold(60.0)
-    assert fd.decide_request(post(), replace(loading, loaded=True), 0.0) == Forward(A)
+    assert decide_request(post(), loading, 0.0) == Hold(60.0)
+    assert decide_request(post(), replace(loading, loaded=True), 0.0) == Forward(A)
 
 
 # -- requests --------------------------------------------------------------------------------------
 
 
 def test_ready_forwards() -> None:
-    assert fd.decide_request(get(), READY, 0.0) == Forward(A)
-    assert fd.decide_request(post(), ServerView(State.RECONNECTING, A), 0.0) == Forward(A)
+    assert decide_request(get(), READY, 0.0) == Forward(A)
+    assert decide_request(post(), ServerView(State.RECONNECTING, A), 0.0) == Forward(A)
 
 
 @pytest.mark.parametrize("state", [State.STARTING, State.CRASHED, State.STALLED])
 def test_recovering_holds_until_the_hold_limit(state: State) -> None:
     view = ServerView(state, None if state is not State.STALLED else A, KILLED)
-    assert fd.decide_request(get(at=1.0), view, 5.0) == Hold(61.0)
-    refused = fd.decide_request(get(at=1.0), view, 61.0)
+    assert decide_request(get(at=1.0), view, 5.0) == Hold(61.0)
+    refused = decide_request(get(at=1.0), view, 61.0)
     assert isinstance(refused, Refuse)
     assert refused.status == 503
     assert "not ready within 60 s" in message(refused)
@@ -127,18 +140,18 @@ def test_recovering_holds_until_the_hold_limit(state: State) -> None:
 
 def test_a_held_request_is_forwarded_once_ready() -> None:
     pending = get(at=0.0)
-    assert isinstance(fd.decide_request(pending, DOWN, 1.0), Hold)
-    assert fd.decide_request(pending, ServerView(State.CONNECTED, B), 2.0) == Forward(B)
+    assert isinstance(decide_request(pending, DOWN, 1.0), Hold)
+    assert decide_request(pending, ServerView(State.CONNECTED, B), 2.0) == Forward(B)
 
 
 @pytest.mark.parametrize("view", [FAILED, STOPPED])
 def test_closed_refuses_at_once_naming_the_cause_and_what_the_app_does(view: ServerView) -> None:
-    refused = fd.decide_request(post(), view, 0.0)
+    refused = decide_request(post(), view, 0.0)
     assert isinstance(refused, Refuse)
     assert (refused.status, refused.name) == (503, "ServerUnavailableError")
     text = message(refused)
     assert "POST /session was not sent" in text
-    assert fd.doing(view) in text
+    assert doing(view) in text
     if view.cause is not None:
         assert view.cause.text in text
     assert ("retry-after", "1") in refused.headers
@@ -157,23 +170,23 @@ def test_closed_refuses_at_once_naming_the_cause_and_what_the_app_does(view: Ser
     ],
 )
 def test_what_the_app_does_is_said_for_every_state(state: State, words: str) -> None:
-    assert words in fd.doing(ServerView(state, None))
+    assert words in doing(ServerView(state, None))
 
 
 def test_the_health_probe_is_held_briefly_then_answered_by_the_door() -> None:
     probe = get("/global/health", at=10.0)
-    assert fd.decide_request(probe, DOWN, 11.0) == Hold(10.0 + fd.HEALTH_HOLD_S)
-    answer = fd.decide_request(probe, DOWN, 10.0 + fd.HEALTH_HOLD_S)
+    assert decide_request(probe, DOWN, 11.0) == Hold(10.0 + HEALTH_HOLD_S)
+    answer = decide_request(probe, DOWN, 10.0 + HEALTH_HOLD_S)
     assert answer == Answer(200, b'{"healthy": true, "version": "1.18.33"}')
-    assert fd.decide_request(probe, READY, 11.0) == Forward(A)
-    assert fd.is_health_probe("HEAD", "/global/health")
-    assert not fd.is_health_probe("POST", "/global/health")
-    unknown = fd.health_answer(ServerView(State.STARTING, None))
+    assert decide_request(probe, READY, 11.0) == Forward(A)
+    assert is_health_probe("HEAD", "/global/health")
+    assert not is_health_probe("POST", "/global/health")
+    unknown = health_answer(ServerView(State.STARTING, None))
     assert json.loads(unknown.body) == {"healthy": True}
 
 
 def test_the_health_probe_of_a_stopped_server_is_refused() -> None:
-    assert isinstance(fd.decide_request(get("/global/health"), STOPPED, 0.0), Refuse)
+    assert isinstance(decide_request(get("/global/health"), STOPPED, 0.0), Refuse)
 
 
 # -- a forward that failed -------------------------------------------------------------------------
@@ -181,32 +194,32 @@ def test_the_health_probe_of_a_stopped_server_is_refused() -> None:
 
 def test_an_idempotent_request_is_retried_once_on_the_new_server() -> None:
     failed = get(at=0.0).failed(A, 1.0, "reset", sent=True)
-    assert fd.decide_request(failed, DOWN, 1.1) == Hold(61.0)
-    assert fd.decide_request(failed, ServerView(State.CONNECTED, B), 3.0) == Forward(B)
+    assert decide_request(failed, DOWN, 1.1) == Hold(61.0)
+    assert decide_request(failed, ServerView(State.CONNECTED, B), 3.0) == Forward(B)
 
 
 def test_a_retry_on_a_server_that_still_looks_ready_waits_to_settle() -> None:
     failed = get().failed(A, 1.0, "reset", sent=True)
-    assert fd.decide_request(failed, READY, 1.2) == Hold(1.0 + fd.SETTLE_S)
-    assert fd.decide_request(failed, READY, 1.0 + fd.SETTLE_S) == Forward(A)
+    assert decide_request(failed, READY, 1.2) == Hold(1.0 + SETTLE_S)
+    assert decide_request(failed, READY, 1.0 + SETTLE_S) == Forward(A)
 
 
 def test_the_retry_has_its_own_hold_limit() -> None:
     failed = get().failed(A, 10.0, "reset", sent=True)
-    refused = fd.decide_request(failed, DOWN, 70.0)
+    refused = decide_request(failed, DOWN, 70.0)
     assert "retry timed out" in message(refused)
 
 
 def test_a_second_failure_is_a_503() -> None:
     twice = get().failed(A, 1.0, "reset", sent=True).failed(B, 2.0, "reset again", sent=True)
-    refused = fd.decide_request(twice, ServerView(State.CONNECTED, B), 5.0)
+    refused = decide_request(twice, ServerView(State.CONNECTED, B), 5.0)
     assert "GET /session was cut off (reset again)" in message(refused)
 
 
 def test_a_post_in_flight_gets_503_with_the_cause_once_known() -> None:
     failed = post().failed(A, 1.0, "Connection reset by peer", sent=True)
-    assert fd.decide_request(failed, READY, 1.1) == Hold(1.0 + fd.SETTLE_S)
-    refused = fd.decide_request(failed, DOWN, 1.2)
+    assert decide_request(failed, READY, 1.1) == Hold(1.0 + SETTLE_S)
+    refused = decide_request(failed, DOWN, 1.2)
     text = message(refused)
     assert "POST /session was cut off (Connection reset by peer)" in text
     assert KILLED.text in text
@@ -215,17 +228,17 @@ def test_a_post_in_flight_gets_503_with_the_cause_once_known() -> None:
 
 def test_a_request_that_never_reached_the_server_is_retried_until_the_limit() -> None:
     unsent = post().failed(A, 1.0, "could not connect", sent=False)
-    assert fd.decide_request(unsent, ServerView(State.CONNECTED, B), 2.0) == Forward(B)
+    assert decide_request(unsent, ServerView(State.CONNECTED, B), 2.0) == Forward(B)
     again = unsent.failed(A, 3.0, "could not connect", sent=False).failed(A, 5.0, "x", False)
-    assert fd.decide_request(again, READY, 5.5) == Hold(5.0 + fd.SETTLE_S)
-    assert fd.decide_request(again, READY, 6.0) == Forward(A)
-    assert fd.decide_request(again, DOWN, 5.5) == Hold(65.0)
-    assert "retry timed out" in message(fd.decide_request(again, DOWN, 65.0))
+    assert decide_request(again, READY, 5.5) == Hold(5.0 + SETTLE_S)
+    assert decide_request(again, READY, 6.0) == Forward(A)
+    assert decide_request(again, DOWN, 5.5) == Hold(65.0)
+    assert "retry timed out" in message(decide_request(again, DOWN, 65.0))
 
 
 def test_a_failed_request_is_refused_when_the_app_gives_up() -> None:
     failed = get().failed(A, 1.0, "reset", sent=True)
-    assert "not sent" in message(fd.decide_request(failed, FAILED, 2.0))
+    assert "not sent" in message(decide_request(failed, FAILED, 2.0))
 
 
 # -- event streams ---------------------------------------------------------------------------------
@@ -244,15 +257,15 @@ def test_a_failed_request_is_refused_when_the_app_gives_up() -> None:
     ],
 )
 def test_stream_paths(method: str, path: str, fmt: StreamFormat | None) -> None:
-    assert fd.stream_format(method, path) is fmt
+    assert V1.stream_format(method, path) is fmt
 
 
 def test_heartbeats_are_in_the_servers_own_format() -> None:
-    instance = decoded(fd.heartbeat(StreamFormat.INSTANCE, "evt_1"))
+    instance = decoded(V1.heartbeat(StreamFormat.INSTANCE, "evt_1"))
     assert instance == {"id": "evt_1", "type": "server.heartbeat", "properties": {}}
-    wrapped = decoded(fd.heartbeat(StreamFormat.GLOBAL, "evt_2"))
+    wrapped = decoded(V1.heartbeat(StreamFormat.GLOBAL, "evt_2"))
     assert wrapped == {"payload": {"id": "evt_2", "type": "server.heartbeat", "properties": {}}}
-    assert fd.heartbeat(StreamFormat.API, "evt_3") == b": heartbeat\n\n"
+    assert V1.heartbeat(StreamFormat.API, "evt_3") == b": heartbeat\n\n"
 
 
 def status_event(fmt: StreamFormat, session: str, kind: str, directory: str = "/w") -> bytes:
@@ -423,7 +436,7 @@ def test_heartbeats_only_while_the_server_is_away_or_silent() -> None:
     assert stream.heartbeat_due(READY, upstream_live=True, now=100.0) is None
     assert stream.heartbeat_due(DOWN, upstream_live=False, now=100.0) is not None
     assert stream.heartbeat_due(DOWN, upstream_live=False, now=105.0) is None
-    assert stream.next_heartbeat_at() == 100.0 + fd.HEARTBEAT_S
+    assert stream.next_heartbeat_at() == 100.0 + HEARTBEAT_S
     stalled = ServerView(State.STALLED, A)
     assert stream.heartbeat_due(stalled, upstream_live=True, now=110.0) is not None
     stream.relay(b"data: {}\n\n", 115.0)
@@ -480,8 +493,8 @@ def basic(user: str, password: str) -> str:
 
 
 def test_basic_auth_is_checked_on_both_parts() -> None:
-    assert fd.check_basic(basic("opencode", "public"), PUBLIC)
-    assert fd.check_basic(basic("opencode", "public").replace("Basic", "basic"), PUBLIC)
+    assert check_basic(basic("opencode", "public"), PUBLIC)
+    assert check_basic(basic("opencode", "public").replace("Basic", "basic"), PUBLIC)
     for header in (
         basic("opencode", "wrong"),
         basic("other", "public"),
@@ -494,14 +507,14 @@ def test_basic_auth_is_checked_on_both_parts() -> None:
         "",
         None,
     ):
-        assert not fd.check_basic(header, PUBLIC), header
+        assert not check_basic(header, PUBLIC), header
 
 
 def test_the_auth_token_is_base64_user_colon_password() -> None:
     token = base64.b64encode(b"opencode:public").decode()
-    assert fd.check_auth_token(token, PUBLIC)
-    assert not fd.check_auth_token(base64.b64encode(b"opencode:x").decode(), PUBLIC)
-    assert not fd.check_auth_token(None, PUBLIC)
+    assert check_auth_token(token, PUBLIC)
+    assert not check_auth_token(base64.b64encode(b"opencode:x").decode(), PUBLIC)
+    assert not check_auth_token(None, PUBLIC)
 
 
 def test_credentials_never_show_the_password() -> None:
@@ -513,28 +526,24 @@ def test_authenticate_names_the_proof_used() -> None:
     logins = BrowserLogins(token=counter())
     cookie, _ = logins.redeem(logins.issue("/", 0.0), 1.0) or ("", "")
     token = base64.b64encode(b"opencode:public").decode()
-    assert fd.authenticate(basic("opencode", "public"), None, None, PUBLIC, logins) is (
-        AuthKind.BASIC
-    )
-    assert fd.authenticate(None, token, None, PUBLIC, logins) is AuthKind.TOKEN
-    assert fd.authenticate(None, None, cookie, PUBLIC, logins) is AuthKind.COOKIE
-    assert fd.authenticate(basic("opencode", "bad"), None, cookie, PUBLIC, logins) is (
-        AuthKind.COOKIE
-    )
-    assert fd.authenticate(basic("opencode", "bad"), "bad", "bad", PUBLIC, logins) is None
-    assert fd.authenticate(None, None, None, PUBLIC, logins) is None
+    assert authenticate(basic("opencode", "public"), None, None, PUBLIC, logins) is (AuthKind.BASIC)
+    assert authenticate(None, token, None, PUBLIC, logins) is AuthKind.TOKEN
+    assert authenticate(None, None, cookie, PUBLIC, logins) is AuthKind.COOKIE
+    assert authenticate(basic("opencode", "bad"), None, cookie, PUBLIC, logins) is (AuthKind.COOKIE)
+    assert authenticate(basic("opencode", "bad"), "bad", "bad", PUBLIC, logins) is None
+    assert authenticate(None, None, None, PUBLIC, logins) is None
 
 
 def test_unauthorized_is_what_the_server_answers() -> None:
-    refusal = fd.unauthorized()
+    refusal = unauthorized()
     assert refusal.status == 401
     assert ("www-authenticate", 'Basic realm="Secure Area"') in refusal.headers
 
 
 def test_the_doors_credentials_are_stripped_from_the_query() -> None:
-    assert fd.strip_query("auth_token=x&directory=%2Fw", ["auth_token"]) == "directory=%2Fw"
-    assert fd.strip_query("a=1&b=2", ["auth_token"]) == "a=1&b=2"
-    assert fd.strip_query("", ["auth_token"]) == ""
+    assert strip_query("auth_token=x&directory=%2Fw", ["auth_token"]) == "directory=%2Fw"
+    assert strip_query("a=1&b=2", ["auth_token"]) == "a=1&b=2"
+    assert strip_query("", ["auth_token"]) == ""
 
 
 # -- the browser's one-time login -----------------------------------------------------------------
@@ -556,7 +565,7 @@ def test_a_login_expires() -> None:
     logins = BrowserLogins(token=counter())
     token = logins.issue("/", 0.0)
     assert logins.pending() == 1
-    assert logins.redeem(token, fd.LOGIN_TTL_S) is None
+    assert logins.redeem(token, LOGIN_TTL_S) is None
     assert logins.pending() == 0
 
 
@@ -590,12 +599,12 @@ def test_a_rotation_revokes_every_login_and_cookie() -> None:
     ],
 )
 def test_a_login_only_redirects_within_the_door(given: str, target: str) -> None:
-    assert fd.login_target(given) == target
+    assert login_target(given) == target
 
 
 def test_the_session_cookie_is_http_only_and_strict() -> None:
-    header = fd.cookie_header("v")
-    assert header.startswith(f"{fd.COOKIE_NAME}=v;")
+    header = cookie_header("v")
+    assert header.startswith(f"{COOKIE_NAME}=v;")
     assert "HttpOnly" in header
     assert "SameSite=Strict" in header
     assert "Path=/" in header
@@ -605,7 +614,7 @@ def test_the_session_cookie_is_http_only_and_strict() -> None:
 
 
 def test_the_stats_as_json() -> None:
-    stats = fd.DoorStats(url="http://127.0.0.1:4096", clients=3, last_hold_s=1.234)
+    stats = DoorStats(url="http://127.0.0.1:4096", clients=3, last_hold_s=1.234)
     data = stats.to_json(True)
     assert data["enabled"] is True
     assert data["url"] == "http://127.0.0.1:4096"
@@ -620,7 +629,7 @@ def test_the_stats_as_json() -> None:
         "requests_relayed",
         "last_hold_s",
     }
-    assert fd.DoorStats().to_json(False)["last_hold_s"] is None
+    assert DoorStats().to_json(False)["last_hold_s"] is None
 
 
 @pytest.mark.parametrize("rng", [0.0, 0.5, 0.999999])
@@ -658,7 +667,7 @@ def test_behind_the_door_a_crash_after_a_stable_run_restarts_at_once() -> None:
 def test_a_declared_body_over_the_bound_is_refused_with_its_size(
     length: int | None, refused: bool
 ) -> None:
-    answer = fd.body_too_large(length, 10)
+    answer = body_too_large(length, 10)
     assert (answer is not None) is refused
     if answer is not None:
         assert (answer.status, answer.name) == (413, "PayloadTooLarge")
@@ -667,7 +676,7 @@ def test_a_declared_body_over_the_bound_is_refused_with_its_size(
 
 
 def test_too_many_connections_names_the_bound() -> None:
-    answer = fd.too_many_connections(256)
+    answer = too_many_connections(256)
     assert (answer.status, answer.name) == (503, "TooManyConnections")
     assert "256 connections" in answer.message
 
@@ -687,4 +696,4 @@ def test_too_many_connections_names_the_bound() -> None:
 def test_only_what_browsers_fetch_without_credentials_is_let_in_without(
     method: str, path: str, needs: bool
 ) -> None:
-    assert fd.needs_credentials(method, path) is needs
+    assert needs_credentials(method, path) is needs

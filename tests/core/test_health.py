@@ -28,6 +28,8 @@ from tray.core.health import (
 )
 from tray.core.messages import Exited, RestartFor, Spawn, Terminate
 from tray.core.status import State
+from tray.generations.events import ServerEvent
+from tray.generations.v1 import read
 
 GB = 1024 * MB
 RAM = 16 * GB
@@ -45,13 +47,15 @@ def watch(**policy: float) -> HealthWatch:
     return health
 
 
-def busy_event(session: str) -> tuple[str, dict[str, object]]:
-    return "session.status", {"sessionID": session, "status": {"type": "busy"}}
+def busy_event(session: str) -> ServerEvent:
+    return read("session.status", {"sessionID": session, "status": {"type": "busy"}})
 
 
 def work(health: HealthWatch, now: float = 0.0) -> None:
     """The running server did some work: an event about a session (here one created)."""
-    health.stream_event("session.created", {"sessionID": "ses_w", "info": {"id": "ses_w"}}, now)
+    health.stream_event(
+        read("session.created", {"sessionID": "ses_w", "info": {"id": "ses_w"}}), now
+    )
 
 
 # -- memory ----------------------------------------------------------------------------------------
@@ -188,7 +192,7 @@ def test_a_server_that_worked_and_grew_over_the_limit_is_restarted(how: str) -> 
     if how == "busy":
         assert health.decide(True, ("ses_a",), 1.0) == []
     else:
-        health.stream_event("message.updated", {"info": {"sessionID": "ses_a"}}, 1.0)
+        health.stream_event(read("message.updated", {"info": {"sessionID": "ses_a"}}), 1.0)
     health.sampled(PID, sample(350))
     [restart] = health.decide(True, (), 2.0)
     assert restart == RestartServer(PID, causes.memory_limit(350, 300))
@@ -209,9 +213,9 @@ def test_busy_grace_is_unchanged_for_a_server_that_works() -> None:
 
 def test_events_without_a_session_are_no_work() -> None:
     health = watch(memory_limit_mb=300)
-    health.stream_event("server.heartbeat", {}, 0.0)
-    health.stream_event("installation.update-available", {"version": "9.9.9"}, 0.0)
-    health.stream_event("session.created", {"info": {"id": "ses_x"}}, 0.0)  # no sessionID
+    health.stream_event(read("server.heartbeat", {}), 0.0)
+    health.stream_event(read("installation.update-available", {"version": "9.9.9"}), 0.0)
+    health.stream_event(read("session.created", {"info": {"id": "ses_x"}}), 0.0)  # no sessionID
     health.sampled(PID, sample(412))
     assert health.decide(True, (), 1.0) == []
     assert health.status().memory_limit_too_low_mb == 412
@@ -460,7 +464,7 @@ def test_a_probe_that_hangs_while_the_stream_goes_on_is_a_requests_hang() -> Non
     health = watch()
     health.probe_hung(PID, started_at=10.0, now=30.0)
     assert health.decide(True, (), 30.0) == [], "no stream event since the probe was sent"
-    health.stream_event("server.heartbeat", {}, 15.0)
+    health.stream_event(read("server.heartbeat", {}), 15.0)
     health.probe_hung(PID, started_at=10.0, now=30.0)
     [decision] = health.decide(True, ("ses_busy",), 30.0)
     assert decision == RestartServer(PID, causes.requests_hang(20.0, "/global/health"))
@@ -472,7 +476,7 @@ def test_a_probe_that_hangs_while_the_stream_goes_on_is_a_requests_hang() -> Non
 
 def test_a_hang_of_another_server_is_ignored() -> None:
     health = watch()
-    health.stream_event("server.heartbeat", {}, 15.0)
+    health.stream_event(read("server.heartbeat", {}), 15.0)
     health.probe_hung(OTHER_PID, 10.0, 30.0)
     assert health.decide(True, (), 30.0) == []
 
@@ -534,7 +538,7 @@ def test_a_restart_for_a_stale_pid_or_a_server_not_ready_is_ignored() -> None:
 
 def test_a_busy_session_with_no_event_for_the_limit_is_stuck_until_an_event_comes() -> None:
     health = watch(stuck_after_s=600)
-    health.stream_event(*busy_event("ses_a"), 0.0)
+    health.stream_event(busy_event("ses_a"), 0.0)
     health.decide(True, ("ses_a",), 0.0)
     health.decide(True, ("ses_a",), 599.0)
     assert health.status().stuck == ()
@@ -542,16 +546,16 @@ def test_a_busy_session_with_no_event_for_the_limit_is_stuck_until_an_event_come
     assert health.status().stuck == (StuckTurn("ses_a", 0.0),)
     assert health.status().stuck_sessions == ("ses_a",)
     assert health.status().stuck[0].silent_for(660.0) == 660.0
-    health.stream_event("message.part.delta", {"sessionID": "ses_a", "delta": "x"}, 650.0)
+    health.stream_event(read("message.part.delta", {"sessionID": "ses_a", "delta": "x"}), 650.0)
     health.decide(True, ("ses_a",), 651.0)
     assert health.status().stuck == ()
 
 
 def test_events_about_other_sessions_and_heartbeats_do_not_unstick_a_session() -> None:
     health = watch(stuck_after_s=60)
-    health.stream_event(*busy_event("ses_a"), 0.0)
-    health.stream_event(*busy_event("ses_b"), 50.0)
-    health.stream_event("server.heartbeat", {}, 55.0)
+    health.stream_event(busy_event("ses_a"), 0.0)
+    health.stream_event(busy_event("ses_b"), 50.0)
+    health.stream_event(read("server.heartbeat", {}), 55.0)
     health.decide(True, ("ses_a", "ses_b"), 60.0)
     assert health.status().stuck_sessions == ("ses_a",)
     health.decide(True, ("ses_a", "ses_b"), 110.0)
@@ -560,7 +564,7 @@ def test_events_about_other_sessions_and_heartbeats_do_not_unstick_a_session() -
 
 def test_a_session_no_longer_busy_is_no_longer_stuck_and_starts_afresh() -> None:
     health = watch(stuck_after_s=60)
-    health.stream_event(*busy_event("ses_a"), 0.0)
+    health.stream_event(busy_event("ses_a"), 0.0)
     health.decide(True, ("ses_a",), 60.0)
     assert health.status().stuck_sessions == ("ses_a",)
     health.decide(True, (), 61.0)
@@ -583,7 +587,7 @@ def test_a_session_busy_per_rest_without_any_event_counts_from_when_it_was_seen(
 
 def test_a_new_server_forgets_its_predecessors_stuck_turns() -> None:
     health = watch(stuck_after_s=60)
-    health.stream_event(*busy_event("ses_a"), 0.0)
+    health.stream_event(busy_event("ses_a"), 0.0)
     health.decide(True, ("ses_a",), 60.0)
     health.server(OTHER_PID, None)
     health.decide(True, ("ses_a",), 61.0)
@@ -617,17 +621,17 @@ def test_one_notice_per_stuck_session_and_again_only_after_it_came_unstuck() -> 
 def test_an_announced_update_is_shown_and_noticed_once_per_version() -> None:
     health = watch()
     notices = Notices()
-    health.stream_event("installation.update-available", {"version": "1.19.0"}, 0.0)
+    health.stream_event(read("installation.update-available", {"version": "1.19.0"}), 0.0)
     assert health.status().update_available == "1.19.0"
     assert notices.new(health.status()) == [UpdateNotice("1.19.0")]
-    health.stream_event("installation.update-available", {"version": "1.19.0"}, 1.0)
+    health.stream_event(read("installation.update-available", {"version": "1.19.0"}), 1.0)
     assert notices.new(health.status()) == []
-    health.stream_event("installation.update-available", {"version": ""}, 2.0)
-    health.stream_event("installation.update-available", {}, 2.0)
+    health.stream_event(read("installation.update-available", {"version": ""}), 2.0)
+    health.stream_event(read("installation.update-available", {}), 2.0)
     assert health.status().update_available == "1.19.0"
-    health.stream_event("installation.update-available", {"version": "1.19.1"}, 3.0)
+    health.stream_event(read("installation.update-available", {"version": "1.19.1"}), 3.0)
     assert notices.new(health.status()) == [UpdateNotice("1.19.1")]
-    health.stream_event("installation.update-available", {"version": "1.19.0"}, 4.0)
+    health.stream_event(read("installation.update-available", {"version": "1.19.0"}), 4.0)
     assert notices.new(health.status()) == []
 
 
@@ -669,7 +673,7 @@ def test_a_requests_hang_comes_before_memory_and_memory_before_the_binary() -> N
     health = watch()
     health.binary_on_disk("/x/opencode", "1.18.34")
     health.sampled(PID, sample(5000))
-    health.stream_event("server.heartbeat", {}, 5.0)
+    health.stream_event(read("server.heartbeat", {}), 5.0)
     health.probe_hung(PID, 1.0, 21.0)
     [first] = health.decide(True, (), 21.0)
     assert first.cause.kind is CauseKind.REQUESTS_HANG
@@ -795,7 +799,7 @@ def test_status_json_adds_memory_stuck_sessions_and_update_fields() -> None:
 
 def test_after_the_stream_was_down_a_busy_session_counts_from_when_it_is_seen_again() -> None:
     health = watch(stuck_after_s=60)
-    health.stream_event(*busy_event("ses_a"), 0.0)
+    health.stream_event(busy_event("ses_a"), 0.0)
     health.decide(True, ("ses_a",), 30.0)
     health.decide(False, ("ses_a",), 40.0)
     assert health.status().stuck == ()

@@ -43,6 +43,7 @@ from tray.core.resume import Condition, SessionReport
 from tray.core.settings import Settings
 from tray.core.status import Incident, State, Status
 from tray.core.supervisor import Supervisor
+from tray.generations.v1 import read
 
 CRASH = causes.process_exited(1, ["Error: boom"])
 BROKEN = causes.stream_broken("peer closed connection")
@@ -520,7 +521,7 @@ class Run:
         """Connected and quiet: a heartbeat every 10 s."""
         for _ in range(round(seconds / 10)):
             self.advance(10)
-            self.send(StreamEvent(self.stream_gen, "server.heartbeat", {}))
+            self.send(StreamEvent(self.stream_gen, read("server.heartbeat", {})))
 
     def boot(self) -> None:
         self.send(Listening(self.proc_gen, "http://127.0.0.1:4096"))
@@ -528,7 +529,7 @@ class Run:
 
     def connect(self) -> None:
         self.send(StreamOpened(self.stream_gen))
-        self.send(StreamEvent(self.stream_gen, "session.idle", {"sessionID": "ses_x"}))
+        self.send(StreamEvent(self.stream_gen, read("session.idle", {"sessionID": "ses_x"})))
 
     def crash(self) -> None:
         self.send(Exited(self.proc_gen, -9, ("Killed",)))

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from tests.factories import crashed_status, make_status
 from tray.core import report
-from tray.core.front_door import DoorStats
+from tray.core.door.stats import DoorStats
 from tray.core.status import State
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from tray.core import causes, resume
 from tray.core.resume import Condition
+from tray.generations.v1 import web_url
 
 SID = "ses_abc"
 INFO = {"id": SID, "title": "Fix it", "directory": "/home/u/proj", "time": {"updated": 17.0}}
@@ -67,14 +68,14 @@ def test_pending_requests_are_counted_per_session() -> None:
 
 
 def test_web_url_for_a_session_carries_auth() -> None:
-    url = resume.web_url("http://127.0.0.1:4096/", "opencode", "p w", "/home/u/proj", SID)
+    url = web_url("http://127.0.0.1:4096/", "opencode", "p w", "/home/u/proj", SID)
     directory = base64.urlsafe_b64encode(b"/home/u/proj").decode().rstrip("=")
     token = base64.b64encode(b"opencode:p w").decode().replace("=", "%3D")
     assert url == f"http://127.0.0.1:4096/{directory}/session/{SID}?auth_token={token}"
 
 
 def test_web_url_home() -> None:
-    assert resume.web_url("http://h:1", "u", "p").startswith("http://h:1/?auth_token=")
+    assert web_url("http://h:1", "u", "p").startswith("http://h:1/?auth_token=")
 
 
 @pytest.mark.parametrize(

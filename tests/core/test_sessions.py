@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tray.core.sessions import SessionActivity, session_id_of
+from tray.core.sessions import SessionActivity
+from tray.generations.v1 import read, session_id_of
 
 A, B = "ses_a", "ses_b"
 
@@ -19,7 +20,7 @@ def status(session: str, kind: str) -> dict[str, Any]:
 def feed(*events: tuple[str, Mapping[str, Any]]) -> SessionActivity:
     activity = SessionActivity()
     for type_, properties in events:
-        activity.observe(type_, properties)
+        activity.observe(read(type_, properties))
     return activity
 
 
@@ -126,21 +127,21 @@ def test_other_events_change_nothing(type_: str, properties: Mapping[str, Any]) 
 
 def test_the_last_session_worked_in_follows_the_newest_activity() -> None:
     activity = SessionActivity()
-    activity.observe("message.updated", {"info": {"sessionID": A}})
-    activity.observe("message.updated", {"info": {"sessionID": B}})
-    activity.observe("message.part.delta", {"sessionID": A})
+    activity.observe(read("message.updated", {"info": {"sessionID": A}}))
+    activity.observe(read("message.updated", {"info": {"sessionID": B}}))
+    activity.observe(read("message.part.delta", {"sessionID": A}))
     assert activity.last_worked_in == A
-    activity.observe("message.part.delta", {"sessionID": B})
+    activity.observe(read("message.part.delta", {"sessionID": B}))
     assert activity.last_worked_in == B
 
 
 def test_deleting_a_session_forgets_it_everywhere() -> None:
     activity = SessionActivity()
-    activity.observe("session.status", status(A, "busy"))
-    activity.observe("session.status", status(B, "busy"))
-    activity.observe("session.deleted", {"info": {"id": A}})
+    activity.observe(read("session.status", status(A, "busy")))
+    activity.observe(read("session.status", status(B, "busy")))
+    activity.observe(read("session.deleted", {"info": {"id": A}}))
     assert (activity.last_worked_in, activity.busy) == (B, (B,))
-    activity.observe("session.deleted", {"info": {"id": B}})
+    activity.observe(read("session.deleted", {"info": {"id": B}}))
     assert (activity.last_worked_in, activity.busy) == (None, ())
 
 
@@ -161,9 +162,9 @@ def test_what_the_stream_says_while_rest_is_asked_is_newer_than_its_answer() -> 
     into as if idle)."""
     activity = feed(("session.status", status(A, "busy")), ("session.status", status(B, "busy")))
     activity.snapshot_asked()
-    activity.observe("session.idle", {"sessionID": A})
-    activity.observe("session.status", status("ses_c", "busy"))
-    activity.observe("session.deleted", {"info": {"id": "ses_d"}})
+    activity.observe(read("session.idle", {"sessionID": A}))
+    activity.observe(read("session.status", status("ses_c", "busy")))
+    activity.observe(read("session.deleted", {"info": {"id": "ses_d"}}))
     activity.replace_busy([A, B, "ses_d"])  # as REST saw it when asked
     assert activity.busy == (B, "ses_c")
     activity.replace_busy([A])  # nothing heard since the last answer: REST's word stands

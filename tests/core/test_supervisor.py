@@ -35,6 +35,7 @@ from tray.core.messages import (
 )
 from tray.core.status import Incident, State, Status
 from tray.core.supervisor import HISTORY, Policy
+from tray.generations.v1 import read
 
 SHORTEST = 0.0  # rng: every delay at its lower bound, d/2
 LONGEST = 0.999999  # rng: every delay just under its ceiling, d
@@ -212,7 +213,7 @@ ADAPTER_EVENTS: dict[str, EventAt] = {
     "exited": lambda p, s: Exited(p, 1),
     "spawn_failed": lambda p, s: SpawnFailed(p, PORT_IN_USE),
     "opened": lambda p, s: StreamOpened(s),
-    "stream_event": lambda p, s: StreamEvent(s, "session.idle", {"sessionID": "ses_a"}),
+    "stream_event": lambda p, s: StreamEvent(s, read("session.idle", {"sessionID": "ses_a"})),
     "closed": lambda p, s: StreamClosed(s, causes.wrong_password()),
 }
 EVENTS: dict[str, EventAt] = {

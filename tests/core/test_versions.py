@@ -1,10 +1,10 @@
-"""Which opencode versions the app speaks to: 1.x only."""
+"""Which opencode versions the app speaks to: 1.x only (the generation that speaks it)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tray.core import versions
+from tray import generations
 
 
 @pytest.mark.parametrize(
@@ -29,8 +29,8 @@ from tray.core import versions
     ],
 )
 def test_is_supported(version: str, supported: bool) -> None:
-    assert versions.is_supported(version) is supported
+    assert (generations.for_version(version) is not None) is supported
 
 
 def test_supported_names_the_range() -> None:
-    assert versions.SUPPORTED == "1.x"
+    assert generations.SUPPORTED == "1.x"

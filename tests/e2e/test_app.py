@@ -15,7 +15,7 @@ import pytest
 
 from tests.desktop import VirtualDesktop
 from tests.e2e.app_driver import AppDriver, alive, project_settings, wait_until
-from tray.core.front_door import LOGIN_PATH
+from tray.core.door.auth import LOGIN_PATH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
 

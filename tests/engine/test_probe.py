@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tray.core.versions import is_supported
 from tray.engine.probe import ProbeError, check_binary, probe_version
+from tray.generations import for_version
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="shell scripts stand in")
 
@@ -43,11 +43,11 @@ def gone(pid: int) -> bool:
 async def test_the_real_binary_says_its_version(opencode_binary: str) -> None:
     version = await probe_version(opencode_binary)
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", version)
-    assert is_supported(version)
+    assert for_version(version) is not None
 
 
 async def test_an_empty_setting_finds_the_binary_as_the_engine_does() -> None:
-    assert is_supported(await check_binary(""))
+    assert for_version(await check_binary("")) is not None
 
 
 async def test_a_set_path_is_probed_itself(opencode_binary: str, tmp_path: Path) -> None:

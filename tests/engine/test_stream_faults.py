@@ -20,7 +20,9 @@ from tray.core.causes import CauseKind
 from tray.core.messages import Event, StreamClosed, StreamEvent, StreamOpened
 from tray.core.status import State
 from tray.engine.api import ApiError, ServerApi, make_client
-from tray.engine.stream import PATH, read_events
+from tray.engine.stream import read_events
+from tray.generations.events import Heartbeat, Other, SessionChanged
+from tray.generations.v1 import STREAM_PATH as PATH
 
 AUTH = httpx.BasicAuth("opencode", "secret")
 
@@ -29,8 +31,12 @@ def summary(event: Event) -> str:
     match event:
         case StreamOpened():
             return "opened"
-        case StreamEvent():
-            return event.type
+        case StreamEvent(event=Heartbeat()):
+            return "server.heartbeat"
+        case StreamEvent(event=Other(type=kind)):
+            return kind
+        case StreamEvent(event=SessionChanged(summary=changed)):
+            return f"session changed: {changed.title}"
         case StreamClosed():
             return f"closed: {event.cause.kind.value}"
     return type(event).__name__
@@ -228,7 +234,7 @@ async def test_dispose_keeps_the_global_stream_and_the_engine_connected(
             # The same connection still carries news afterwards.
             created = await client.post("/session", json={"title": "after dispose"})
             assert created.status_code == 200
-            await log.wait_for("session.created")
+            await log.wait_for("session changed: after dispose")
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
         assert not [e for e in log.events if isinstance(e, StreamClosed)]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tests.engine.helpers import Harness, running
-from tray.core.front_door import Credentials
+from tray.core.door.phases import Credentials
 from tray.core.status import State, Status
 from tray.engine.engine import ServerLaunch
 from tray.frontdoor.door import DoorConfig, FrontDoor

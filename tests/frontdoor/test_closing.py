@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.frontdoor.helpers import wait_until
-from tray.core.front_door import Credentials, ServerView, Upstream
+from tray.core.door.phases import Credentials, ServerView, Upstream
 from tray.core.status import State
 from tray.frontdoor.door import DoorConfig, FrontDoor
 

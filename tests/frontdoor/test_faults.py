@@ -18,7 +18,7 @@ from tests.e2e.mock_model import config_content, listen
 from tests.engine.helpers import LaunchFactory
 from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_over, wait_until
 from tray.core.causes import CauseKind
-from tray.core.front_door import Credentials
+from tray.core.door.phases import Credentials
 from tray.core.status import State, Status
 from tray.engine.password import ServerPassword
 

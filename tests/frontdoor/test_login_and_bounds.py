@@ -13,7 +13,8 @@ import pytest
 
 from tests.engine.helpers import LaunchFactory
 from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events, wait_until
-from tray.core import front_door as core
+from tray.core.door.auth import COOKIE_NAME
+from tray.core.door.phases import Credentials
 from tray.core.status import State
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
@@ -32,7 +33,7 @@ async def test_a_one_time_login_sets_a_cookie_that_opens_everything(
         cookie = first.headers["set-cookie"]
         assert "HttpOnly" in cookie
         assert "SameSite=Strict" in cookie
-        assert core.COOKIE_NAME in browser.cookies
+        assert COOKIE_NAME in browser.cookies
         again = await browser.get(url.removeprefix(front_door.url))
         assert again.status_code == 403
         assert "used already or has expired" in again.json()["data"]["message"]
@@ -71,7 +72,7 @@ async def test_a_rotation_ends_browser_sessions(front_door: DoorUnderTest) -> No
     async with httpx.AsyncClient(base_url=front_door.url, timeout=30) as browser:
         await browser.get(url.removeprefix(front_door.url))
         assert (await browser.get("/session")).status_code == 200
-        front_door.door.set_credentials(core.Credentials(front_door.username, "new"))
+        front_door.door.set_credentials(Credentials(front_door.username, "new"))
         assert (await browser.get("/session")).status_code == 401
 
 

@@ -22,8 +22,8 @@ import pytest
 from aiohttp import web
 
 from tests.frontdoor.helpers import wait_until
-from tray.core import front_door as core
-from tray.core.front_door import Credentials, ServerView, Upstream
+from tray.core.door import streams as door_streams
+from tray.core.door.phases import Credentials, ServerView, Upstream
 from tray.core.status import State
 from tray.frontdoor import door as door_module
 from tray.frontdoor.door import DoorConfig, FrontDoor
@@ -75,7 +75,7 @@ def sse(payload: dict[str, object]) -> bytes:
 
 @pytest.fixture(autouse=True)
 def short_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core, "FIRST_EVENT_S", FIRST_EVENT_S)
+    monkeypatch.setattr(door_streams, "FIRST_EVENT_S", FIRST_EVENT_S)
     monkeypatch.setattr(door_module, "STREAM_READ_TIMEOUT_S", SILENCE_S)
 
 

@@ -11,8 +11,9 @@ from PySide6.QtWidgets import QMenu
 
 from tests.factories import crashed_status, make_status
 from tray.core.health import HealthStatus
-from tray.core.resume import Condition, SessionReport, SessionSummary
+from tray.core.resume import Condition, SessionReport
 from tray.core.status import State
+from tray.generations.events import SessionSummary
 from tray.ui import menu
 from tray.ui.status_window import StatusWindow
 from tray.ui.tray_icon import TrayIcon

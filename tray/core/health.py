@@ -28,17 +28,15 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from tray.core import causes
 from tray.core.causes import Cause, OutOfMemory
-from tray.core.sessions import session_id_of
+from tray.generations.events import ServerEvent, UpdateAvailable, session_of
+from tray.generations.v1 import V1
 
 MB = 1024 * 1024
-UPDATE_AVAILABLE = "installation.update-available"
-PROBE_PATH = "/global/health"
+PROBE_PATH = V1.health_path  # the app speaks 1.x until it speaks 2.x too
 # "Memory was high" without a limit: the server held this share of the machine's RAM, or the
 # machine had less than this share left.
 HIGH_SHARE_OF_RAM = 0.5
@@ -163,13 +161,11 @@ class HealthWatch:
         server.sample = sample
         server.peak_mb = max(server.peak_mb or 0.0, sample.rss_mb)
 
-    def stream_event(self, type_: str, properties: Mapping[str, Any], now: float) -> None:
+    def stream_event(self, event: ServerEvent, now: float) -> None:
         self._stream_event_at = now
-        if type_ == UPDATE_AVAILABLE:
-            version = properties.get("version")
-            if isinstance(version, str) and version:
-                self._update_available = version
-        session = session_id_of(properties)
+        if isinstance(event, UpdateAvailable):
+            self._update_available = event.version
+        session = session_of(event)
         if session is not None and self._server is not None:
             self._server.last_event[session] = now
             self._server.worked = True

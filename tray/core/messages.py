@@ -6,12 +6,11 @@ event from a process or connection that has already been replaced is ignored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from tray.core.causes import Cause, OutOfMemory
 from tray.core.resume import SessionReport
+from tray.generations.events import ServerEvent
 
 # -- events: the user ---------------------------------------------------------------------------
 
@@ -83,8 +82,7 @@ class StreamOpened:
 @dataclass(frozen=True)
 class StreamEvent:
     gen: int
-    type: str
-    properties: Mapping[str, Any] = field(default_factory=dict)
+    event: ServerEvent
 
 
 @dataclass(frozen=True)

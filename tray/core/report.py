@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from tray.core.front_door import DoorStats
+from tray.core.door.stats import DoorStats
 from tray.core.status import Incident, State, Status
 
 SCHEMA_VERSION = 1

@@ -7,15 +7,16 @@ means for the user.
 
 from __future__ import annotations
 
-import base64
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
-from urllib.parse import quote
 
 from tray.core.causes import Cause
+from tray.generations.events import ServerEvent, SessionChanged, SessionDeleted, SessionSummary
+from tray.generations.generation import Generation
+from tray.generations.v1 import V1
 
 
 class Condition(Enum):
@@ -35,34 +36,6 @@ _LABELS = {
     Condition.INTERRUPTED: "interrupted",
     Condition.GONE: "deleted",
 }
-_UNFINISHED_TOOL = ("running", "pending")
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    """A session as the session list shows it."""
-
-    id: str
-    title: str
-    directory: str
-    updated_ms: float
-
-    @classmethod
-    def from_info(cls, info: Mapping[str, Any]) -> SessionSummary | None:
-        """From an item of GET /session; None when it has no id."""
-        session_id = info.get("id")
-        if not isinstance(session_id, str):
-            return None
-        times = info.get("time")
-        updated = times.get("updated") if isinstance(times, Mapping) else None
-        return cls(
-            id=session_id,
-            title=str(info.get("title") or ""),
-            directory=str(info.get("directory") or ""),
-            updated_ms=float(updated) if isinstance(updated, int | float) else 0.0,
-        )
-
-
 RECENT_KEPT = 50
 
 
@@ -71,17 +44,15 @@ def newest_first(sessions: Iterable[SessionSummary]) -> tuple[SessionSummary, ..
 
 
 def apply_session_event(
-    recent: tuple[SessionSummary, ...], type_: str, properties: Mapping[str, Any]
+    recent: tuple[SessionSummary, ...], event: ServerEvent
 ) -> tuple[SessionSummary, ...]:
-    """The session list after a `session.created|updated|deleted` event; others change nothing."""
-    if type_ not in ("session.created", "session.updated", "session.deleted"):
-        return recent
-    info = properties.get("info")
-    summary = SessionSummary.from_info(info) if isinstance(info, Mapping) else None
-    if summary is None:
-        return recent
-    others = (s for s in recent if s.id != summary.id)
-    return newest_first(others if type_ == "session.deleted" else (*others, summary))
+    """The session list after a session was created, updated or deleted; others change nothing."""
+    match event:
+        case SessionChanged(summary):
+            return newest_first((*(s for s in recent if s.id != summary.id), summary))
+        case SessionDeleted(deleted):
+            return newest_first(s for s in recent if s.id != deleted)
+    return recent
 
 
 @dataclass(frozen=True)
@@ -102,27 +73,6 @@ class SessionReport:
         return bool(self.pending_permissions or self.pending_questions)
 
 
-def _interrupted(messages: Sequence[Mapping[str, Any]]) -> bool:
-    """The last assistant message never completed, or a tool part was left running."""
-    assistant = [m for m in messages if _info(m).get("role") == "assistant"]
-    if not assistant:
-        return False
-    last = assistant[-1]
-    times = _info(last).get("time")
-    if not isinstance(times, Mapping) or not times.get("completed"):
-        return True
-    for part in last.get("parts") or ():
-        state = part.get("state") if isinstance(part, Mapping) else None
-        if isinstance(state, Mapping) and state.get("status") in _UNFINISHED_TOOL:
-            return True
-    return False
-
-
-def _info(message: Mapping[str, Any]) -> Mapping[str, Any]:
-    info = message.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def _belongs(item: Mapping[str, Any], session_id: str) -> bool:
     return item.get("sessionID") == session_id
 
@@ -135,17 +85,18 @@ def classify(
     *,
     permissions: Sequence[Mapping[str, Any]] = (),
     questions: Sequence[Mapping[str, Any]] = (),
+    gen: Generation = V1,
 ) -> SessionReport:
     """What a session's REST view says; `info` is None when the server answered 404."""
     if info is None:
         return SessionReport(session_id, "", "", Condition.GONE)
     if session_id in busy:
         condition = Condition.RUNNING
-    elif _interrupted(messages):
+    elif gen.interrupted(messages):
         condition = Condition.INTERRUPTED
     else:
         condition = Condition.IDLE
-    summary = SessionSummary.from_info({**info, "id": session_id})
+    summary = gen.summary({**info, "id": session_id})
     assert summary is not None  # it has an id
     return SessionReport(
         id=session_id,
@@ -159,36 +110,12 @@ def classify(
     )
 
 
-def auth_token(username: str, password: str) -> str:
-    """The web app's `?auth_token=`: base64 of 'user:password'."""
-    return base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-def web_url(
-    base: str, username: str, password: str, directory: str = "", session_id: str = ""
-) -> str:
-    """The web app's page for a session (or its home), carrying auth so the browser won't ask.
-
-    The web app routes `/<base64url(directory), unpadded>/session/<id>` and drops auth_token
-    from the address bar once it has read it.
-    """
-    path = ""
-    if directory and session_id:
-        encoded = base64.urlsafe_b64encode(directory.encode()).decode().rstrip("=")
-        path = f"{encoded}/session/{session_id}"
-    return f"{base.rstrip('/')}/{path}?auth_token={quote(auth_token(username, password))}"
-
-
 def attach_command(
-    template: str, binary: str, url: str, session_id: str, directory: str
+    template: str, binary: str, url: str, session_id: str, directory: str, *, gen: Generation = V1
 ) -> list[str]:
-    """The terminal command for `opencode attach`; `{command}` in the template stands for it.
-
-    The password travels in the environment (OPENCODE_SERVER_PASSWORD), never in argv.
-    """
-    attach = [binary, "attach", url, "--session", session_id]
-    if directory:
-        attach += ["--dir", directory]
+    """The terminal command that attaches to the session; `{command}` in the template stands
+    for it."""
+    attach = gen.attach(binary, url, session_id, directory)
     words = shlex.split(template)
     if "{command}" not in words:
         return [*words, *attach]

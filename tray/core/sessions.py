@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
-# Event types that show a person working in a session.
-_ACTIVITY = {
-    "session.status",
-    "session.idle",
-    "message.updated",
-    "message.part.updated",
-    "message.part.delta",
-    "permission.asked",
-    "question.asked",
-}
-
-
-def session_id_of(properties: Mapping[str, Any]) -> str | None:
-    """The session an event is about, wherever its type keeps the id."""
-    direct = properties.get("sessionID")
-    if isinstance(direct, str):
-        return direct
-    for key in ("info", "part"):
-        nested = properties.get(key)
-        if isinstance(nested, Mapping) and isinstance(nested.get("sessionID"), str):
-            return str(nested["sessionID"])
-    return None
+from tray.generations.events import (
+    Activity,
+    AwaitingUser,
+    ServerEvent,
+    SessionBusy,
+    SessionDeleted,
+    SessionIdle,
+)
 
 
 class SessionActivity:
@@ -41,24 +26,17 @@ class SessionActivity:
     def busy(self) -> tuple[str, ...]:
         return tuple(sorted(self._busy))
 
-    def observe(self, type_: str, properties: Mapping[str, Any]) -> None:
-        if type_ not in _ACTIVITY:
-            if type_ == "session.deleted":
-                self._forget(properties)
-            return
-        session = session_id_of(properties)
-        if session is None:
-            return
-        self.last_worked_in = session
-        if type_ == "session.idle":
-            self._set_busy(session, False)
-        elif type_ == "session.status":
-            status = properties.get("status")
-            kind = status.get("type") if isinstance(status, Mapping) else None
-            if kind == "idle":
-                self._set_busy(session, False)
-            elif kind in ("busy", "retry"):
-                self._set_busy(session, True)
+    def observe(self, event: ServerEvent) -> None:
+        match event:
+            case SessionBusy(session) | SessionIdle(session):
+                self.last_worked_in = session
+                self._set_busy(session, isinstance(event, SessionBusy))
+            case Activity(session) | AwaitingUser(session):
+                self.last_worked_in = session
+            case SessionDeleted(deleted):
+                self._set_busy(deleted, False)
+                if self.last_worked_in == deleted:
+                    self.last_worked_in = None
 
     def snapshot_asked(self) -> None:
         """A resync is about to ask REST which sessions are busy: what the stream says from
@@ -79,12 +57,3 @@ class SessionActivity:
             self._busy.add(session)
         else:
             self._busy.discard(session)
-
-    def _forget(self, properties: Mapping[str, Any]) -> None:
-        info = properties.get("info")
-        session = info.get("id") if isinstance(info, Mapping) else None
-        if not isinstance(session, str):
-            return
-        self._set_busy(session, False)
-        if self.last_worked_in == session:
-            self.last_worked_in = None

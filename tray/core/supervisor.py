@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum, auto
 
-from tray.core import causes, versions
+from tray import generations
+from tray.core import causes
 from tray.core.backoff import Backoff, CrashLoopBreaker, restart_delay
 from tray.core.causes import Cause, CauseKind
 from tray.core.messages import (
@@ -382,8 +383,8 @@ class Supervisor:
         if self._proc is not Proc.LISTENING:
             return []
         self._version = version
-        if not versions.is_supported(version):
-            return self._give_up(causes.unsupported_version(version, versions.SUPPORTED), now)
+        if generations.for_version(version) is None:
+            return self._give_up(causes.unsupported_version(version, generations.SUPPORTED), now)
         self._proc = Proc.READY
         self._ready_at = now
         self._health_retry_at = None
@@ -488,7 +489,7 @@ class Supervisor:
     def _on_stream_event(self, event: StreamEvent, now: float) -> list[Effect]:
         effects = self._on_stream_opened(now) if self._stream is Stream.CONNECTING else []
         self._activity_at = self._last_event_at = now
-        self.sessions.observe(event.type, event.properties)
+        self.sessions.observe(event.event)
         return effects
 
     def _on_stream_closed(self, cause: Cause, now: float) -> list[Effect]:

@@ -6,13 +6,15 @@ import json
 import ssl
 from collections.abc import Callable, Generator
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from tray.core import causes
 from tray.core.causes import Cause
 from tray.core.resume import SessionReport, classify
+from tray.generations.events import SessionSummary
+from tray.generations.generation import Generation
+from tray.generations.v1 import V1
 
 REQUEST_TIMEOUT_S = 5.0
 
@@ -73,8 +75,11 @@ def status_cause(response: httpx.Response) -> Cause | None:
 
 
 class ServerApi:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    """The REST requests of the generation `gen` speaks."""
+
+    def __init__(self, client: httpx.AsyncClient, gen: Generation = V1) -> None:
         self.client = client
+        self.gen = gen
 
     async def _get_json(self, path: str) -> Any:
         return await self._request("GET", path)
@@ -96,26 +101,29 @@ class ServerApi:
             raise ApiError(causes.http_error(response.status_code, f"not JSON ({kind})")) from error
 
     async def health(self) -> str:
-        """The server's version, from GET /global/health."""
-        body = await self._get_json("/global/health")
-        if not isinstance(body, dict) or not body.get("healthy") or "version" not in body:
+        """The server's version, from its health request."""
+        body = await self._get_json(self.gen.health_path)
+        version = self.gen.health_version(body)
+        if version is None:
             raise ApiError(causes.http_error(200, f"unexpected health answer {str(body)[:80]}"))
-        return str(body["version"])
+        return version
 
     async def busy_sessions(self) -> dict[str, Any]:
-        """GET /session/status: only sessions that are not idle."""
-        body = await self._get_json("/session/status")
+        """Only sessions that are not idle."""
+        body = await self._get_json(self.gen.busy_path)
         return body if isinstance(body, dict) else {}
 
-    async def sessions(self) -> list[dict[str, Any]]:
-        """GET /session, newest first."""
-        body = await self._get_json("/session")
-        return [s for s in body if isinstance(s, dict)] if isinstance(body, list) else []
+    async def sessions(self) -> list[SessionSummary]:
+        """The server's sessions, newest first."""
+        body = await self._get_json(self.gen.sessions_path(""))
+        listed = body if isinstance(body, list) else []
+        found = (self.gen.summary(s) for s in listed if isinstance(s, dict))
+        return [s for s in found if s is not None]
 
     async def session(self, session_id: str) -> dict[str, Any] | None:
-        """GET /session/{id}; None when the server says it does not exist (404)."""
+        """One session; None when the server says it does not exist (404)."""
         try:
-            body = await self._get_json(f"/session/{quote(session_id, safe='')}")
+            body = await self._get_json(self.gen.session_path(session_id))
         except ApiError as error:
             if error.cause.facts.get("status") == 404:
                 return None
@@ -123,13 +131,13 @@ class ServerApi:
         return body if isinstance(body, dict) else None
 
     async def messages(self, session_id: str) -> list[dict[str, Any]]:
-        """GET /session/{id}/message: `[{info, parts}]`, oldest first."""
-        body = await self._get_json(f"/session/{quote(session_id, safe='')}/message")
+        """A session's messages, oldest first."""
+        body = await self._get_json(self.gen.messages_path(session_id))
         return [m for m in body if isinstance(m, dict)] if isinstance(body, list) else []
 
     async def pending(self, kind: str) -> list[dict[str, Any]]:
-        """GET /permission or /question: requests waiting for the user."""
-        body = await self._get_json(f"/{kind}")
+        """The permission or question requests waiting for the user."""
+        body = await self._get_json(self.gen.pending_paths[kind])
         return [p for p in body if isinstance(p, dict)] if isinstance(body, list) else []
 
     async def session_report(
@@ -138,7 +146,7 @@ class ServerApi:
         """Resync one session as the official clients do, and say what state it is in."""
         info = await self.session(session_id)
         if info is None:
-            return classify(session_id, None, [], {})
+            return classify(session_id, None, [], {}, gen=self.gen)
         return classify(
             session_id,
             info,
@@ -146,13 +154,13 @@ class ServerApi:
             busy if busy is not None else await self.busy_sessions(),
             permissions=await self.pending("permission"),
             questions=await self.pending("question"),
+            gen=self.gen,
         )
 
     async def abort(self, session_id: str) -> None:
-        """POST /session/{id}/abort: end the session's turn."""
-        await self._request("POST", f"/session/{quote(session_id, safe='')}/abort")
+        """End the session's turn."""
+        await self._request("POST", self.gen.abort_path(session_id))
 
     async def prompt_async(self, session_id: str, text: str) -> None:
-        """POST /session/{id}/prompt_async: the server starts the turn and answers at once."""
-        path = f"/session/{quote(session_id, safe='')}/prompt_async"
-        await self._request("POST", path, {"parts": [{"type": "text", "text": text}]})
+        """Start a turn; the server answers at once."""
+        await self._request("POST", *self.gen.prompt(session_id, text))

@@ -21,7 +21,7 @@ import httpx
 
 from tray.core import causes
 from tray.core.causes import Cause
-from tray.core.front_door import Credentials, Upstream
+from tray.core.door.phases import Credentials, Upstream
 from tray.core.messages import (
     CheckHealth,
     CloseStream,
@@ -47,7 +47,7 @@ from tray.core.messages import (
     Terminate,
     Tick,
 )
-from tray.core.resume import SessionReport, SessionSummary, apply_session_event, newest_first
+from tray.core.resume import SessionReport, apply_session_event, newest_first
 from tray.core.settings import Settings
 from tray.core.status import State, Status
 from tray.core.supervisor import Policy, Supervisor
@@ -59,6 +59,8 @@ from tray.engine.password import USERNAME, ServerPassword
 from tray.engine.password import generate as generate_password
 from tray.engine.process import ServerProcess
 from tray.engine.stream import read_events
+from tray.generations.events import SessionSummary
+from tray.generations.v1 import V1
 from tray.runtime import logs
 from tray.runtime.tasks import Tasks
 
@@ -93,24 +95,22 @@ class ServerLaunch:
 
     def env(self) -> dict[str, str]:
         env = self.update_env()
-        env["OPENCODE_SERVER_PASSWORD"] = self.password.value
-        # The app restarts the server onto a new binary when no session is busy; opencode's
-        # own auto-update would change it under a busy one.
-        env["OPENCODE_DISABLE_AUTOUPDATE"] = "1"
+        env[V1.password_env] = self.password.value
+        env.update(V1.no_autoupdate_env)
         return env
 
     def update_env(self) -> dict[str, str]:
         """The user's environment for `opencode upgrade`: no server password in it."""
         env = dict(os.environ if self.base_env is None else self.base_env)
         env.update(self.settings.extra_env)
-        env.pop("OPENCODE_SERVER_PASSWORD", None)
+        env.pop(V1.password_env, None)
         return env
 
     def cwd(self) -> Path:
         return Path(self.settings.working_directory or Path.home()).expanduser()
 
     def username(self) -> str:
-        return self.env().get("OPENCODE_SERVER_USERNAME") or USERNAME
+        return self.env().get(V1.username_env) or USERNAME
 
     def credentials(self) -> tuple[str, str]:
         return self.username(), self.password.value
@@ -325,8 +325,8 @@ class Engine:
         if self._closed:
             return
         if isinstance(event, StreamEvent):
-            self._recent = apply_session_event(self._recent, event.type, event.properties)
-            self._health.watch.stream_event(event.type, event.properties, self._loop.time())
+            self._recent = apply_session_event(self._recent, event.event)
+            self._health.watch.stream_event(event.event, self._loop.time())
         effects = self._supervisor.handle(event, self._loop.time())
         for effect in effects:
             self._execute(effect)
@@ -429,7 +429,7 @@ class Engine:
             port = ports.any_free()
             self._private = Credentials(launch.username(), generate_password())
             logs.secret_filter.hide(self._private.username, self._private.password, "private")
-            env["OPENCODE_SERVER_PASSWORD"] = self._private.password
+            env[V1.password_env] = self._private.password
         else:
             port = launch.settings.port
         if port and not await ports.wait_free(port, PORT_RELEASE_S):
@@ -497,12 +497,11 @@ class Engine:
         since_ms = (time.time() - gap_s) * 1000 if gap_s is not None else None
         try:
             busy = await api.busy_sessions()
-            listed = await api.sessions()
+            summaries = await api.sessions()
         except ApiError as error:
             log.warning("resync attempt %d failed: %s", attempt, error.cause.text)
             self.dispatch(ResyncFailed(attempt, error.cause))
             return
-        summaries = [s for s in map(SessionSummary.from_info, listed) if s is not None]
         self._recent = newest_first(summaries)
         changed = tuple(
             s.id for s in summaries if since_ms is not None and s.updated_ms >= since_ms

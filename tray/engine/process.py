@@ -13,7 +13,6 @@ import ctypes
 import functools
 import logging
 import os
-import re
 import signal
 import sys
 from collections import deque
@@ -21,11 +20,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tray.engine import winjob
+from tray.generations.generation import Generation
+from tray.generations.v1 import V1
 
 OUTPUT_LINES = 200
 STDERR_LINES = 20
 MAX_LINE = 64 * 1024
-_LISTENING = re.compile(r"listening on (https?://\S+)")
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,15 @@ def _linux_preexec() -> Callable[[], None] | None:
 
 
 class ServerProcess:
-    def __init__(self, proc: asyncio.subprocess.Process, on_listening: Callable[[str], None]):
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        on_listening: Callable[[str], None],
+        server: Generation = V1,
+    ):
         self._proc = proc
         self._on_listening = on_listening
+        self._server = server
         self.output: deque[str] = deque(maxlen=OUTPUT_LINES)
         self.stderr: deque[str] = deque(maxlen=STDERR_LINES)
         assert proc.stdout is not None
@@ -70,8 +76,11 @@ class ServerProcess:
         cwd: Path,
         env: Mapping[str, str],
         on_listening: Callable[[str], None],
+        *,
+        server: Generation = V1,
     ) -> ServerProcess:
-        args = [binary, "serve", "--hostname", "127.0.0.1", "--port", str(port)]
+        """Start a server that speaks `server` on `port`."""
+        args = server.serve_args(binary, port)
         log.info("starting %s in %s", " ".join(args), cwd)
         if sys.platform == "win32":
             proc = await asyncio.create_subprocess_exec(
@@ -95,7 +104,7 @@ class ServerProcess:
                 start_new_session=True,
                 preexec_fn=_linux_preexec(),
             )
-        return cls(proc, on_listening)
+        return cls(proc, on_listening, server)
 
     @property
     def pid(self) -> int:
@@ -161,6 +170,6 @@ class ServerProcess:
         if name == "stderr":
             self.stderr.append(line)
         else:
-            match = _LISTENING.search(line)
-            if match:
-                self._on_listening(match.group(1))
+            url = self._server.listening(line)
+            if url is not None:
+                self._on_listening(url)

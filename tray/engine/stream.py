@@ -11,10 +11,8 @@ an event bigger than `MAX_EVENT_BYTES` is dropped while it arrives and reported 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -22,29 +20,20 @@ from httpx_sse import aconnect_sse
 from tray.core import causes
 from tray.core.messages import Event, StreamClosed, StreamEvent, StreamOpened
 from tray.engine.api import error_cause, status_cause
+from tray.generations.events import Connected, ServerEvent, StreamFormat
+from tray.generations.generation import Generation
+from tray.generations.v1 import V1
 
-PATH = "/global/event"
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 _NO_READ_TIMEOUT = httpx.Timeout(5.0, read=None)
 
 log = logging.getLogger(__name__)
 
 
-def parse(data: str) -> tuple[str, dict[str, Any]] | None:
-    """(type, properties) of one data line, or None if it is not an event. On `/global/event`
-    the event sits in a `payload` beside its `directory`, which nothing here needs: sessions
-    carry their own."""
-    try:
-        item = json.loads(data)
-    except ValueError:
-        return None
-    if not isinstance(item, dict):
-        return None
-    payload = item.get("payload", item)
-    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-        return None
-    properties = payload.get("properties")
-    return payload["type"], properties if isinstance(properties, dict) else {}
+def decode(data: str, gen: Generation = V1) -> ServerEvent | None:
+    """The core event in one data line of the app's stream, or None if it is not an event."""
+    decoded = gen.decode(StreamFormat.GLOBAL, data)
+    return None if decoded is None else decoded[0]
 
 
 class _Event:
@@ -114,14 +103,21 @@ async def event_data(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[
             in_long_line = True
 
 
-async def read_events(client: httpx.AsyncClient, gen: int, emit: Callable[[Event], None]) -> None:
-    """Read the stream until it ends, emitting events; the last one is always `StreamClosed`.
+async def read_events(
+    client: httpx.AsyncClient,
+    gen: int,
+    emit: Callable[[Event], None],
+    server: Generation = V1,
+) -> None:
+    """Read the stream of a server that speaks `server` until it ends, emitting events; the
+    last one is always `StreamClosed`.
 
     Cancelling the task (the supervisor closed the stream) emits nothing.
     """
     url = str(client.base_url)
     try:
-        async with aconnect_sse(client, "GET", PATH, timeout=_NO_READ_TIMEOUT) as source:
+        path = server.stream_path
+        async with aconnect_sse(client, "GET", path, timeout=_NO_READ_TIMEOUT) as source:
             response = source.response
             cause = status_cause(response)
             if cause is None:
@@ -131,24 +127,27 @@ async def read_events(client: httpx.AsyncClient, gen: int, emit: Callable[[Event
             if cause is not None:
                 emit(StreamClosed(gen, cause))
                 return
-            skipped = 0
-            async for data in event_data(response.aiter_bytes(), MAX_EVENT_BYTES):
-                parsed = None if data is None else parse(data)
-                if parsed is None:
-                    skipped += 1
-                    if skipped <= 3 or skipped % 1000 == 0:
-                        shown = "an event over the size limit" if data is None else data
-                        log.warning(
-                            "skipping garbage on the event stream (%d so far): %.120r",
-                            skipped,
-                            shown,
-                        )
-                    continue
-                type_, properties = parsed
-                if type_ == "server.connected":
-                    emit(StreamOpened(gen))
-                else:
-                    emit(StreamEvent(gen, type_, properties))
+            await _emit_events(response, gen, emit, server)
         emit(StreamClosed(gen, causes.stream_closed()))
     except httpx.HTTPError as error:
         emit(StreamClosed(gen, error_cause(error, url, causes.stream_broken)))
+
+
+async def _emit_events(
+    response: httpx.Response, gen: int, emit: Callable[[Event], None], server: Generation
+) -> None:
+    """Each event of the body as the core's event; garbage logged and skipped."""
+    skipped = 0
+    async for data in event_data(response.aiter_bytes(), MAX_EVENT_BYTES):
+        event = None if data is None else decode(data, server)
+        if event is None:
+            skipped += 1
+            if skipped <= 3 or skipped % 1000 == 0:
+                shown = "an event over the size limit" if data is None else data
+                log.warning(
+                    "skipping garbage on the event stream (%d so far): %.120r", skipped, shown
+                )
+        elif isinstance(event, Connected):
+            emit(StreamOpened(gen))
+        else:
+            emit(StreamEvent(gen, event))

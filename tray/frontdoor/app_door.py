@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tray.core.front_door import Credentials, DoorStats, ServerView
+from tray.core.door.phases import Credentials, ServerView
+from tray.core.door.stats import DoorStats
 from tray.core.settings import Settings
 from tray.engine.engine import Engine
 from tray.frontdoor.feed import follow

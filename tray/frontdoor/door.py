@@ -1,7 +1,7 @@
 """The front door on asyncio: a public listener, the upstream client and the relays.
 
 Every request is checked for credentials first (nothing is held for a caller who is not let
-in), then `tray.core.front_door` decides: forward, hold until the server is ready, retry once,
+in), then `tray.core.door` decides: forward, hold until the server is ready, retry once,
 or answer 503 in the server's error shape. Event streams stay open across servers; WebSocket
 upgrades (the web app's terminal) are relayed frame by frame. HTTP is parsed by llhttp
 (httptools) on both sides (`listener`, `upstream`), on asyncio protocols: chosen by measurement
@@ -18,24 +18,36 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
-from tray.core import front_door as core
-from tray.core.front_door import (
+from tray.core.door.auth import (
+    COOKIE_NAME,
+    LOGIN_PATH,
+    BrowserLogins,
+    authenticate,
+    check_basic,
+    cookie_header,
+    needs_credentials,
+    strip_query,
+)
+from tray.core.door.errors import (
+    Refuse,
+    body_too_large,
+    too_many_connections,
+    unauthorized,
+    unavailable,
+)
+from tray.core.door.phases import Credentials, Phase, ServerView, Upstream, phase_of
+from tray.core.door.requests import (
+    HOLD_LIMIT_S,
+    SETTLE_S,
     Answer,
-    Credentials,
-    DoorStats,
     Forward,
-    HeldStream,
     Hold,
     Pending,
-    Phase,
-    Refuse,
-    ServerView,
-    StreamFormat,
-    Upstream,
-    phase_of,
+    decide_request,
 )
+from tray.core.door.stats import DoorStats
+from tray.core.door.streams import STREAM_SILENCE_S, EventSplitter, HeldStream, first_event_within
 from tray.core.status import State
 from tray.frontdoor.heads import Headers
 from tray.frontdoor.listener import ClientGone, Exchange, Listener, Reply, Request
@@ -46,6 +58,8 @@ from tray.frontdoor.upstream import (
     UpstreamError,
     address_of,
 )
+from tray.generations.events import StreamFormat
+from tray.generations.v1 import V1
 
 if TYPE_CHECKING:
     from tray.frontdoor.websocket import Tunnel
@@ -109,7 +123,7 @@ GOING_AWAY = 1001
 POLICY_VIOLATION = 1008
 # An upstream stream that says nothing for this long is lost (the server sends a heartbeat
 # every 10 s).
-STREAM_READ_TIMEOUT_S = core.STREAM_SILENCE_S
+STREAM_READ_TIMEOUT_S = STREAM_SILENCE_S
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,7 @@ class DoorConfig:
 
     host: str = "127.0.0.1"
     port: int = 4096  # 0: any free port
-    hold_limit_s: float = core.HOLD_LIMIT_S  # the startup timeout
+    hold_limit_s: float = HOLD_LIMIT_S  # the startup timeout
     max_connections: int = 4096
     max_held_requests: int = 2048
     max_body_bytes: int = 256 * 1024 * 1024
@@ -188,7 +202,7 @@ class FrontDoor:
         self._credentials_gen = 0
         self._clock = clock
         self._view = ServerView(State.STARTING, None)
-        self._logins = core.BrowserLogins()
+        self._logins = BrowserLogins()
         self._changed: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: Listener | None = None
@@ -297,7 +311,7 @@ class FrontDoor:
         """`GET /session` for `directory` ("": the server's folder). Any answer loads it; a
         request lost on the way is tried again until `deadline`."""
         assert self._client is not None
-        target = "/session" + (f"?{urlencode({'directory': directory})}" if directory else "")
+        target = V1.sessions_path(directory)
         headers = [(b"authorization", upstream.credentials.basic().encode())]
         while self._view.upstream == upstream:
             try:
@@ -309,11 +323,11 @@ class FrontDoor:
                         answer.release()
                 return True
             except (UpstreamError, TimeoutError) as error:
-                if self._now() + core.SETTLE_S >= deadline:
+                if self._now() + SETTLE_S >= deadline:
                     where = directory or "the server's folder"
                     log.warning("front door: loading %s failed: %s", where, error)
                     return False
-            await asyncio.sleep(core.SETTLE_S)
+            await asyncio.sleep(SETTLE_S)
         return False  # that server is gone
 
     async def _streams_on(self, upstream: Upstream, deadline: float) -> int:
@@ -366,7 +380,7 @@ class FrontDoor:
         """A one-time URL that signs a browser in and sends it on to `target` (a web app path or
         URL; any `auth_token` in it is dropped). Good for a few seconds, once."""
         token = self._logins.issue(target, self._clock())
-        return f"{self.url}{core.LOGIN_PATH}/{token}"
+        return f"{self.url}{LOGIN_PATH}/{token}"
 
     def stats(self) -> DoorStats:
         return DoorStats(
@@ -462,7 +476,7 @@ class FrontDoor:
         if screened == _FORWARD:
             now = self._now()
             pending = Pending(request.method, request.path, now, self.config.hold_limit_s)
-            decision = core.decide_request(pending, self._view, now)
+            decision = decide_request(pending, self._view, now)
             if isinstance(decision, Forward):
                 assert self._client is not None
                 upstream = decision.upstream
@@ -535,19 +549,19 @@ class FrontDoor:
         it goes (an event stream's format, `_WEBSOCKET` or `_FORWARD`)."""
         assert self._listener is not None
         if len(self._listener.connections) > self.config.max_connections:
-            return _refuse(core.too_many_connections(self.config.max_connections), close=True)
-        if request.path.startswith(core.LOGIN_PATH + "/") and request.method == "GET":
+            return _refuse(too_many_connections(self.config.max_connections), close=True)
+        if request.path.startswith(LOGIN_PATH + "/") and request.method == "GET":
             return self._login(request)
-        needs = core.needs_credentials(request.method, request.path)
+        needs = needs_credentials(request.method, request.path)
         if needs and not self._authenticated(request):
-            return _refuse(core.unauthorized(), body=False)
+            return _refuse(unauthorized(), body=False)
         self._remember_directory(request)
-        too_large = core.body_too_large(request.content_length, self.config.max_body_bytes)
+        too_large = body_too_large(request.content_length, self.config.max_body_bytes)
         if too_large is not None:
             return _refuse(too_large, close=True)
         if (request.header("upgrade") or "").lower() == "websocket":
             return _WEBSOCKET
-        return core.stream_format(request.method, request.path) or _FORWARD
+        return V1.stream_format(request.method, request.path) or _FORWARD
 
     async def _admit(self, exchange: Exchange) -> Reply | None:
         """The answer to send, or None once the request was answered."""
@@ -571,19 +585,19 @@ class FrontDoor:
 
     def _authenticated(self, request: Request) -> bool:
         authorization = request.header("authorization")
-        if authorization is not None and core.check_basic(authorization, self._credentials):
+        if authorization is not None and check_basic(authorization, self._credentials):
             return True  # the usual case, without reading the query and the cookies
-        kind = core.authenticate(
+        kind = authenticate(
             authorization,
             request.query.get("auth_token"),
-            request.cookies.get(core.COOKIE_NAME),
+            request.cookies.get(COOKIE_NAME),
             self._credentials,
             self._logins,
         )
         return kind is not None
 
     def _login(self, request: Request) -> Reply:
-        token = request.path[len(core.LOGIN_PATH) + 1 :]
+        token = request.path[len(LOGIN_PATH) + 1 :]
         redeemed = self._logins.redeem(token, self._now())
         if redeemed is None:
             return _refuse(
@@ -599,7 +613,7 @@ class FrontDoor:
             303,
             [
                 (b"location", target.encode()),
-                (b"set-cookie", core.cookie_header(cookie).encode()),
+                (b"set-cookie", cookie_header(cookie).encode()),
                 (b"cache-control", b"no-store"),
                 (b"referrer-policy", b"no-referrer"),
             ],
@@ -610,7 +624,7 @@ class FrontDoor:
         held_since: float | None = None
         try:
             while True:
-                decision = core.decide_request(pending, self._view, self._now())
+                decision = decide_request(pending, self._view, self._now())
                 if not isinstance(decision, Hold):
                     if held_since is not None and isinstance(decision, Forward):
                         self._last_hold_s = self._now() - held_since
@@ -618,7 +632,7 @@ class FrontDoor:
                 if held_since is None:
                     if self._held >= self.config.max_held_requests:
                         limit = self.config.max_held_requests
-                        return core.unavailable(
+                        return unavailable(
                             self._view, f"{limit} requests are waiting already, this one was not"
                         )
                     held_since = self._now()
@@ -678,7 +692,7 @@ class FrontDoor:
         if request.header("transfer-encoding") is not None:
             headers.append((b"transfer-encoding", b"chunked"))  # llhttp reads it unchunked
         path, _, query = request.raw_path.partition("?")
-        query = core.strip_query(query, ("auth_token",))  # returns at once when there is none
+        query = strip_query(query, ("auth_token",))  # returns at once when there is none
         return path + (f"?{query}" if query else ""), headers
 
     async def _send(self, exchange: Exchange, upstream: Upstream) -> Reply | None:
@@ -746,7 +760,7 @@ class FrontDoor:
 
     async def _relay(self, request: Request, stream: _Stream) -> None:
         """Relay upstream streams one after another until the stream ends."""
-        splitter = core.EventSplitter()
+        splitter = EventSplitter()
         while not stream.ended.is_set() and not self._closing:
             view = self._view
             if view.phase is Phase.CLOSED:
@@ -767,19 +781,19 @@ class FrontDoor:
                     self._beats.set()
                 await stream.write(splitter.reset())
             if self._view.upstream == upstream and phase_of(self._view.state) is Phase.READY:
-                await self._until_change_or_end(stream, self._now() + core.SETTLE_S)
+                await self._until_change_or_end(stream, self._now() + SETTLE_S)
 
     async def _subscribe(
         self,
         request: Request,
         stream: _Stream,
         upstream: Upstream,
-        splitter: core.EventSplitter,
+        splitter: EventSplitter,
     ) -> None:
         """One subscription to `upstream`, relayed until it ends, breaks or stays silent."""
         assert self._streams_client is not None
         target, headers = self._upstream_request(request, upstream)
-        within = core.first_event_within(stream.silent_tries)
+        within = first_event_within(stream.silent_tries)
         first_event = asyncio.timeout(within)
         answer: UpstreamAnswer | None = None
         try:
@@ -810,7 +824,7 @@ class FrontDoor:
         self,
         stream: _Stream,
         answer: UpstreamAnswer,
-        splitter: core.EventSplitter,
+        splitter: EventSplitter,
         chunk: bytes,
     ) -> None:
         """Relay `chunk`, the first read of `answer`, and the rest of it (each read is all that
@@ -872,9 +886,7 @@ class FrontDoor:
         except websocket.Refused as refused:
             return _refuse(Refuse(refused.status, "UpgradeFailed", str(refused)))
         except UpstreamError as error:
-            return _refuse(
-                core.unavailable(self._view, f"the terminal connection failed ({error})")
-            )
+            return _refuse(unavailable(self._view, f"the terminal connection failed ({error})"))
         client = await exchange.switch(websocket.accept_headers(key, chosen))
         tunnel = websocket.Tunnel.to_client(client, upstream)
         self._sockets.add(tunnel)
@@ -901,7 +913,7 @@ def _response_headers(headers: Headers) -> Headers:
 
 def _without_cookie(header: bytes) -> bytes:
     """A `Cookie` header without the door's own session cookie."""
-    own = core.COOKIE_NAME.encode() + b"="
+    own = COOKIE_NAME.encode() + b"="
     kept = [part.strip() for part in header.split(b";")]
     return b"; ".join(part for part in kept if part and not part.startswith(own))
 

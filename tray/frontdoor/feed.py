@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tray.core.front_door import Credentials, ServerView
+from tray.core.door.phases import Credentials, ServerView
 from tray.core.status import Status
 from tray.engine.engine import Engine
 

@@ -12,7 +12,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from tray.core.front_door import Credentials, DoorStats, ServerView
+from tray.core.door.phases import Credentials, ServerView
+from tray.core.door.stats import DoorStats
 from tray.frontdoor.door import DoorConfig, FrontDoor
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from tray import __version__
 from tray.cli import arguments
 from tray.core import present, report
-from tray.core.front_door import DoorStats
+from tray.core.door.stats import DoorStats
 from tray.engine.engine import Engine
 from tray.shell.commands import AppCommands
 from tray.shell.instance import Reply

@@ -24,13 +24,13 @@ from tray.core.resume import (
     resume_lookup_failed,
     resume_start,
     terminal_command,
-    web_url,
 )
 from tray.core.settings import ResumeTarget
 from tray.engine.api import ApiError
 from tray.engine.engine import Engine
 from tray.engine.password import ServerPassword
 from tray.engine.password_source import PasswordSource
+from tray.generations.v1 import V1
 from tray.platform import diagnostics
 from tray.runtime import logs
 from tray.runtime.tasks import Tasks
@@ -215,7 +215,7 @@ class AppCommands:
         for the username and password, which the user is told."""
         launch = self._engine.launch
         where = (found.directory, found.id) if found is not None else ("", "")
-        page = web_url(url, launch.username(), launch.password.value, *where)
+        page = V1.web_url(url, launch.username(), launch.password.value, *where)
         signed_in = self._browser_url(page)
         if signed_in == page:
             self._boxes.ask(

@@ -21,6 +21,8 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
+from tray.generations.v1 import V1
+
 # Linux terminals in order of preference, each with how it takes a command to run.
 _LINUX_TERMINALS = (
     ("x-terminal-emulator", "x-terminal-emulator -e {command}"),
@@ -77,12 +79,12 @@ async def open_terminal(argv: list[str], env: Mapping[str, str]) -> None:
 
 def _command_file(command: list[str], env: Mapping[str, str]) -> str:
     """macOS Terminal runs files, not argv: a private script that deletes itself."""
-    password = env.get("OPENCODE_SERVER_PASSWORD", "")
+    password = env.get(V1.password_env, "")
     fd, path = tempfile.mkstemp(suffix=".command")
     with os.fdopen(fd, "w") as script:
         script.write(
             "#!/bin/sh\n"
-            f'rm -f "$0"\nexport OPENCODE_SERVER_PASSWORD={shlex.quote(password)}\n'
+            f'rm -f "$0"\nexport {V1.password_env}={shlex.quote(password)}\n'
             f"exec {shlex.join(command)}\n"
         )
     Path(path).chmod(stat.S_IRWXU)

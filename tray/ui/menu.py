@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from tray.core import present
-from tray.core.resume import SessionSummary
+from tray.generations.events import SessionSummary
 from tray.ui.view_model import Commands, ViewModel
 
 STATUS_CHARS = 90

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tray.core import present
-from tray.core.resume import Condition, SessionReport, SessionSummary
+from tray.core.resume import Condition, SessionReport
 from tray.core.status import State, Status
+from tray.generations.events import SessionSummary
 
 STUCK_TICK_S = 10.0  # a stuck turn's "no event for N" in the tooltip
 
