@@ -97,7 +97,9 @@ class Statuses:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[tuple[float, Status]] = asyncio.Queue()
         self.at = 0.0
-        engine.subscribe(lambda status: self._queue.put_nowait((self._loop.time(), status)))
+        engine.subscribe(
+            lambda snapshot: self._queue.put_nowait((self._loop.time(), snapshot.status))
+        )
 
     def forget(self) -> None:
         """Drop what was published so far: the next match must be news."""

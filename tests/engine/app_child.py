@@ -30,7 +30,7 @@ async def run(binary: str, port: int, state_dir: Path, working_dir: str) -> None
             told.append(status.pid)
             print(json.dumps({"pid": status.pid}), flush=True)
 
-    engine.subscribe(tell)
+    engine.subscribe(lambda snapshot: tell(snapshot.status))
     engine.start()
     await asyncio.Event().wait()
 

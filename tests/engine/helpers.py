@@ -63,7 +63,7 @@ class Harness:
         self.seen: list[Seen] = []
         self._loop = asyncio.get_running_loop()
         self._waiters: list[tuple[Callable[[Status], bool], asyncio.Future[Status]]] = []
-        engine.subscribe(self._on_status)
+        engine.subscribe(lambda snapshot: self._on_status(snapshot.status))
 
     def _on_status(self, status: Status) -> None:
         self.seen.append(Seen(self._loop.time(), status))
@@ -122,7 +122,7 @@ class Harness:
             made.append(await make())
             heard_by = min(deadline, self._loop.time() + HEARD_S)
             while self._loop.time() < heard_by:
-                if any(s.id in made for s in self.engine.recent_sessions()):
+                if any(s.id in made for s in self.engine.snapshot().recent_sessions):
                     return
                 await asyncio.sleep(POLL_S)
             if self._loop.time() >= deadline:

@@ -1,7 +1,7 @@
 """The engine: runs the supervisor on asyncio and carries out its effects.
 
 Data flows one way: the process and stream adapters report events, the supervisor decides, the
-engine executes the effects and publishes a `Status` to its subscribers (the UI, the command
+engine executes the effects and pushes an `EngineSnapshot` to its subscribers (the UI, the command
 line). Nothing here knows about Qt.
 """
 
@@ -49,6 +49,7 @@ from tray.core.messages import (
 )
 from tray.core.resume import SessionReport, SessionSummary, apply_session_event, newest_first
 from tray.core.settings import Settings
+from tray.core.snapshot import EngineSnapshot
 from tray.core.status import State, Status
 from tray.core.supervisor import Policy, Supervisor
 from tray.engine import binary, ports
@@ -123,7 +124,7 @@ class Engine:
         self._supervisor = Supervisor(self._policy(launch), rng)
         self._private: Credentials | None = None  # the running server's, behind a front door
         self._records = RecordFile(launch.state_dir / "server.json")
-        self._subscribers: list[Callable[[Status], None]] = []
+        self._subscribers: list[Callable[[EngineSnapshot], None]] = []
         self._timer: asyncio.Handle | None = None  # qasync's timers are plain Handles
         self._timer_at = 0.0  # when the armed timer fires
         self._tasks = Tasks(self._loop, _task_failed)
@@ -131,8 +132,10 @@ class Engine:
         self._processes: dict[int, ServerProcess] = {}
         self._stream_tasks: dict[int, asyncio.Task[None]] = {}
         self._api: ServerApi | None = None
-        self._published: tuple[Status, tuple[str, str]] | None = None
+        self._published: tuple[Status, Settings, int] | None = None
+        self._generation = 0  # of the public credentials: one more at each change
         self._started_with: Settings | None = None  # the settings of the last server spawned
+        # The server's sessions, newest first, as of the last resync and the events since.
         self._recent: tuple[SessionSummary, ...] = ()
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_gen = 0  # the stream connection whose resync runs
@@ -154,8 +157,31 @@ class Engine:
 
     # -- what the UI and the command line use ---------------------------------------------------
 
-    def subscribe(self, callback: Callable[[Status], None]) -> None:
+    def subscribe(self, callback: Callable[[EngineSnapshot], None]) -> None:
+        """`callback` gets each new snapshot (not the one of now: `snapshot()`)."""
         self._subscribers.append(callback)
+
+    def snapshot(self) -> EngineSnapshot:
+        """The engine now, as it pushes it."""
+        launch = self.launch
+        return EngineSnapshot(
+            status=self.status(),
+            settings=launch.settings,
+            public_url=launch.public_url,
+            credentials=Credentials(*launch.credentials()),
+            credential_generation=self._generation,
+            upstream=self.upstream(),
+            recent_sessions=self._recent,
+        )
+
+    def settings(self) -> Settings:
+        """The settings in effect."""
+        return self.launch.settings
+
+    def client_env(self) -> dict[str, str]:
+        """The environment for a client of the server (`opencode attach`): the user's, with
+        the password it signs in with."""
+        return self.launch.env()
 
     def status(self) -> Status:
         status = replace(self._supervisor.status(self._loop.time()), health=self._health.status())
@@ -179,14 +205,14 @@ class Engine:
 
     def serve_behind(self, public_url: str) -> None:
         """From the next start on, run the server behind the front door at `public_url`."""
-        self.launch = replace(self.launch, public_url=public_url)
+        self._set_launch(replace(self.launch, public_url=public_url))
         self._supervisor.set_policy(self._policy(self.launch))
         self._placed.set()
 
     def serve_directly(self) -> None:
         """No front door (after all, or any more): from the next start on, the server listens
         on the public port itself."""
-        self.launch = replace(self.launch, public_url=None)
+        self._set_launch(replace(self.launch, public_url=None))
         self._supervisor.set_policy(self._policy(self.launch))
         self._placed.set()
 
@@ -218,10 +244,6 @@ class Engine:
         newest = max(self._processes, default=None)
         return () if newest is None else self._processes[newest].output_tail(lines)
 
-    def recent_sessions(self) -> tuple[SessionSummary, ...]:
-        """The server's sessions, newest first, as of the last resync and the events since."""
-        return self._recent
-
     def server_settings(self) -> Settings:
         """The settings the running (or last) server was started with; before the first start,
         the current ones."""
@@ -249,10 +271,11 @@ class Engine:
     def apply_settings(self, settings: Settings) -> bool:
         """Take new settings; True when they need a server restart to take full effect."""
         needs_restart = settings.needs_restart(self.launch.settings)
-        self.launch = replace(self.launch, settings=settings)
+        self._set_launch(replace(self.launch, settings=settings))
         self._supervisor.set_policy(self._policy(self.launch))
         self._health.set_policy(settings.health_policy())
         self._schedule_tick()
+        self._publish()
         return needs_restart
 
     async def abort_session(self, session_id: str) -> None:
@@ -284,7 +307,7 @@ class Engine:
         next starts (behind a front door too: clients given the old one keep working)."""
         behind_door = self.launch.public_url is not None  # the server has its own password
         if restart or self.status().pid is None:
-            self.launch = replace(self.launch, password=password)
+            self._set_launch(replace(self.launch, password=password))
             self._next_password = None
         else:
             self._next_password = password
@@ -353,17 +376,21 @@ class Engine:
         self._timer = None
         self.dispatch(Tick())
 
+    def _set_launch(self, launch: ServerLaunch) -> None:
+        """Take `launch`; new public credentials in it start a new generation."""
+        if launch.credentials() != self.launch.credentials():
+            self._generation += 1
+        self.launch = launch
+
     def _publish(self) -> None:
-        status = self.status()
-        self._health.follow(status)
-        # Stream traffic alone (a new last-event time) is not news for the subscribers; new
-        # credentials are (a front door ends what the old ones opened).
-        quiet = (replace(status, now=0.0, last_event_at=None), self.launch.credentials())
-        if self._published is not None and quiet == self._published:
+        snapshot = self.snapshot()
+        self._health.follow(snapshot.status)
+        news = snapshot.news()
+        if news == self._published:
             return
-        self._published = quiet
+        self._published = news
         for callback in self._subscribers:
-            callback(status)
+            callback(snapshot)
 
     def _execute(self, effect: Effect) -> None:
         match effect:
@@ -415,7 +442,7 @@ class Engine:
         if self._place is not None:
             await self._place(self.launch.settings)
         if self._next_password is not None:
-            self.launch = replace(self.launch, password=self._next_password)
+            self._set_launch(replace(self.launch, password=self._next_password))
             self._next_password = None
         launch = self.launch
         self._started_with = launch.settings

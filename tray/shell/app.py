@@ -1,8 +1,9 @@
 """The app: wires the engine, the views, notifications and the command line together.
 
-Data flows one way: engine -> `Status` -> `_on_status` -> the view model pushed to the views,
-the notification loop and an open settings dialog. The views, the notifications' buttons and
-the command line send the user's intents back through `AppCommands`, which asks the engine.
+Data flows one way: engine -> `EngineSnapshot` -> `_on_snapshot` -> the view model pushed to
+the views, the notification loop and an open settings dialog. The views, the notifications'
+buttons and the command line send the user's intents back through `AppCommands`, which asks the
+engine.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tray.core.notify_policy import NoticeAction
-from tray.core.status import Status
+from tray.core.snapshot import EngineSnapshot
 from tray.engine import password as passwords
 from tray.engine.engine import Engine, ServerLaunch
 from tray.engine.notices import NoticeLoop
@@ -55,7 +56,7 @@ class App:
         self.engine = Engine(launch)
         self.front_door = AppDoor(self.engine)
         self._passwords = PasswordSource()
-        self.preferences = Preferences(self.engine, settings_path, self.boxes.warn, self._notify)
+        self.preferences = Preferences(self.engine, settings_path, self.boxes.warn)
         tasks = Tasks(loop, lambda error, name: self.errors.report(error, f"the {name} task"))
         self._tasks = tasks
         self.commands = AppCommands(
@@ -73,9 +74,7 @@ class App:
             self.engine, self.commands, self.views.show_window, self.front_door.stats
         )
         self.notifier: Notifier | None = None  # at the first notice (it may use the tray)
-        self.notices = NoticeLoop(
-            self.engine.status, lambda: self.engine.launch.settings, self._post
-        )
+        self.notices = NoticeLoop(self.engine.status, self.engine.settings, self._post)
         self.instance = InstanceServer(self.command_line.handle)
 
     async def run(self) -> int:
@@ -86,12 +85,13 @@ class App:
         hold_windows_mutex()
         # The keyring may ask the user (an unlock prompt) or hang: asked off the loop, and the
         # server's start waits for it, saying so, until it answers or the timeout runs out.
-        timeout = self.engine.launch.settings.keyring_timeout_s
+        settings = self.engine.settings()
+        timeout = settings.keyring_timeout_s
         self.engine.wait_for_password(timeout)
         # Asked for now, so that `status` says starting from the first answer on; the spawn
         # waits for the door to take the public port.
         self.front_door.claim()
-        if self.engine.launch.settings.start_server_with_app:
+        if settings.start_server_with_app:
             self.engine.start()
         self._tasks.start(self._passwords.obtain(timeout, self.commands.use_password), "keyring")
         autostart.refresh(autostart.launch_command())  # the app may have moved
@@ -102,7 +102,7 @@ class App:
         views = self._tasks.start(self._show_views(TRAY_WAIT_S if waits else 0.0), "views")
         if not waits:
             await views  # the icon first: the front door's modules load after it
-        self.engine.subscribe(self._on_status)
+        self.engine.subscribe(self._on_snapshot)
         self.notices.start()
         for warning in self._warnings:
             self.boxes.warn(warning)
@@ -129,23 +129,21 @@ class App:
         if not self._quit.done():
             self._quit.set_result(None)
 
-    def _view_model(self, status: Status | None = None) -> ViewModel:
-        """What the views show: `status` (the status now if None) and what goes beside it."""
+    def _view_model(self, snapshot: EngineSnapshot | None = None) -> ViewModel:
+        """What the views show: `snapshot` (the engine now if None)."""
+        snapshot = snapshot or self.engine.snapshot()
         return ViewModel(
-            status=status or self.engine.status(),
-            recent_sessions=self.engine.recent_sessions(),
-            start_at_login=self.engine.launch.settings.start_at_login,
+            status=snapshot.status,
+            recent_sessions=snapshot.recent_sessions,
+            start_at_login=snapshot.settings.start_at_login,
         )
 
-    def _on_status(self, status: Status) -> None:
-        self.views.push(self._view_model(status))
+    def _on_snapshot(self, snapshot: EngineSnapshot) -> None:
+        """A new status, new settings or new credentials: the views, an open settings dialog
+        and the notices follow."""
+        self.views.push(self._view_model(snapshot))
         self.preferences.server_may_have_restarted()
-        self.notices.update(status)
-
-    def _notify(self) -> None:
-        """New settings: the views show start at login, the notices follow the new settings."""
-        self.views.refresh()
-        self.notices.update()
+        self.notices.update(snapshot.status)
 
     def _post(self, actions: Sequence[NoticeAction]) -> None:
         if self.notifier is None:  # made at the first notice: most runs never show one
