@@ -21,13 +21,13 @@ from tray.engine import password as passwords
 from tray.engine.engine import Engine, ServerLaunch
 from tray.engine.notices import NoticeLoop
 from tray.engine.password_source import PasswordSource
-from tray.frontdoor.app_door import AppDoor
 from tray.platform import autostart, paths
 from tray.runtime import logs
 from tray.runtime.tasks import Tasks
 from tray.shell import preferences
 from tray.shell.command_line import CommandLine
 from tray.shell.commands import AppCommands
+from tray.shell.door_wiring import AppDoor
 from tray.shell.instance import InstanceServer, hold_windows_mutex
 from tray.shell.preferences import Preferences
 from tray.shell.views import Views

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from tray.core.front_door import Credentials, DoorStats, ServerView
 from tray.core.settings import Settings
 from tray.engine.engine import Engine
-from tray.frontdoor.feed import follow
+from tray.shell.door_feed import follow
 
 if TYPE_CHECKING:
     from tray.frontdoor.threaded import ThreadedFrontDoor
