@@ -21,7 +21,8 @@ import psutil
 from tray.core.settings import Settings
 from tray.core.status import State, Status
 from tray.engine.binary import PROJECT_LOCAL
-from tray.engine.engine import Engine, ServerLaunch
+from tray.engine.engine import Engine
+from tray.engine.launch import ServerLaunch
 from tray.engine.password import ServerPassword, generate
 
 START_TIMEOUT_S = 60.0

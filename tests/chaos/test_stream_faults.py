@@ -23,7 +23,7 @@ from tests.chaos.proxy import ChaosProxy, Cut
 from tests.engine.helpers import START_S, Harness, LaunchFactory, poll
 from tray.core.causes import CauseKind
 from tray.core.status import State, Status
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 from tray.engine.password import ServerPassword, generate
 from tray.engine.stream import MAX_EVENT_BYTES
 
@@ -198,7 +198,7 @@ async def test_500s_during_the_resync_are_retried(
 
 
 def _use_password(harness: Harness, password: ServerPassword) -> None:
-    harness.engine.launch = replace(harness.engine.launch, password=password)
+    harness.engine._passwords.use(password, now=True)
 
 
 def _listed(harness: Harness, session_id: str) -> bool:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from tray.core.settings import Settings
 from tray.core.status import State, Status
-from tray.engine.engine import Engine, ServerLaunch
+from tray.engine.engine import Engine
+from tray.engine.launch import ServerLaunch
 from tray.engine.password import ServerPassword, generate
 
 

@@ -16,7 +16,8 @@ import psutil
 import pytest
 
 from tray.core.status import State, Status
-from tray.engine.engine import Engine, ServerLaunch
+from tray.engine.engine import Engine
+from tray.engine.launch import ServerLaunch
 
 # A start takes 1-3 s on an idle machine, and 20 s and more at a load of 20 on 2 cores (other
 # test runs beside this one): the budget covers that.

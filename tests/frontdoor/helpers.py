@@ -17,7 +17,7 @@ import httpx
 from tests.engine.helpers import Harness, running
 from tray.core.front_door import Credentials
 from tray.core.status import State, Status
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 from tray.frontdoor.door import DoorConfig, FrontDoor
 from tray.shell.door_feed import follow
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from tray.core.notify_policy import NoticeAction
 from tray.core.snapshot import EngineSnapshot
 from tray.engine import password as passwords
-from tray.engine.engine import Engine, ServerLaunch
+from tray.engine.engine import Engine
+from tray.engine.launch import ServerLaunch
 from tray.engine.notices import NoticeLoop
 from tray.engine.password_source import PasswordSource
 from tray.platform import autostart, paths

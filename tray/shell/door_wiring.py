@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from tray.core.front_door import Credentials, DoorStats, ServerView
 from tray.core.settings import Settings
 from tray.engine.engine import Engine
+from tray.engine.placement import door_placement
 from tray.shell.door_feed import follow
 
 if TYPE_CHECKING:
@@ -23,16 +24,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _placement(settings: Settings) -> tuple[bool, int]:
-    """What decides where the door is: whether there is one, and its port."""
-    return settings.front_door, settings.port
-
-
 class AppDoor:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         settings = engine.settings()
-        self._placed_for = _placement(settings)
+        self._placed_for = door_placement(settings)
         self._enabled = settings.front_door  # on, or about to listen
         self._warn: Callable[[str], None] = log.warning
         self.door: ThreadedFrontDoor | None = None  # once it listens
@@ -80,7 +76,7 @@ class AppDoor:
         """Before a server start: a changed port or front-door setting moves the door there,
         closes it or opens it (clients of the old port lose their connection: the address they
         use changed)."""
-        wanted = _placement(settings)
+        wanted = door_placement(settings)
         if wanted == self._placed_for:
             return
         self._placed_for = wanted
