@@ -84,17 +84,7 @@ class App:
             log.error("another opencode-tray started at the same moment: leaving it the field")
             return 1
         hold_windows_mutex()
-        # The keyring may ask the user (an unlock prompt) or hang: asked off the loop, and the
-        # server's start waits for it, saying so, until it answers or the timeout runs out.
-        settings = self.engine.settings()
-        timeout = settings.keyring_timeout_s
-        self.engine.wait_for_password(timeout)
-        # Asked for now, so that `status` says starting from the first answer on; the spawn
-        # waits for the door to take the public port.
-        self.front_door.claim()
-        if settings.start_server_with_app:
-            self.engine.start()
-        self._tasks.start(self._passwords.obtain(timeout, self.commands.use_password), "keyring")
+        self._start_server()
         autostart.refresh(autostart.launch_command())  # the app may have moved
         # At login the panel may come up after the app: the icon waits for it (the status window
         # stands in after TRAY_WAIT_S), nothing else does: the server's start (which waits for
@@ -109,6 +99,25 @@ class App:
             self.boxes.warn(warning)
         await self.front_door.start(self.boxes.warn)
         await self._quit
+        await self._close()
+        return 0
+
+    def _start_server(self) -> None:
+        """Ask for the server's start, which waits for the keyring and the front door."""
+        settings = self.engine.settings()
+        # The keyring may ask the user (an unlock prompt) or hang: asked off the loop, and the
+        # server's start waits for it, saying so, until it answers or the timeout runs out.
+        timeout = settings.keyring_timeout_s
+        self.engine.wait_for_password(timeout)
+        # Asked for now, so that `status` says starting from the first answer on; the spawn
+        # waits for the door to take the public port.
+        self.front_door.claim()
+        if settings.start_server_with_app:
+            self.engine.start()
+        self._tasks.start(self._passwords.obtain(timeout, self.commands.use_password), "keyring")
+
+    async def _close(self) -> None:
+        """At quit: stop the server, then everything else."""
         log.info("quitting: stopping the server")
         self.notices.close()
         self.instance.close()
@@ -120,7 +129,6 @@ class App:
             await self.notifier.aclose()
         self.views.hide()
         self.commands.close()
-        return 0
 
     async def _show_views(self, wait_for_tray_s: float) -> None:
         await self.views.show(self.commands, wait_for_tray_s)
