@@ -133,7 +133,7 @@ class Engine:
             public_url=launch.public_url,
             credentials=Credentials(*launch.credentials()),
             credential_generation=self._passwords.generation,
-            upstream=self.upstream(),
+            upstream=self._upstream(),
             recent_sessions=self._recent,
         )
 
@@ -153,7 +153,7 @@ class Engine:
             return replace(status, upstream_url=status.url)
         return replace(status, url=public, upstream_url=status.url)
 
-    def upstream(self) -> Upstream | None:
+    def _upstream(self) -> Upstream | None:
         """The private server a front door forwards to (with its per-start password), while
         one is listening; None without a front door."""
         url = self._supervisor.status(self._loop.time()).url
