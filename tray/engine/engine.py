@@ -34,8 +34,6 @@ from tray.core.messages import (
     PasswordReady,
     RestartRequested,
     Resync,
-    Resynced,
-    ResyncFailed,
     Spawn,
     Spawned,
     SpawnFailed,
@@ -45,7 +43,7 @@ from tray.core.messages import (
     Terminate,
     Tick,
 )
-from tray.core.resume import SessionReport, SessionSummary, apply_session_event, newest_first
+from tray.core.resume import SessionReport, SessionSummary, apply_session_event
 from tray.core.settings import Settings
 from tray.core.snapshot import EngineSnapshot
 from tray.core.status import State, Status
@@ -59,6 +57,7 @@ from tray.engine.password import ServerPassword
 from tray.engine.passwords import Passwords
 from tray.engine.placement import Placement
 from tray.engine.process import ServerProcess
+from tray.engine.resync import resync
 from tray.engine.stream import read_events
 from tray.runtime.tasks import Tasks
 
@@ -464,43 +463,13 @@ class Engine:
         self.dispatch(Healthy(gen, version))
 
     async def _resync(self, gap_s: float | None, attempt: int) -> None:
-        """Ask REST what the stream may have missed; a failure goes to the supervisor, which
-        asks again after a backoff for as long as the connection lasts."""
-        api = self._api
-        if api is None:
+        if self._api is None:
             return
-        since_ms = (time.time() - gap_s) * 1000 if gap_s is not None else None
-        try:
-            busy = await api.busy_sessions()
-            listed = await api.sessions()
-        except ApiError as error:
-            log.warning("resync attempt %d failed: %s", attempt, error.cause.text)
-            self.dispatch(ResyncFailed(attempt, error.cause))
-            return
-        summaries = [s for s in map(SessionSummary.from_info, listed) if s is not None]
-        self._recent = newest_first(summaries)
-        changed = tuple(
-            s.id for s in summaries if since_ms is not None and s.updated_ms >= since_ms
+        sessions = self._supervisor.sessions
+        asked = resync(
+            self._api, gap_s, attempt, self._sessions_listed, lambda: sessions.last_worked_in
         )
-        report = await self._active_report(api, busy)
-        if gap_s is not None:
-            log.info(
-                "resynced after a %.1f s gap: %d busy, %d changed; active session %s",
-                gap_s,
-                len(busy),
-                len(changed),
-                f"{report.id} {report.condition.value}" if report else "none",
-            )
-        self.dispatch(Resynced(gap_s, tuple(sorted(busy)), changed, report))
+        self.dispatch(await asked)
 
-    async def _active_report(self, api: ServerApi, busy: dict[str, Any]) -> SessionReport | None:
-        """The session the user worked in last (the newest one if the stream has not said)."""
-        newest = self._recent[0].id if self._recent else None
-        active = self._supervisor.sessions.last_worked_in or newest
-        if active is None:
-            return None
-        try:
-            return await api.session_report(active, busy)
-        except ApiError as error:
-            log.warning("could not resync session %s: %s", active, error.cause.text)
-            return None
+    def _sessions_listed(self, recent: tuple[SessionSummary, ...]) -> None:
+        self._recent = recent
