@@ -391,7 +391,7 @@ class Engine:
         self.dispatch(Exited(gen, code, process.stderr_tail(), oom))
 
     async def _spawn(self, gen: int) -> ServerProcess | None:
-        await self._placement.settle(self._settings)
+        await self._placement.settle(self.settings)
         self._passwords.next_start()
         launch = self.launch
         self._started_with = launch.settings

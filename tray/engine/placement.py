@@ -43,11 +43,12 @@ class Placement:
     def each_start(self, place: Callable[[Settings], Awaitable[None]]) -> None:
         self._place = place
 
-    async def settle(self, settings: Settings) -> None:
-        """Before a spawn: wait for a front door taking the port, then let it follow `settings`."""
+    async def settle(self, settings: Callable[[], Settings]) -> None:
+        """Before a spawn: wait for a front door taking the port, then let it follow the
+        settings in effect then."""
         await self._placed.wait()
         if self._place is not None:
-            await self._place(settings)
+            await self._place(settings())
 
     def port(self, settings: Settings) -> int:
         """The port the server starting now listens on."""
