@@ -21,7 +21,8 @@ import psutil
 from tray.core.settings import Settings
 from tray.core.status import State, Status
 from tray.engine.binary import PROJECT_LOCAL
-from tray.engine.engine import Engine, ServerLaunch
+from tray.engine.engine import Engine
+from tray.engine.launch import ServerLaunch
 from tray.engine.password import ServerPassword, generate
 
 START_TIMEOUT_S = 60.0
@@ -97,7 +98,9 @@ class Statuses:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[tuple[float, Status]] = asyncio.Queue()
         self.at = 0.0
-        engine.subscribe(lambda status: self._queue.put_nowait((self._loop.time(), status)))
+        engine.subscribe(
+            lambda snapshot: self._queue.put_nowait((self._loop.time(), snapshot.status))
+        )
 
     def forget(self) -> None:
         """Drop what was published so far: the next match must be news."""

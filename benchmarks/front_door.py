@@ -51,8 +51,8 @@ from tray.core.door.phases import Credentials, ServerView, Upstream
 from tray.core.status import State
 from tray.engine.engine import Engine
 from tray.frontdoor.door import DoorConfig, FrontDoor
-from tray.frontdoor.feed import follow
 from tray.frontdoor.threaded import ThreadedFrontDoor
+from tray.shell.door_feed import follow
 
 HERE = Path(__file__).resolve()
 PUBLIC = Credentials("opencode", "public-password")

@@ -21,7 +21,7 @@ from tray.core.causes import CauseKind
 from tray.core.notify_policy import RECOVERED_TITLE, Notice, NotifyPolicy, ShowNotice, incident_key
 from tray.core.settings import Settings
 from tray.core.status import Status
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 
 # The server beats every 10 s; a watchdog must wait longer than that (3 s more: a busy
 # machine delays a beat).

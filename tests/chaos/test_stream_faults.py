@@ -23,7 +23,7 @@ from tests.chaos.proxy import ChaosProxy, Cut
 from tests.engine.helpers import START_S, Harness, LaunchFactory, poll
 from tray.core.causes import CauseKind
 from tray.core.status import State, Status
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 from tray.engine.password import ServerPassword, generate
 from tray.engine.stream import MAX_EVENT_BYTES
 
@@ -183,7 +183,7 @@ async def test_500s_during_the_resync_are_retried(
         status = harness.engine.status()
         assert (status.state, status.pid, status.restarts) == (State.CONNECTED, first.pid, 0)
         assert status.last_gap_s is not None
-        assert {s.id for s in harness.engine.recent_sessions()} >= set(before)
+        assert {s.id for s in harness.engine.snapshot().recent_sessions} >= set(before)
         assert_incidents(harness, CauseKind.STREAM_BROKEN, CauseKind.STREAM_BROKEN)
         await sessions.assert_kept(before)
     # Counted by their text: a request timing out on a busy machine may come in between.
@@ -198,11 +198,11 @@ async def test_500s_during_the_resync_are_retried(
 
 
 def _use_password(harness: Harness, password: ServerPassword) -> None:
-    harness.engine.launch = replace(harness.engine.launch, password=password)
+    harness.engine._passwords.use(password, now=True)
 
 
 def _listed(harness: Harness, session_id: str) -> bool:
-    return session_id in {s.id for s in harness.engine.recent_sessions()}
+    return session_id in {s.id for s in harness.engine.snapshot().recent_sessions}
 
 
 def _resynced(caplog: pytest.LogCaptureFixture, times: int) -> bool:

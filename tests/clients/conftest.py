@@ -15,7 +15,7 @@ import pytest
 from tests.clients.target import Target
 from tests.engine.conftest import make_launch  # noqa: F401 (a fixture used here)
 from tests.engine.helpers import Harness, LaunchFactory, running
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 
 
 @dataclass

@@ -163,7 +163,7 @@ class Clients:
         Under load the new server sometimes sends none for a session made while it is still
         starting a project (FINDINGS.md), and an event the server never sent is not the door's
         to deliver: the SDK then makes another one, for up to PROBE_S. Its id and title."""
-        upstream = self.door.harness.engine.upstream()
+        upstream = self.door.harness.engine.snapshot().upstream
         assert upstream is not None, self.door.harness.trail()
         own = upstream.credentials
         async with StrictClient(Target(upstream.url, own.username, own.password)) as witness:

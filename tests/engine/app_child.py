@@ -15,7 +15,8 @@ from pathlib import Path
 
 from tray.core.settings import Settings
 from tray.core.status import State, Status
-from tray.engine.engine import Engine, ServerLaunch
+from tray.engine.engine import Engine
+from tray.engine.launch import ServerLaunch
 from tray.engine.password import ServerPassword, generate
 
 
@@ -30,7 +31,7 @@ async def run(binary: str, port: int, state_dir: Path, working_dir: str) -> None
             told.append(status.pid)
             print(json.dumps({"pid": status.pid}), flush=True)
 
-    engine.subscribe(tell)
+    engine.subscribe(lambda snapshot: tell(snapshot.status))
     engine.start()
     await asyncio.Event().wait()
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.engine.helpers import FAST, LaunchFactory
 from tray.core.settings import Settings
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 from tray.engine.password import ServerPassword, generate
 
 

@@ -16,7 +16,8 @@ import psutil
 import pytest
 
 from tray.core.status import State, Status
-from tray.engine.engine import Engine, ServerLaunch
+from tray.engine.engine import Engine
+from tray.engine.launch import ServerLaunch
 
 # A start takes 1-3 s on an idle machine, and 20 s and more at a load of 20 on 2 cores (other
 # test runs beside this one): the budget covers that.
@@ -63,7 +64,7 @@ class Harness:
         self.seen: list[Seen] = []
         self._loop = asyncio.get_running_loop()
         self._waiters: list[tuple[Callable[[Status], bool], asyncio.Future[Status]]] = []
-        engine.subscribe(self._on_status)
+        engine.subscribe(lambda snapshot: self._on_status(snapshot.status))
 
     def _on_status(self, status: Status) -> None:
         self.seen.append(Seen(self._loop.time(), status))
@@ -122,7 +123,7 @@ class Harness:
             made.append(await make())
             heard_by = min(deadline, self._loop.time() + HEARD_S)
             while self._loop.time() < heard_by:
-                if any(s.id in made for s in self.engine.recent_sessions()):
+                if any(s.id in made for s in self.engine.snapshot().recent_sessions):
                     return
                 await asyncio.sleep(POLL_S)
             if self._loop.time() >= deadline:

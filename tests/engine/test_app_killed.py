@@ -25,7 +25,7 @@ from tests.engine.helpers import (
     wait_dead,
 )
 from tray.core.causes import CauseKind
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 from tray.engine.leftover import RecordFile, stop_leftover
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import replace
 
 import pytest
 
@@ -87,7 +86,7 @@ async def test_a_wrong_password_restarts_the_server_with_the_right_one(
         # The client now sends a password the running server was not started with (as if it had
         # been rotated behind the server's back); the next start passes it on.
         new = ServerPassword(generate(), persistent=False)
-        harness.engine.launch = replace(harness.engine.launch, password=new)
+        harness.engine._passwords.use(new, now=True)
         crashed = await harness.wait_state(State.CRASHED)
         assert crashed.cause is not None
         assert crashed.cause.kind is CauseKind.WRONG_PASSWORD

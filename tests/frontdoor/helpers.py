@@ -17,9 +17,9 @@ import httpx
 from tests.engine.helpers import Harness, running
 from tray.core.door.phases import Credentials
 from tray.core.status import State, Status
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 from tray.frontdoor.door import DoorConfig, FrontDoor
-from tray.frontdoor.feed import follow
+from tray.shell.door_feed import follow
 
 REQUEST_TIMEOUT_S = 120.0
 # A start took 30 s and more at a load of 25 on 2 cores, with other tests running.

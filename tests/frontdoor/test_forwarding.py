@@ -29,7 +29,7 @@ TEN_MB = 10 * 1024 * 1024
 
 def direct(front_door: DoorUnderTest) -> httpx.AsyncClient:
     """Straight to the private server, with its own per-start password."""
-    upstream = front_door.harness.engine.upstream()
+    upstream = front_door.harness.engine.snapshot().upstream
     assert upstream is not None
     creds = upstream.credentials
     return httpx.AsyncClient(
@@ -38,7 +38,7 @@ def direct(front_door: DoorUnderTest) -> httpx.AsyncClient:
 
 
 async def test_the_per_start_password_is_kept_out_of_the_log(front_door: DoorUnderTest) -> None:
-    upstream = front_door.harness.engine.upstream()
+    upstream = front_door.harness.engine.snapshot().upstream
     assert upstream is not None
     assert upstream.credentials.password in logs.secret_filter.secrets
 

@@ -16,7 +16,7 @@ from tests.engine.helpers import Harness, LaunchFactory, running
 from tests.frontdoor.helpers import LOADED_S, door_over
 from tray.core.status import Status
 from tray.engine import ports
-from tray.frontdoor.app_door import AppDoor
+from tray.shell.door_wiring import AppDoor
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 

@@ -15,7 +15,7 @@ import pytest
 from tests.e2e import mock_model
 from tests.engine.conftest import make_launch
 from tray.core.status import Status
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 
 __all__ = ["make_launch"]
 

@@ -29,7 +29,7 @@ from tests.health.wrapper import make_wrapper
 from tray.core import present, report
 from tray.core.causes import CauseKind, size_text
 from tray.core.status import State, Status
-from tray.engine.engine import ServerLaunch
+from tray.engine.launch import ServerLaunch
 
 # Each starts the real server more than once: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.server, pytest.mark.timeout(SLOW_TEST_S)]

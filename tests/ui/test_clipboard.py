@@ -11,6 +11,7 @@ from typing import cast
 from PySide6.QtGui import QGuiApplication
 
 from tests.engine.helpers import poll
+from tray.core.door.phases import Credentials
 from tray.engine.engine import Engine
 from tray.engine.password_source import PasswordSource
 from tray.runtime.tasks import Tasks
@@ -70,7 +71,8 @@ def test_forget_clears_at_once_and_only_the_secret(qapp: object) -> None:
 
 def test_quitting_clears_a_copied_password(qapp: object) -> None:
     """What `App.run` calls last: the password copied from the menu leaves with the app."""
-    engine = SimpleNamespace(launch=SimpleNamespace(password=SimpleNamespace(value="s3cret")))
+    snapshot = SimpleNamespace(credentials=Credentials("opencode", "s3cret"))
+    engine = SimpleNamespace(snapshot=lambda: snapshot)
     commands = AppCommands(
         cast(Engine, engine),
         cast(Preferences, None),

@@ -6,7 +6,7 @@ here sleeps, reads a clock or touches a process or socket, so a day of idle, a c
 heartbeat gap is a fast test.
 
 Two lifecycles run side by side and the public `State` is derived from both: the process
-(absent, spawning, listening, ready, stopping) and the event stream (down, connecting, up).
+and the event stream (`tray.core.lifecycles`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from enum import Enum, auto
 
 from tray import generations
 from tray.core import causes
 from tray.core.backoff import Backoff, CrashLoopBreaker, restart_delay
 from tray.core.causes import Cause, CauseKind
+from tray.core.lifecycles import Proc, ProcessLife, Stream, StreamLife
 from tray.core.messages import (
     CheckHealth,
     CloseStream,
@@ -76,66 +76,31 @@ class Policy:
     resync_max_s: float = 30.0
 
 
-class Proc(Enum):
-    ABSENT = auto()
-    SPAWNING = auto()
-    LISTENING = auto()
-    READY = auto()
-    STOPPING = auto()
-
-
-class Stream(Enum):
-    DOWN = auto()
-    CONNECTING = auto()
-    UP = auto()
-
-
 _PROCESS_EVENTS = (SpawnFailed, Spawned, Listening, Healthy, HealthFailed, Exited)
 _ADAPTER_EVENTS = (*_PROCESS_EVENTS, StreamOpened, StreamEvent, StreamClosed)
 
 
 class Supervisor:
-    # What the process is doing and when it changed.
+    # What the user wants and the restarts across processes.
     _want = False  # the user wants a server
     _failed: Cause | None = None  # gave up, with this cause
-    _proc = Proc.ABSENT
-    _proc_gen = 0
-    _respawn_after_exit = False
-    _pid: int | None = None
-    _spawned_at = 0.0
-    _url: str | None = None
-    _version: str | None = None
-    _ready_at: float | None = None
-    _health_retry_at: float | None = None
-    _last_health: Cause | None = None
     _restart_attempt = 0  # runs across incidents until the server is stable: the backoff's count
     _incident_restarts = 0  # the restarts of the open incident: what the user is told
     _restart_at: float | None = None
     _restarts = 0
     _password_wait: Cause | None = None  # set while no server may start without it
 
-    # What the event stream is doing and what it told us.
-    _stream = Stream.DOWN
-    _stream_gen = 0
-    _activity_at = 0.0
-    _last_event_at: float | None = None
-    _connected_at: float | None = None
-    _down_since: float | None = None
-    _reconnect_attempt = 0
-    _reconnect_at: float | None = None
-    _stalled_since: float | None = None
-    _unreachable_since: float | None = None  # a ready server without a live stream
+    # What the last resync found.
     _last_gap_s: float | None = None
     _last_worked_in_report: SessionReport | None = None
     _changed_in_gap: tuple[str, ...] = ()
-    _resync_gap: float | None = None  # the gap the connection's resync is about
-    _resync_attempt = 0
-    _resync_at: float | None = None  # when a failed resync is tried again
 
     _incident: Incident | None = None
 
     def __init__(self, policy: Policy, rng: Callable[[], float]) -> None:
         self._rng = rng
+        self._process = ProcessLife()
+        self._stream = StreamLife()
         self._breaker = CrashLoopBreaker(policy.crash_loop_limit, policy.crash_loop_window_s)
         self.set_policy(policy)
         self.sessions = SessionActivity()
@@ -184,8 +149,8 @@ class Supervisor:
             case Spawned():
                 # The server's time to start counts from its process: the engine may first have
                 # waited for the front door to take the public port, or a leftover to stop.
-                self._pid = event.pid
-                self._spawned_at = now
+                self._process.pid = event.pid
+                self._process.spawned_at = now
             case Listening():
                 return self._on_listening(event.url)
             case Healthy():
@@ -209,32 +174,33 @@ class Supervisor:
             return State.STOPPED
         if self._failed is not None:
             return State.FAILED
-        if self._proc is Proc.READY:
-            if self._stream is Stream.UP:
+        stream = self._stream
+        if self._process.phase is Proc.READY:
+            if stream.up:
                 return State.CONNECTED
-            if self._stalled_since is not None:
+            if stream.stalled_since is not None:
                 return State.STALLED
-            return State.RECONNECTING if self._reconnect_attempt else State.STARTING
-        if self._proc in (Proc.SPAWNING, Proc.LISTENING):
+            return State.RECONNECTING if stream.reconnect_attempt else State.STARTING
+        if self._process.starting:
             return State.STARTING
         return State.CRASHED if self._restart_at is not None else State.STARTING
 
     def next_deadline(self) -> float | None:
         """When the supervisor next needs a `Tick`, or None when only an event can change things."""
-        p = self.policy
-        deadlines = [self._restart_at, self._health_retry_at]
-        if self._proc in (Proc.SPAWNING, Proc.LISTENING):
-            deadlines.append(self._spawned_at + p.startup_timeout_s)
-        if self._proc is Proc.READY:
-            deadlines.append(self._reconnect_at)
-            if self._unreachable_since is not None:
-                deadlines.append(self._unreachable_since + p.hung_restart_after_s)
-        if self._stream is not Stream.DOWN:
-            deadlines.append(self._activity_at + p.heartbeat_timeout_s)
-        if self._stream is Stream.UP:
-            deadlines.append(self._resync_at)
-        if self._stream is Stream.UP and self._restart_attempt and self._connected_at is not None:
-            deadlines.append(self._connected_at + p.stable_after_s)
+        p, process, stream = self.policy, self._process, self._stream
+        deadlines = [self._restart_at, process.health_retry_at]
+        if process.starting:
+            deadlines.append(process.spawned_at + p.startup_timeout_s)
+        if process.phase is Proc.READY:
+            deadlines.append(stream.reconnect_at)
+            if stream.unreachable_since is not None:
+                deadlines.append(stream.unreachable_since + p.hung_restart_after_s)
+        if not stream.down:
+            deadlines.append(stream.activity_at + p.heartbeat_timeout_s)
+        if stream.up:
+            deadlines.append(stream.resync_at)
+        if stream.up and self._restart_attempt and stream.connected_at is not None:
+            deadlines.append(stream.connected_at + p.stable_after_s)
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
 
@@ -246,12 +212,12 @@ class Supervisor:
         elif self._incident is not None:
             cause = self._incident.cause
         else:  # a start held back for the password says why
-            waiting = state is State.STARTING and self._proc is Proc.ABSENT
+            waiting = state is State.STARTING and self._process.phase is Proc.ABSENT
             cause = self._password_wait if waiting else None
         if state is State.CRASHED:
             attempt, retry_at = self._incident_restarts, self._restart_at
         elif state in (State.RECONNECTING, State.STALLED):
-            attempt, retry_at = self._reconnect_attempt, self._reconnect_at
+            attempt, retry_at = self._stream.reconnect_attempt, self._stream.reconnect_at
         else:
             attempt, retry_at = 0, None
         return Status(
@@ -260,11 +226,11 @@ class Supervisor:
             cause=cause,
             attempt=attempt,
             next_retry_at=retry_at,
-            pid=self._pid,
-            url=self._url,
-            version=self._version,
-            ready_at=self._ready_at,
-            last_event_at=self._last_event_at,
+            pid=self._process.pid,
+            url=self._process.url,
+            version=self._process.version,
+            ready_at=self._process.ready_at,
+            last_event_at=self._stream.last_event_at,
             restarts=self._restarts,
             incidents=incidents,
             busy_sessions=self.sessions.busy,
@@ -281,9 +247,9 @@ class Supervisor:
             return []
         self._want = True
         self._reset_retries()
-        if self._proc is Proc.ABSENT:
+        if self._process.phase is Proc.ABSENT:
             return self._spawn(now)
-        self._respawn_after_exit = self._proc is Proc.STOPPING
+        self._process.respawn_after_exit = self._process.phase is Proc.STOPPING
         return []
 
     def _on_stop(self, now: float) -> list[Effect]:
@@ -297,12 +263,13 @@ class Supervisor:
         self._want = True
         self._reset_retries()
         effects = self._close_stream(now)
-        if self._proc is Proc.ABSENT:
+        if self._process.phase is Proc.ABSENT:
             return effects + self._spawn(now)
         return effects + self._terminate(respawn=True)
 
     def _on_restart_for(self, event: RestartFor, now: float) -> list[Effect]:
-        if self._pid != event.pid or self._proc is not Proc.READY or not self._want:
+        process = self._process
+        if process.pid != event.pid or process.phase is not Proc.READY or not self._want:
             return []  # decided about a server that is gone, or no longer wanted
         if event.cause.kind is CauseKind.REQUESTS_HANG:
             return self._crashed(event.cause, now, terminate=True)
@@ -315,96 +282,87 @@ class Supervisor:
         self._breaker.reset()
         self._restart_attempt = 0
         self._restart_at = None
-        self._reconnect_attempt = 0
-        self._reconnect_at = None
-        self._health_retry_at = None
-        self._stalled_since = self._unreachable_since = None
+        self._process.health_retry_at = None
+        self._stream.reset()
 
     def _on_resynced(self, event: Resynced) -> None:
         self._last_gap_s = event.gap_s
         self._changed_in_gap = event.changed_sessions
         self._last_worked_in_report = event.session
         self.sessions.replace_busy(event.busy_sessions)
-        self._resync_at = None
+        self._stream.resync_at = None
 
     def _on_resync_failed(self, event: ResyncFailed, now: float) -> None:
-        if self._stream is Stream.UP:  # a resync ends with its connection
-            self._resync_attempt = event.attempt
-            self._resync_at = now + self._resync_backoff.delay(event.attempt, self._rng)
+        if self._stream.up:  # a resync ends with its connection
+            self._stream.resync_attempt = event.attempt
+            self._stream.resync_at = now + self._resync_backoff.delay(event.attempt, self._rng)
 
     # -- the process -----------------------------------------------------------------------------
 
     def _current(self, event: Event) -> bool:
         """Whether an adapter event belongs to the process or connection we have now."""
         if isinstance(event, StreamOpened | StreamEvent | StreamClosed):
-            return event.gen == self._stream_gen and self._stream is not Stream.DOWN
+            return event.gen == self._stream.gen and not self._stream.down
         if isinstance(event, _PROCESS_EVENTS):
-            return event.gen == self._proc_gen and self._proc is not Proc.ABSENT
+            return event.gen == self._process.gen and self._process.phase is not Proc.ABSENT
         return False
 
     def _on_password_ready(self, now: float) -> list[Effect]:
         self._password_wait = None
         held_back = self._want and self._failed is None and self._restart_at is None
-        return self._spawn(now) if held_back and self._proc is Proc.ABSENT else []
+        return self._spawn(now) if held_back and self._process.phase is Proc.ABSENT else []
 
     def _spawn(self, now: float) -> list[Effect]:
         if self._password_wait is not None:
             return []  # `PasswordReady` starts it
-        self._proc_gen += 1
-        self._proc = Proc.SPAWNING
-        self._spawned_at = now
-        self._respawn_after_exit = False
-        self._pid = self._url = self._version = self._ready_at = None
-        self._health_retry_at = self._restart_at = None
-        self._reconnect_attempt = 0
-        self._reconnect_at = None
-        self._stalled_since = self._unreachable_since = None
-        self._last_health = None
-        return [Spawn(self._proc_gen)]
+        self._restart_at = None
+        self._stream.reset()
+        return [Spawn(self._process.spawn(now))]
 
     def _terminate(self, respawn: bool) -> list[Effect]:
-        if self._proc is Proc.ABSENT:
+        process = self._process
+        if process.phase is Proc.ABSENT:
             return []
-        self._respawn_after_exit = respawn
-        if self._proc is Proc.STOPPING:
+        process.respawn_after_exit = respawn
+        if process.phase is Proc.STOPPING:
             return []
-        self._proc = Proc.STOPPING
-        self._health_retry_at = None
-        return [Terminate(self._proc_gen, self.policy.stop_grace_s)]
+        process.phase = Proc.STOPPING
+        process.health_retry_at = None
+        return [Terminate(process.gen, self.policy.stop_grace_s)]
 
     def _on_listening(self, url: str) -> list[Effect]:
-        if self._proc is not Proc.SPAWNING:
+        process = self._process
+        if process.phase is not Proc.SPAWNING:
             return []
-        self._proc = Proc.LISTENING
-        self._url = url
-        return [CheckHealth(self._proc_gen)]
+        process.phase = Proc.LISTENING
+        process.url = url
+        return [CheckHealth(process.gen)]
 
     def _on_healthy(self, version: str, now: float) -> list[Effect]:
-        if self._proc is not Proc.LISTENING:
+        process = self._process
+        if process.phase is not Proc.LISTENING:
             return []
-        self._version = version
+        process.version = version
         if generations.for_version(version) is None:
             return self._give_up(causes.unsupported_version(version, generations.SUPPORTED), now)
-        self._proc = Proc.READY
-        self._ready_at = now
-        self._health_retry_at = None
+        process.phase = Proc.READY
+        process.ready_at = now
+        process.health_retry_at = None
         return self._open_stream(now)
 
     def _on_health_failed(self, cause: Cause, now: float) -> list[Effect]:
-        if self._proc is Proc.LISTENING and cause.kind is CauseKind.WRONG_PASSWORD:
+        process = self._process
+        if process.phase is Proc.LISTENING and cause.kind is CauseKind.WRONG_PASSWORD:
             return self._crashed(cause, now, terminate=True)
-        if self._proc is Proc.LISTENING:
-            self._health_retry_at = now + self.policy.health_retry_s
-            self._last_health = cause
+        if process.phase is Proc.LISTENING:
+            process.health_retry_at = now + self.policy.health_retry_s
+            process.last_health = cause
         return []
 
     def _on_exited(self, cause: Cause, now: float) -> list[Effect]:
         """The process is gone: it exited or could not be started; `cause` if unexpected."""
-        was = self._proc
-        self._proc = Proc.ABSENT
-        self._pid = self._url = self._ready_at = None
-        if was is Proc.STOPPING:
-            if self._respawn_after_exit and self._want and self._failed is None:
+        if self._process.exited() is Proc.STOPPING:
+            if self._process.respawn_after_exit and self._want and self._failed is None:
                 return self._spawn(now)
             return []
         return self._crashed(cause, now, terminate=False)
@@ -413,8 +371,8 @@ class Supervisor:
         """The server died or must die: restart it after a backoff, or give up."""
         effects = self._close_stream(now)
         self._open_incident(cause, now)
-        self._stalled_since = self._unreachable_since = None
-        self._reconnect_at = self._health_retry_at = None
+        self._stream.reset()
+        self._process.health_retry_at = None
         if cause.is_fatal:
             return effects + self._give_up(cause, now)
         if self._breaker.record(now):
@@ -435,67 +393,58 @@ class Supervisor:
     def _give_up(self, cause: Cause, now: float) -> list[Effect]:
         self._failed = cause
         self._open_incident(cause, now)
-        self._restart_at = self._reconnect_at = self._health_retry_at = None
-        self._stalled_since = self._unreachable_since = None
+        self._restart_at = self._process.health_retry_at = None
+        self._stream.reset()
         return self._close_stream(now) + self._terminate(respawn=False)
 
     # -- the stream ------------------------------------------------------------------------------
 
     def _open_stream(self, now: float) -> list[Effect]:
-        self._stream_gen += 1
-        self._stream = Stream.CONNECTING
-        self._activity_at = now
-        self._reconnect_at = None
-        return [OpenStream(self._stream_gen)]
+        return [OpenStream(self._stream.open(now))]
 
     def _close_stream(self, now: float) -> list[Effect]:
-        if self._stream is Stream.DOWN:
+        if self._stream.down:
             return []
-        self._mark_down(now)
-        return [CloseStream(self._stream_gen)]
-
-    def _mark_down(self, now: float) -> None:
-        self._stream = Stream.DOWN
-        self._resync_at = None
-        self._connected_at = None
-        if self._down_since is None:
-            self._down_since = now
+        self._stream.mark_down(now)
+        return [CloseStream(self._stream.gen)]
 
     def _schedule_reconnect(self, now: float) -> None:
-        self._reconnect_attempt += 1
-        delay = self._reconnect_backoff.delay(self._reconnect_attempt, self._rng)
-        self._reconnect_at = now + delay
+        stream = self._stream
+        stream.reconnect_attempt += 1
+        delay = self._reconnect_backoff.delay(stream.reconnect_attempt, self._rng)
+        stream.reconnect_at = now + delay
 
     def _on_stream_opened(self, now: float) -> list[Effect]:
-        if self._stream is Stream.UP:
-            self._activity_at = self._last_event_at = now
+        stream = self._stream
+        if stream.up:
+            stream.heard(now)
             return []
-        self._stream = Stream.UP
-        self._activity_at = self._last_event_at = self._connected_at = now
-        self._reconnect_attempt = 0
-        self._reconnect_at = None
-        self._stalled_since = self._unreachable_since = None
-        gap = None if self._down_since is None else now - self._down_since
-        self._down_since = None
+        stream.phase = Stream.UP
+        stream.heard(now)
+        stream.connected_at = now
+        stream.reset()
+        gap = None if stream.down_since is None else now - stream.down_since
+        stream.down_since = None
         if self._incident is not None:
             self._close_incident(now, recovered=True)
-        self._resync_gap, self._resync_at = gap, None
+        stream.resync_gap, stream.resync_at = gap, None
         return [self._resync(1)]
 
     def _resync(self, attempt: int) -> Resync:
         self.sessions.snapshot_asked()
-        return Resync(self._resync_gap, attempt)
+        return Resync(self._stream.resync_gap, attempt)
 
     def _on_stream_event(self, event: StreamEvent, now: float) -> list[Effect]:
-        effects = self._on_stream_opened(now) if self._stream is Stream.CONNECTING else []
-        self._activity_at = self._last_event_at = now
+        effects = self._on_stream_opened(now) if self._stream.phase is Stream.CONNECTING else []
+        self._stream.heard(now)
         self.sessions.observe(event.event)
         return effects
 
     def _on_stream_closed(self, cause: Cause, now: float) -> list[Effect]:
-        self._mark_down(now)
-        if self._unreachable_since is None:
-            self._unreachable_since = now
+        stream = self._stream
+        stream.mark_down(now)
+        if stream.unreachable_since is None:
+            stream.unreachable_since = now
         if cause.kind is CauseKind.WRONG_PASSWORD:
             return self._crashed(cause, now, terminate=True)
         self._open_incident(cause, now)
@@ -505,13 +454,14 @@ class Supervisor:
     # -- time ------------------------------------------------------------------------------------
 
     def _on_tick(self, now: float) -> list[Effect]:
+        stream = self._stream
         effects = self._tick_restart(now) + self._tick_start(now) + self._tick_heartbeat(now)
-        if self._proc is Proc.READY:
+        if self._process.phase is Proc.READY:
             effects += self._tick_ready(now)
-        if self._stream is Stream.UP and self._resync_at is not None and now >= self._resync_at:
-            self._resync_at = None
-            effects.append(self._resync(self._resync_attempt + 1))
-        stable_since = self._connected_at if self._stream is Stream.UP else None
+        if stream.up and stream.resync_at is not None and now >= stream.resync_at:
+            stream.resync_at = None
+            effects.append(self._resync(stream.resync_attempt + 1))
+        stable_since = stream.connected_at if stream.up else None
         if stable_since is not None and now - stable_since >= self.policy.stable_after_s:
             self._restart_attempt = 0
         return effects
@@ -521,35 +471,37 @@ class Supervisor:
             return []
         self._restart_at = None
         self._restarts += 1
-        if self._proc is Proc.ABSENT:
+        if self._process.phase is Proc.ABSENT:
             return self._spawn(now)
-        self._respawn_after_exit = True
+        self._process.respawn_after_exit = True
         return []
 
     def _tick_start(self, now: float) -> list[Effect]:
-        if self._proc not in (Proc.SPAWNING, Proc.LISTENING):
+        process = self._process
+        if not process.starting:
             return []
         timeout = self.policy.startup_timeout_s
-        if now - self._spawned_at >= timeout:
-            cause = causes.startup_timeout(timeout, self._last_health)
+        if now - process.spawned_at >= timeout:
+            cause = causes.startup_timeout(timeout, process.last_health)
             return self._crashed(cause, now, terminate=True)
-        if self._health_retry_at is not None and now >= self._health_retry_at:
-            self._health_retry_at = None
-            return [CheckHealth(self._proc_gen)]
+        if process.health_retry_at is not None and now >= process.health_retry_at:
+            process.health_retry_at = None
+            return [CheckHealth(process.gen)]
         return []
 
     def _tick_heartbeat(self, now: float) -> list[Effect]:
         """Silence past the heartbeat timeout: the stream is stalled; events were lost since the
         last one, not since now."""
-        if self._stream is Stream.DOWN or now - self._activity_at < self.policy.heartbeat_timeout_s:
+        stream = self._stream
+        if stream.down or now - stream.activity_at < self.policy.heartbeat_timeout_s:
             return []
-        silent = now - self._activity_at
-        if self._stalled_since is None:
-            self._stalled_since = self._activity_at
-        if self._down_since is None:
-            self._down_since = self._activity_at
-        if self._unreachable_since is None:
-            self._unreachable_since = self._activity_at
+        silent = now - stream.activity_at
+        if stream.stalled_since is None:
+            stream.stalled_since = stream.activity_at
+        if stream.down_since is None:
+            stream.down_since = stream.activity_at
+        if stream.unreachable_since is None:
+            stream.unreachable_since = stream.activity_at
         effects = self._close_stream(now)
         self._open_incident(causes.heartbeat_missed(silent), now)
         self._schedule_reconnect(now)
@@ -557,12 +509,13 @@ class Supervisor:
 
     def _tick_ready(self, now: float) -> list[Effect]:
         """A ready server unreachable for too long is hung; otherwise reconnect when it is time."""
-        unreachable = self._unreachable_since
+        stream = self._stream
+        unreachable = stream.unreachable_since
         if unreachable is not None and now - unreachable >= self.policy.hung_restart_after_s:
             last = self._incident.cause if self._incident else None
             return self._crashed(causes.server_hung(now - unreachable, last), now, terminate=True)
-        reconnect_at = self._reconnect_at
-        if self._stream is Stream.DOWN and reconnect_at is not None and now >= reconnect_at:
+        reconnect_at = stream.reconnect_at
+        if stream.down and reconnect_at is not None and now >= reconnect_at:
             return self._open_stream(now)
         return []
 

@@ -1,7 +1,7 @@
 """The engine: runs the supervisor on asyncio and carries out its effects.
 
 Data flows one way: the process and stream adapters report events, the supervisor decides, the
-engine executes the effects and publishes a `Status` to its subscribers (the UI, the command
+engine executes the effects and pushes an `EngineSnapshot` to its subscribers (the UI, the command
 line). Nothing here knows about Qt.
 """
 
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -36,8 +34,6 @@ from tray.core.messages import (
     PasswordReady,
     RestartRequested,
     Resync,
-    Resynced,
-    ResyncFailed,
     Spawn,
     Spawned,
     SpawnFailed,
@@ -47,21 +43,24 @@ from tray.core.messages import (
     Terminate,
     Tick,
 )
-from tray.core.resume import SessionReport, apply_session_event, newest_first
+from tray.core.resume import SessionReport, apply_session_event
 from tray.core.settings import Settings
+from tray.core.snapshot import EngineSnapshot
 from tray.core.status import State, Status
 from tray.core.supervisor import Policy, Supervisor
 from tray.engine import binary, ports
 from tray.engine.api import ApiError, CurrentCredentials, ServerApi, make_client
 from tray.engine.health import HealthMonitor
+from tray.engine.launch import ServerLaunch
 from tray.engine.leftover import RecordFile, stop_leftover
-from tray.engine.password import USERNAME, ServerPassword
-from tray.engine.password import generate as generate_password
+from tray.engine.password import ServerPassword
+from tray.engine.passwords import Passwords
+from tray.engine.placement import Placement
 from tray.engine.process import ServerProcess
+from tray.engine.resync import resync
 from tray.engine.stream import read_events
 from tray.generations.events import SessionSummary
 from tray.generations.v1 import V1
-from tray.runtime import logs
 from tray.runtime.tasks import Tasks
 
 # A server that just died (a leftover, or ours killed from outside) can hold its port a moment
@@ -75,55 +74,16 @@ def _task_failed(error: BaseException, name: str) -> None:
     log.error("engine task %s failed", name, exc_info=error)
 
 
-@dataclass(frozen=True)
-class ServerLaunch:
-    """Where and how the server runs; fixed for one engine."""
-
-    settings: Settings
-    password: ServerPassword
-    state_dir: Path
-    binary_override: str | None = None
-    base_env: Mapping[str, str] | None = None  # default: this process's environment
-    # The base URL the app's HTTP client uses instead of the one the server prints (the
-    # fault-injection tests put a proxy there); the status still shows the server's own URL.
-    client_url: str | None = None
-    # The front door's public address: then the server listens on a private port with a
-    # password of its own for each start, which only the engine and the front door know.
-    public_url: str | None = None
-    # Where the kernel's OOM record is read instead of the server's cgroup (tests fake it).
-    oom_record: Path | None = None
-
-    def env(self) -> dict[str, str]:
-        env = self.update_env()
-        env[V1.password_env] = self.password.value
-        env.update(V1.no_autoupdate_env)
-        return env
-
-    def update_env(self) -> dict[str, str]:
-        """The user's environment for `opencode upgrade`: no server password in it."""
-        env = dict(os.environ if self.base_env is None else self.base_env)
-        env.update(self.settings.extra_env)
-        env.pop(V1.password_env, None)
-        return env
-
-    def cwd(self) -> Path:
-        return Path(self.settings.working_directory or Path.home()).expanduser()
-
-    def username(self) -> str:
-        return self.env().get(V1.username_env) or USERNAME
-
-    def credentials(self) -> tuple[str, str]:
-        return self.username(), self.password.value
-
-
 class Engine:
     def __init__(self, launch: ServerLaunch, rng: Callable[[], float] = random.random) -> None:
-        self.launch = launch
+        self._fixed = launch  # its settings, password and public URL: those of the start
+        self._settings = launch.settings  # in effect
+        self._passwords = Passwords(launch.password)
+        self._placement = Placement(launch.public_url)
         self._loop = asyncio.get_running_loop()
-        self._supervisor = Supervisor(self._policy(launch), rng)
-        self._private: Credentials | None = None  # the running server's, behind a front door
+        self._supervisor = Supervisor(self._policy(), rng)
         self._records = RecordFile(launch.state_dir / "server.json")
-        self._subscribers: list[Callable[[Status], None]] = []
+        self._subscribers: list[Callable[[EngineSnapshot], None]] = []
         self._timer: asyncio.Handle | None = None  # qasync's timers are plain Handles
         self._timer_at = 0.0  # when the armed timer fires
         self._tasks = Tasks(self._loop, _task_failed)
@@ -131,16 +91,13 @@ class Engine:
         self._processes: dict[int, ServerProcess] = {}
         self._stream_tasks: dict[int, asyncio.Task[None]] = {}
         self._api: ServerApi | None = None
-        self._published: tuple[Status, tuple[str, str]] | None = None
+        self._published: tuple[Status, Settings, int] | None = None
         self._started_with: Settings | None = None  # the settings of the last server spawned
+        # The server's sessions, newest first, as of the last resync and the events since.
         self._recent: tuple[SessionSummary, ...] = ()
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_gen = 0  # the stream connection whose resync runs
         self._closed = False
-        self._next_password: ServerPassword | None = None  # for the server's next start
-        self._placed = asyncio.Event()  # cleared while a front door is yet to take the port
-        self._placed.set()
-        self._place: Callable[[Settings], Awaitable[None]] | None = None  # see place_each_start
         self._health = HealthMonitor(
             launch.settings.health_policy(),
             status=self.status,
@@ -152,62 +109,93 @@ class Engine:
         )
         self._run(self._health.run(), "health")
 
+    @property
+    def launch(self) -> ServerLaunch:
+        """How the server runs now: the settings in effect, the public password and URL."""
+        return replace(
+            self._fixed,
+            settings=self._settings,
+            password=self._passwords.public,
+            public_url=self._placement.public_url,
+        )
+
     # -- what the UI and the command line use ---------------------------------------------------
 
-    def subscribe(self, callback: Callable[[Status], None]) -> None:
+    def subscribe(self, callback: Callable[[EngineSnapshot], None]) -> None:
+        """`callback` gets each new snapshot (not the one of now: `snapshot()`)."""
         self._subscribers.append(callback)
+
+    def snapshot(self) -> EngineSnapshot:
+        """The engine now, as it pushes it."""
+        launch = self.launch
+        return EngineSnapshot(
+            status=self.status(),
+            settings=launch.settings,
+            public_url=launch.public_url,
+            credentials=Credentials(*launch.credentials()),
+            credential_generation=self._passwords.generation,
+            upstream=self._upstream(),
+            recent_sessions=self._recent,
+        )
+
+    def settings(self) -> Settings:
+        """The settings in effect."""
+        return self._settings
+
+    def client_env(self) -> dict[str, str]:
+        """The environment for a client of the server (`opencode attach`): the user's, with
+        the password it signs in with."""
+        return self.launch.env()
 
     def status(self) -> Status:
         status = replace(self._supervisor.status(self._loop.time()), health=self._health.status())
-        public = self.launch.public_url
+        public = self._placement.public_url
         if public is None or status.url is None:
             return replace(status, upstream_url=status.url)
         return replace(status, url=public, upstream_url=status.url)
 
-    def upstream(self) -> Upstream | None:
+    def _upstream(self) -> Upstream | None:
         """The private server a front door forwards to (with its per-start password), while
         one is listening; None without a front door."""
         url = self._supervisor.status(self._loop.time()).url
-        if self.launch.public_url is None or url is None or self._private is None:
+        private = self._passwords.private
+        if not self._placement.behind_door or url is None or private is None:
             return None
-        return Upstream(url, self._private)
+        return Upstream(url, private)
 
     def place_later(self) -> None:
         """A front door is about to take the public port: a start asked for meanwhile shows as
         starting at once, and spawns once `serve_behind` or `serve_directly` says where."""
-        self._placed.clear()
+        self._placement.later()
 
     def serve_behind(self, public_url: str) -> None:
         """From the next start on, run the server behind the front door at `public_url`."""
-        self.launch = replace(self.launch, public_url=public_url)
-        self._supervisor.set_policy(self._policy(self.launch))
-        self._placed.set()
+        self._placement.behind(public_url)
+        self._supervisor.set_policy(self._policy())
 
     def serve_directly(self) -> None:
         """No front door (after all, or any more): from the next start on, the server listens
         on the public port itself."""
-        self.launch = replace(self.launch, public_url=None)
-        self._supervisor.set_policy(self._policy(self.launch))
-        self._placed.set()
+        self._placement.directly()
+        self._supervisor.set_policy(self._policy())
 
     def place_each_start(self, place: Callable[[Settings], Awaitable[None]]) -> None:
         """`place(settings)` runs before each spawn, the old server gone: a front door follows
         a changed port or front-door setting there, with `serve_behind` or `serve_directly`."""
-        self._place = place
+        self._placement.each_start(place)
 
     async def clear_leftover(self) -> None:
         """Stop a server a crashed earlier run left, and let its port go. Each spawn does; a
         front door does before it takes the public port, which a server left by a run without
         the door (one that outlived its app, as on macOS, where no signal follows a parent's
         death) holds."""
-        if await stop_leftover(self._records, self.launch.settings.stop_grace_s):
-            await ports.wait_free(self.launch.settings.port, PORT_RELEASE_S)
+        if await stop_leftover(self._records, self._settings.stop_grace_s):
+            await ports.wait_free(self._settings.port, PORT_RELEASE_S)
 
-    @staticmethod
-    def _policy(launch: ServerLaunch) -> Policy:
+    def _policy(self) -> Policy:
         """Behind a front door clients wait for a restart: the first one goes at once."""
-        policy = launch.settings.policy()
-        return replace(policy, first_restart_at_once=launch.public_url is not None)
+        policy = self._settings.policy()
+        return replace(policy, first_restart_at_once=self._placement.behind_door)
 
     def wall_time(self, monotonic: float) -> float:
         """A monotonic time from a `Status` as seconds since the epoch."""
@@ -218,18 +206,14 @@ class Engine:
         newest = max(self._processes, default=None)
         return () if newest is None else self._processes[newest].output_tail(lines)
 
-    def recent_sessions(self) -> tuple[SessionSummary, ...]:
-        """The server's sessions, newest first, as of the last resync and the events since."""
-        return self._recent
-
     def server_settings(self) -> Settings:
         """The settings the running (or last) server was started with; before the first start,
         the current ones."""
-        return self._started_with or self.launch.settings
+        return self._started_with or self._settings
 
     def binary(self) -> str | Cause:
         """The opencode binary this engine runs, or why there is none."""
-        return binary.locate(self.launch.binary_override or self.launch.settings.opencode_path)
+        return binary.locate(self._fixed.binary_override or self._settings.opencode_path)
 
     async def session_report(self, session_id: str) -> SessionReport:
         """What state a session is in now; raises ApiError when the server cannot say."""
@@ -248,11 +232,15 @@ class Engine:
 
     def apply_settings(self, settings: Settings) -> bool:
         """Take new settings; True when they need a server restart to take full effect."""
-        needs_restart = settings.needs_restart(self.launch.settings)
-        self.launch = replace(self.launch, settings=settings)
-        self._supervisor.set_policy(self._policy(self.launch))
+        needs_restart = settings.needs_restart(self._settings)
+        username = self.launch.username()
+        self._settings = settings
+        if self.launch.username() != username:
+            self._passwords.renamed()
+        self._supervisor.set_policy(self._policy())
         self._health.set_policy(settings.health_policy())
         self._schedule_tick()
+        self._publish()
         return needs_restart
 
     async def abort_session(self, session_id: str) -> None:
@@ -282,12 +270,8 @@ class Engine:
         running server is restarted so that it expects it (and forgets the old). Without, a
         running server, and the requests to it, keep the password it was started with until it
         next starts (behind a front door too: clients given the old one keep working)."""
-        behind_door = self.launch.public_url is not None  # the server has its own password
-        if restart or self.status().pid is None:
-            self.launch = replace(self.launch, password=password)
-            self._next_password = None
-        else:
-            self._next_password = password
+        behind_door = self._placement.behind_door  # the server has its own password
+        self._passwords.use(password, now=restart or self.status().pid is None)
         self.dispatch(PasswordReady())
         if (
             restart
@@ -308,7 +292,7 @@ class Engine:
     async def shutdown(self) -> None:
         """Stop the server, wait until it is gone, and end every task."""
         self.dispatch(StopRequested())
-        grace = self.launch.settings.stop_grace_s
+        grace = self._settings.stop_grace_s
         running = list(self._process_tasks.values())
         if running:  # their Exited events still reach the supervisor
             await asyncio.wait(running, timeout=grace + 5)
@@ -354,16 +338,14 @@ class Engine:
         self.dispatch(Tick())
 
     def _publish(self) -> None:
-        status = self.status()
-        self._health.follow(status)
-        # Stream traffic alone (a new last-event time) is not news for the subscribers; new
-        # credentials are (a front door ends what the old ones opened).
-        quiet = (replace(status, now=0.0, last_event_at=None), self.launch.credentials())
-        if self._published is not None and quiet == self._published:
+        snapshot = self.snapshot()
+        self._health.follow(snapshot.status)
+        news = snapshot.news()
+        if news == self._published:
             return
-        self._published = quiet
+        self._published = news
         for callback in self._subscribers:
-            callback(status)
+            callback(snapshot)
 
     def _execute(self, effect: Effect) -> None:
         match effect:
@@ -411,12 +393,8 @@ class Engine:
         self.dispatch(Exited(gen, code, process.stderr_tail(), oom))
 
     async def _spawn(self, gen: int) -> ServerProcess | None:
-        await self._placed.wait()
-        if self._place is not None:
-            await self._place(self.launch.settings)
-        if self._next_password is not None:
-            self.launch = replace(self.launch, password=self._next_password)
-            self._next_password = None
+        await self._placement.settle(self.settings)
+        self._passwords.next_start()
         launch = self.launch
         self._started_with = launch.settings
         found = self.binary()
@@ -425,13 +403,10 @@ class Engine:
             return None
         await self.clear_leftover()
         env = launch.env()
-        if launch.public_url is not None:
-            port = ports.any_free()
-            self._private = Credentials(launch.username(), generate_password())
-            logs.secret_filter.hide(self._private.username, self._private.password, "private")
-            env[V1.password_env] = self._private.password
-        else:
-            port = launch.settings.port
+        if self._placement.behind_door:
+            private = self._passwords.new_private(launch.username())
+            env[V1.password_env] = private.password
+        port = self._placement.port(launch.settings)
         if port and not await ports.wait_free(port, PORT_RELEASE_S):
             self.dispatch(SpawnFailed(gen, causes.port_in_use(port, ports.owner(port))))
             return None
@@ -445,7 +420,7 @@ class Engine:
             return None
 
     def _listening(self, gen: int, url: str) -> None:
-        base = self.launch.client_url or url
+        base = self._fixed.client_url or url
         if self._api is None or str(self._api.client.base_url).rstrip("/") != base.rstrip("/"):
             if self._api is not None:
                 self._run(self._api.client.aclose(), "close client")
@@ -455,8 +430,9 @@ class Engine:
 
     def _credentials(self) -> tuple[str, str]:
         """Read at each request, so a new password needs no new client."""
-        if self.launch.public_url is not None and self._private is not None:
-            return self._private.username, self._private.password
+        private = self._passwords.private
+        if self._placement.behind_door and private is not None:
+            return private.username, private.password
         return self.launch.credentials()
 
     async def _terminate(self, gen: int, grace_s: float) -> None:
@@ -489,42 +465,13 @@ class Engine:
         self.dispatch(Healthy(gen, version))
 
     async def _resync(self, gap_s: float | None, attempt: int) -> None:
-        """Ask REST what the stream may have missed; a failure goes to the supervisor, which
-        asks again after a backoff for as long as the connection lasts."""
-        api = self._api
-        if api is None:
+        if self._api is None:
             return
-        since_ms = (time.time() - gap_s) * 1000 if gap_s is not None else None
-        try:
-            busy = await api.busy_sessions()
-            summaries = await api.sessions()
-        except ApiError as error:
-            log.warning("resync attempt %d failed: %s", attempt, error.cause.text)
-            self.dispatch(ResyncFailed(attempt, error.cause))
-            return
-        self._recent = newest_first(summaries)
-        changed = tuple(
-            s.id for s in summaries if since_ms is not None and s.updated_ms >= since_ms
+        sessions = self._supervisor.sessions
+        asked = resync(
+            self._api, gap_s, attempt, self._sessions_listed, lambda: sessions.last_worked_in
         )
-        report = await self._active_report(api, busy)
-        if gap_s is not None:
-            log.info(
-                "resynced after a %.1f s gap: %d busy, %d changed; active session %s",
-                gap_s,
-                len(busy),
-                len(changed),
-                f"{report.id} {report.condition.value}" if report else "none",
-            )
-        self.dispatch(Resynced(gap_s, tuple(sorted(busy)), changed, report))
+        self.dispatch(await asked)
 
-    async def _active_report(self, api: ServerApi, busy: dict[str, Any]) -> SessionReport | None:
-        """The session the user worked in last (the newest one if the stream has not said)."""
-        newest = self._recent[0].id if self._recent else None
-        active = self._supervisor.sessions.last_worked_in or newest
-        if active is None:
-            return None
-        try:
-            return await api.session_report(active, busy)
-        except ApiError as error:
-            log.warning("could not resync session %s: %s", active, error.cause.text)
-            return None
+    def _sessions_listed(self, recent: tuple[SessionSummary, ...]) -> None:
+        self._recent = recent

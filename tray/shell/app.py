@@ -1,8 +1,9 @@
 """The app: wires the engine, the views, notifications and the command line together.
 
-Data flows one way: engine -> `Status` -> `_on_status` -> the view model pushed to the views,
-the notification loop and an open settings dialog. The views, the notifications' buttons and
-the command line send the user's intents back through `AppCommands`, which asks the engine.
+Data flows one way: engine -> `EngineSnapshot` -> `_on_snapshot` -> the view model pushed to
+the views, the notification loop and an open settings dialog. The views, the notifications'
+buttons and the command line send the user's intents back through `AppCommands`, which asks the
+engine.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tray.core.notify_policy import NoticeAction
-from tray.core.status import Status
+from tray.core.snapshot import EngineSnapshot
 from tray.engine import password as passwords
-from tray.engine.engine import Engine, ServerLaunch
+from tray.engine.engine import Engine
+from tray.engine.launch import ServerLaunch
 from tray.engine.notices import NoticeLoop
 from tray.engine.password_source import PasswordSource
-from tray.frontdoor.app_door import AppDoor
 from tray.platform import autostart, paths
 from tray.runtime import logs
 from tray.runtime.tasks import Tasks
 from tray.shell import preferences
 from tray.shell.command_line import CommandLine
 from tray.shell.commands import AppCommands
+from tray.shell.door_wiring import AppDoor
 from tray.shell.instance import InstanceServer, hold_windows_mutex
 from tray.shell.preferences import Preferences
 from tray.shell.views import Views
@@ -55,7 +57,7 @@ class App:
         self.engine = Engine(launch)
         self.front_door = AppDoor(self.engine)
         self._passwords = PasswordSource()
-        self.preferences = Preferences(self.engine, settings_path, self.boxes.warn, self._notify)
+        self.preferences = Preferences(self.engine, settings_path, self.boxes.warn)
         tasks = Tasks(loop, lambda error, name: self.errors.report(error, f"the {name} task"))
         self._tasks = tasks
         self.commands = AppCommands(
@@ -73,9 +75,7 @@ class App:
             self.engine, self.commands, self.views.show_window, self.front_door.stats
         )
         self.notifier: Notifier | None = None  # at the first notice (it may use the tray)
-        self.notices = NoticeLoop(
-            self.engine.status, lambda: self.engine.launch.settings, self._post
-        )
+        self.notices = NoticeLoop(self.engine.status, self.engine.settings, self._post)
         self.instance = InstanceServer(self.command_line.handle)
 
     async def run(self) -> int:
@@ -84,16 +84,7 @@ class App:
             log.error("another opencode-tray started at the same moment: leaving it the field")
             return 1
         hold_windows_mutex()
-        # The keyring may ask the user (an unlock prompt) or hang: asked off the loop, and the
-        # server's start waits for it, saying so, until it answers or the timeout runs out.
-        timeout = self.engine.launch.settings.keyring_timeout_s
-        self.engine.wait_for_password(timeout)
-        # Asked for now, so that `status` says starting from the first answer on; the spawn
-        # waits for the door to take the public port.
-        self.front_door.claim()
-        if self.engine.launch.settings.start_server_with_app:
-            self.engine.start()
-        self._tasks.start(self._passwords.obtain(timeout, self.commands.use_password), "keyring")
+        self._start_server()
         autostart.refresh(autostart.launch_command())  # the app may have moved
         # At login the panel may come up after the app: the icon waits for it (the status window
         # stands in after TRAY_WAIT_S), nothing else does: the server's start (which waits for
@@ -102,12 +93,31 @@ class App:
         views = self._tasks.start(self._show_views(TRAY_WAIT_S if waits else 0.0), "views")
         if not waits:
             await views  # the icon first: the front door's modules load after it
-        self.engine.subscribe(self._on_status)
+        self.engine.subscribe(self._on_snapshot)
         self.notices.start()
         for warning in self._warnings:
             self.boxes.warn(warning)
         await self.front_door.start(self.boxes.warn)
         await self._quit
+        await self._close()
+        return 0
+
+    def _start_server(self) -> None:
+        """Ask for the server's start, which waits for the keyring and the front door."""
+        settings = self.engine.settings()
+        # The keyring may ask the user (an unlock prompt) or hang: asked off the loop, and the
+        # server's start waits for it, saying so, until it answers or the timeout runs out.
+        timeout = settings.keyring_timeout_s
+        self.engine.wait_for_password(timeout)
+        # Asked for now, so that `status` says starting from the first answer on; the spawn
+        # waits for the door to take the public port.
+        self.front_door.claim()
+        if settings.start_server_with_app:
+            self.engine.start()
+        self._tasks.start(self._passwords.obtain(timeout, self.commands.use_password), "keyring")
+
+    async def _close(self) -> None:
+        """At quit: stop the server, then everything else."""
         log.info("quitting: stopping the server")
         self.notices.close()
         self.instance.close()
@@ -119,7 +129,6 @@ class App:
             await self.notifier.aclose()
         self.views.hide()
         self.commands.close()
-        return 0
 
     async def _show_views(self, wait_for_tray_s: float) -> None:
         await self.views.show(self.commands, wait_for_tray_s)
@@ -129,23 +138,21 @@ class App:
         if not self._quit.done():
             self._quit.set_result(None)
 
-    def _view_model(self, status: Status | None = None) -> ViewModel:
-        """What the views show: `status` (the status now if None) and what goes beside it."""
+    def _view_model(self, snapshot: EngineSnapshot | None = None) -> ViewModel:
+        """What the views show: `snapshot` (the engine now if None)."""
+        snapshot = snapshot or self.engine.snapshot()
         return ViewModel(
-            status=status or self.engine.status(),
-            recent_sessions=self.engine.recent_sessions(),
-            start_at_login=self.engine.launch.settings.start_at_login,
+            status=snapshot.status,
+            recent_sessions=snapshot.recent_sessions,
+            start_at_login=snapshot.settings.start_at_login,
         )
 
-    def _on_status(self, status: Status) -> None:
-        self.views.push(self._view_model(status))
+    def _on_snapshot(self, snapshot: EngineSnapshot) -> None:
+        """A new status, new settings or new credentials: the views, an open settings dialog
+        and the notices follow."""
+        self.views.push(self._view_model(snapshot))
         self.preferences.server_may_have_restarted()
-        self.notices.update(status)
-
-    def _notify(self) -> None:
-        """New settings: the views show start at login, the notices follow the new settings."""
-        self.views.refresh()
-        self.notices.update()
+        self.notices.update(snapshot.status)
 
     def _post(self, actions: Sequence[NoticeAction]) -> None:
         if self.notifier is None:  # made at the first notice: most runs never show one

@@ -86,7 +86,7 @@ class AppCommands:
     def use_password(self, password: ServerPassword, late: bool) -> None:
         """The keyring's answer (`PasswordSource`): the password for a start held back for it, or
         (`late`) for the server's next start; why it is for this run only is shown once."""
-        logs.secret_filter.hide(self._engine.launch.username(), password.value)
+        logs.secret_filter.hide(self._engine.snapshot().credentials.username, password.value)
         self._engine.set_password(password, restart=False)
         if password.warning and not late:
             self._boxes.warn(password.warning)
@@ -102,11 +102,11 @@ class AppCommands:
                 f"The keyring did not answer within {timeout:.0f} s: the password is unchanged. "
                 "If the keyring stores the new one later, the server uses it from its next start.",
             )
-        logs.secret_filter.hide(self._engine.launch.username(), password.value)
+        logs.secret_filter.hide(self._engine.snapshot().credentials.username, password.value)
         self._engine.set_password(password)
         if password.warning:
             return Reply(1, password.warning)
-        if self._engine.launch.public_url is not None:
+        if self._engine.snapshot().public_url is not None:
             return Reply(
                 0,
                 "New server password stored in the keyring; clients signed in with the old one "
@@ -171,7 +171,7 @@ class AppCommands:
             argv = terminal_command(template, self._engine.binary(), url, found)
             if isinstance(argv, str):
                 return argv
-            await launcher.open_terminal(argv, self._engine.launch.env())
+            await launcher.open_terminal(argv, self._engine.client_env())
         except launcher.LaunchError as error:
             return str(error)
         return None
@@ -213,14 +213,14 @@ class AppCommands:
         """The URL for the browser: behind the front door a one-time sign-in (no password in the
         browser's command line or history); without it the page's own, and the browser will ask
         for the username and password, which the user is told."""
-        launch = self._engine.launch
+        credentials = self._engine.snapshot().credentials
         where = (found.directory, found.id) if found is not None else ("", "")
-        page = V1.web_url(url, launch.username(), launch.password.value, *where)
+        page = V1.web_url(url, credentials.username, credentials.password, *where)
         signed_in = self._browser_url(page)
         if signed_in == page:
             self._boxes.ask(
                 "The front door is off (Settings), so the browser may ask you to sign in: the "
-                f"username is “{launch.username()}” and the password is the server's "
+                f"username is “{credentials.username}” and the password is the server's "
                 "(Copy password puts it on the clipboard for 30 s).",
                 "Copy password",
                 "Close",
@@ -234,7 +234,7 @@ class AppCommands:
             QGuiApplication.clipboard().setText(url)
 
     def copy_password(self) -> None:
-        self._clipboard.copy(self._engine.launch.password.value)
+        self._clipboard.copy(self._engine.snapshot().credentials.password)
 
     def connect_client(self) -> None:
         """The Connect a client… window, made on first use and kept (it follows the URL and a
@@ -257,12 +257,12 @@ class AppCommands:
     def _connect_details(self) -> ConnectDetails:
         from tray.ui.connect_window import ConnectDetails  # noqa: PLC0415 (rare)
 
-        launch = self._engine.launch
+        snapshot = self._engine.snapshot()
         return ConnectDetails(
-            url=self._engine.status().url or launch.public_url or "",
-            username=launch.username(),
-            password=lambda: self._engine.launch.password.value,
-            browser_signs_in=launch.public_url is not None,
+            url=snapshot.status.url or snapshot.public_url or "",
+            username=snapshot.credentials.username,
+            password=lambda: self._engine.snapshot().credentials.password,
+            browser_signs_in=snapshot.public_url is not None,
         )
 
     def open_log_folder(self) -> None:
@@ -273,12 +273,13 @@ class AppCommands:
 
     def diagnostics(self) -> str:
         engine = self._engine
+        snapshot = engine.snapshot()
         return diagnostics.build(
-            engine.status(),
-            self._preferences.settings,
+            snapshot.status,
+            snapshot.settings,
             engine.output_tail(),
             engine.wall_time,
-            [engine.launch.password.value],
+            [snapshot.credentials.password],
         )
 
     # -- settings --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The settings in effect: read from the file (start at login from the OS), changed from the
 dialog or the menu, saved, and handed to the engine.
 
-The engine holds the settings in effect (`engine.launch.settings`) and knows the ones the
+The engine holds the settings in effect (`engine.settings()`) and knows the ones the
 running server was started with (`engine.server_settings()`): nothing here keeps a copy.
 """
 
@@ -34,25 +34,19 @@ def load(path: Path) -> tuple[Settings, list[str]]:
 
 
 class Preferences:
-    """`warn(text)` tells the user what went wrong; `changed()` runs after new settings apply."""
+    """`warn(text)` tells the user what went wrong; new settings reach the rest of the app in
+    the engine's next snapshot."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        path: Path,
-        warn: Callable[[str], None],
-        changed: Callable[[], None],
-    ) -> None:
+    def __init__(self, engine: Engine, path: Path, warn: Callable[[str], None]) -> None:
         self._engine = engine
         self._path = path
         self._warn = warn
-        self._changed = changed
         self.dialog: SettingsDialog | None = None
         self._dialog_server: Settings | None = None  # what the open dialog compares with
 
     @property
     def settings(self) -> Settings:
-        return self._engine.launch.settings
+        return self._engine.settings()
 
     def open_dialog(self) -> None:
         if self.dialog is None:
@@ -87,7 +81,6 @@ class Preferences:
             self._write_autostart(settings.start_at_login)
         if self._engine.apply_settings(settings):
             log.info("settings applied; launch settings take effect at the next server restart")
-        self._changed()
 
     def set_start_at_login(self, enabled: bool) -> None:
         self.apply(replace(self.settings, start_at_login=enabled))

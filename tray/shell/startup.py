@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import qasync
 from PySide6.QtCore import QSocketNotifier
@@ -49,6 +50,20 @@ def _quit_on_signals(quit_app: Callable[[], None]) -> None:
 _keep: list[object] = []
 
 
+async def _main(args: argparse.Namespace, log_path: Path) -> int:
+    """Run `App` until it quits, collecting garbage on this thread meanwhile."""
+    collecting = asyncio.ensure_future(collector.collect_on_this_thread())
+    try:
+        app = App(args, paths.settings_file(), log_path)
+        app.errors.install(asyncio.get_running_loop())
+        _quit_on_signals(app.quit)
+        return await app.run()
+    finally:
+        collecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collecting
+
+
 def run_app(args: argparse.Namespace, argv: list[str]) -> int:
     """Become the instance, or hand `argv` to the one that runs."""
     qapp = QApplication(sys.argv[:1])  # before anything else Qt: the probe below needs one
@@ -63,21 +78,8 @@ def run_app(args: argparse.Namespace, argv: list[str]) -> int:
     qapp.setWindowIcon(QIcon(str(app_icon_path())))
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
-
-    async def main() -> int:
-        collecting = asyncio.ensure_future(collector.collect_on_this_thread())
-        try:
-            app = App(args, paths.settings_file(), log_path)
-            app.errors.install(asyncio.get_running_loop())
-            _quit_on_signals(app.quit)
-            return await app.run()
-        finally:
-            collecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await collecting
-
     with loop:
-        running = loop.create_task(main())
+        running = loop.create_task(_main(args, log_path))
         try:
             code: int = loop.run_until_complete(running)
         except RuntimeError:

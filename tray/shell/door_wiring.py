@@ -1,5 +1,5 @@
 """The app's front door, when the `front_door` setting is on: started before the server (which
-then listens on a private port), fed by the engine's statuses, moved (or closed, or opened) at
+then listens on a private port), fed by the engine's snapshots, moved (or closed, or opened) at
 the server start after the port or the front-door setting changed, closed after the server
 stops.
 
@@ -16,7 +16,8 @@ from tray.core.door.phases import Credentials, ServerView
 from tray.core.door.stats import DoorStats
 from tray.core.settings import Settings
 from tray.engine.engine import Engine
-from tray.frontdoor.feed import follow
+from tray.engine.placement import door_placement
+from tray.shell.door_feed import follow
 
 if TYPE_CHECKING:
     from tray.frontdoor.threaded import ThreadedFrontDoor
@@ -24,16 +25,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _placement(settings: Settings) -> tuple[bool, int]:
-    """What decides where the door is: whether there is one, and its port."""
-    return settings.front_door, settings.port
-
-
 class AppDoor:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._placed_for = _placement(engine.launch.settings)
-        self._enabled = engine.launch.settings.front_door  # on, or about to listen
+        settings = engine.settings()
+        self._placed_for = door_placement(settings)
+        self._enabled = settings.front_door  # on, or about to listen
         self._warn: Callable[[str], None] = log.warning
         self.door: ThreadedFrontDoor | None = None  # once it listens
 
@@ -45,10 +42,10 @@ class AppDoor:
     async def start(self, warn: Callable[[str], None]) -> None:
         """Listen on the public port; if that fails, say so and let the server listen there.
         From then on the door follows the settings at each server start, and is fed the
-        engine's statuses (a rotation's new credentials among them)."""
+        engine's snapshots (a rotation's new credentials among them)."""
         self._warn = warn
         if self._enabled:
-            await self._open(self._engine.launch.settings)
+            await self._open(self._engine.settings())
         self._engine.place_each_start(self._follow_settings)
         follow(self, self._engine)
 
@@ -59,7 +56,7 @@ class AppDoor:
 
         config = DoorConfig(port=settings.port, hold_limit_s=settings.startup_timeout_s)
         # The credentials of now; the feed pushes new ones (a rotation, a late keyring).
-        door = ThreadedFrontDoor(config, Credentials(*self._engine.launch.credentials()))
+        door = ThreadedFrontDoor(config, self._engine.snapshot().credentials)
         await self._engine.clear_leftover()
         try:
             url = await door.start()
@@ -80,7 +77,7 @@ class AppDoor:
         """Before a server start: a changed port or front-door setting moves the door there,
         closes it or opens it (clients of the old port lose their connection: the address they
         use changed)."""
-        wanted = _placement(settings)
+        wanted = door_placement(settings)
         if wanted == self._placed_for:
             return
         self._placed_for = wanted
@@ -93,7 +90,7 @@ class AppDoor:
         if wanted[0]:
             await self._open(settings)
 
-    # -- the feed's Door: what the engine's statuses tell the door now listening ----------------
+    # -- the feed's Door: what the engine's snapshots tell the door now listening ----------------
 
     def server_changed(self, seen: ServerView) -> None:
         if self.door is not None:
