@@ -15,6 +15,10 @@ from tray import menu_entry
 from tray.autostart import launch_command
 from tray.identity import APP_ID, APP_NAME
 
+pytestmark = pytest.mark.skipif(
+    sys.platform in ("win32", "darwin"), reason="menu entries are for freedesktop.org desktops"
+)
+
 REPO = Path(__file__).resolve().parents[1]
 AWKWARD = ["/opt/my apps/it's here/opencode-tray"]
 
@@ -72,7 +76,6 @@ def _cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="freedesktop.org only")
 def test_the_commands_as_a_user_types_them(tmp_path: Path) -> None:
     added = _cli("install-menu-entry", data=tmp_path)
     assert added.returncode == 0, added.stderr
