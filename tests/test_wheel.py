@@ -6,6 +6,7 @@ resource, `quit` leaves nothing. pip's cache makes the installs fast (PySide6 is
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -66,12 +67,21 @@ class Dist:
     seconds: float
 
 
+def _not_source(folder: str, names: list[str]) -> set[str]:
+    """Caches, virtualenvs, build output and node_modules: what a fresh clone lacks."""
+    dropped = {"build", "dist", "node_modules", "__pycache__"}
+    return {n for n in names if n.startswith(".") or n in dropped or n.endswith(".egg-info")}
+
+
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
-    """`python -m build`: the sdist, then the wheel built from it."""
+    """`python -m build` on a copy of the source tree, as on a fresh clone (two workers building
+    in the checkout at once race on its egg-info): the sdist, then the wheel built from it."""
     out = tmp_path_factory.mktemp("dist")
+    source = out / "source"
     started = time.monotonic()
-    _run(sys.executable, "-m", "build", "--outdir", out, REPO)
+    shutil.copytree(REPO, source, ignore=_not_source)
+    _run(sys.executable, "-m", "build", "--outdir", out, source)
     (wheel,) = out.glob("*.whl")
     (sdist,) = out.glob("*.tar.gz")
     return Dist(wheel, sdist, time.monotonic() - started)
