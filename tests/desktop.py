@@ -48,6 +48,10 @@ GCR_PROMPTER = "/usr/libexec/gcr-prompter"
 DESKTOP_COLOUR = "#3c5a78"
 TRAY_COLOUR = "#1e1e1e"
 
+# The pictures README shows that the e2e run makes, as the last run made them: look, then copy
+# them into resources/screenshots/ (tests/test_readme_pictures.py holds README to these names).
+README_SHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
+
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -514,6 +518,13 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(5.0)
+
+
+def keep_for_readme(shot: Path) -> Path:
+    """Copy a screenshot README shows into README_SHOTS, under its own name."""
+    README_SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, README_SHOTS / shot.name)
+    return shot
 
 
 @pytest.fixture

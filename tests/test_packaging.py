@@ -460,3 +460,16 @@ def test_macos_icon_holds_the_app_icon_renders() -> None:
     assert {b"ic07", b"ic08", b"ic09", b"ic10"} <= elements.keys()
     assert elements[b"ic08"] == _hicolor_png(256)
     assert elements[b"ic09"] == _hicolor_png(512)
+
+
+# The release workflow (.github/workflows/release.yml; actionlint checks it in ./dev test).
+
+
+def test_release_workflow_builds_each_package_with_its_script_on_a_tag() -> None:
+    text = (REPO / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
+    assert 'tags: ["v*"]' in text
+    for script in ("build-linux.sh", "build-macos.sh", "build-windows.ps1"):
+        assert re.search(rf"packaging[/\\]{re.escape(script)}", text), script
+    for made in ("-linux-*.tar.gz", "-macos-*.zip", "-setup.exe"):
+        assert f"dist/{APP_NAME}-*{made}" in text, made
+    assert "python -m build" in text

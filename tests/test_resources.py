@@ -63,6 +63,25 @@ def test_resources_root_is_inside_the_bundle_when_frozen(
     assert resources.icon_path("connected") == tmp_path / "resources" / "icons" / "connected.svg"
 
 
+def test_resources_root_is_the_package_a_wheel_installed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "tray" / "_resources").mkdir(parents=True)
+    monkeypatch.setattr(resources, "files", lambda package: tmp_path / package)
+    assert resources.resources_root() == tmp_path / "tray" / "_resources"
+
+
+def test_a_missing_resource_is_logged_once_by_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    for _ in range(3):
+        path = resources.icon_path("connected")
+    (record,) = [r for r in caplog.records if r.name == "tray.platform.resources"]
+    assert record.levelname == "WARNING"
+    assert record.getMessage().startswith(f"Missing resource {path}")
+
+
 @pytest.mark.parametrize("state", list(State), ids=lambda s: s.value)
 def test_every_state_has_an_icon_qt_draws_at_16px(qapp: QApplication, state: State) -> None:
     path = resources.icon_path(state.value)

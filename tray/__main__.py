@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from tray.shell.startup import run_app  # noqa: PLC0415
 
         return run_app(args, argv)
+    if args.command in arguments.MENU_ENTRY_COMMANDS:
+        from tray.platform import menu_entry  # noqa: PLC0415
+
+        return menu_entry.run(install=args.command == arguments.MENU_ENTRY_COMMANDS[0])
     reply = instance.send(argv)
     if reply is not None:
         return console.print_reply(reply)

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,17 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30.0) -
 
 
 class AppDriver:
-    def __init__(self, desk: VirtualDesktop, workdir: Path, settings: Settings) -> None:
+    def __init__(
+        self,
+        desk: VirtualDesktop,
+        workdir: Path,
+        settings: Settings,
+        command: Sequence[str] = (sys.executable, "-m", "tray"),
+    ) -> None:
+        """`command` starts the app: by default this checkout's; say, an installed script."""
         self.desk = desk
+        self.command = list(command)
+        self.workdir = workdir
         self.opened = workdir / "opened.txt"
         bin_dir = workdir / "bin"
         bin_dir.mkdir()
@@ -89,13 +98,14 @@ class AppDriver:
         """Start the app with `args` (say, --background)."""
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tray", *args], env=self.env, stdout=log, stderr=log
+                [*self.command, *args], env=self.env, cwd=self.workdir, stdout=log, stderr=log
             )
 
     def cli(self, *args: str, timeout: float = 20.0) -> tuple[int, str]:
         done = subprocess.run(
-            [sys.executable, "-m", "tray", *args],
+            [*self.command, *args],
             env=self.env,
+            cwd=self.workdir,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -13,13 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop import VirtualDesktop
+from tests.desktop import VirtualDesktop, keep_for_readme
 from tests.e2e.app_driver import AppDriver, alive, project_settings, wait_until
 from tray.core.door.auth import LOGIN_PATH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
-
-SCREENSHOTS = os.environ.get("OPENCODE_TRAY_SCREENSHOTS")  # set: copy the pictures there
 
 
 @pytest.fixture
@@ -43,10 +40,7 @@ def app(
 
 
 def _shot(desk: VirtualDesktop, tmp_path: Path, name: str) -> Path:
-    path = desk.screenshot(tmp_path / name)
-    if SCREENSHOTS:
-        shutil.copy(path, Path(SCREENSHOTS) / name)
-    return path
+    return keep_for_readme(desk.screenshot(tmp_path / name))
 
 
 def test_the_app_as_a_person_uses_it(
@@ -104,7 +98,7 @@ def test_the_app_as_a_person_uses_it(
         lambda: any("Settings" in title for title in app.window_titles()), "the settings dialog"
     )
     time.sleep(0.3)
-    _shot(desk, tmp_path, "settings-in-the-app.png")  # README's: packaging/settings_screenshot.py
+    desk.screenshot(tmp_path / "settings-in-the-app.png")  # README's: settings_screenshot.py
 
     # Quit leaves nothing behind.
     servers = app.servers()

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.desktop import VirtualDesktop
+from tests.desktop import VirtualDesktop, keep_for_readme
 from tests.e2e import mock_model
 from tests.e2e.app_driver import AppDriver, project_settings, wait_until
 from tray.core.settings import ResumeTarget
@@ -153,7 +153,7 @@ def test_an_interrupted_turn_is_resumed_and_continued(lab: Lab) -> None:
     wait_until(lambda: "was interrupted mid-turn" in app.log.read_text(), "the session notice")
     assert app.desk.notification_count() >= 1
     time.sleep(0.3)
-    app.desk.screenshot(lab.workdir / "interrupted.png")
+    keep_for_readme(app.desk.screenshot(lab.workdir / "session-interrupted.png"))
 
     # One click on the notification: the terminal opens on that very session.
     app.desk.click_notification()
@@ -173,7 +173,7 @@ def test_an_interrupted_turn_is_resumed_and_continued(lab: Lab) -> None:
     wait_until(
         lambda: any("opencode tray" in t for t in app.window_titles()), "the Continue question"
     )
-    app.desk.screenshot(lab.workdir / "continue.png")
+    keep_for_readme(app.desk.screenshot(lab.workdir / "continue-turn.png"))
     app.desk.run("xdotool", "mousemove", "512", "384", "key", "Return")
     wait_until(lambda: lab.finished(session), "the continued turn to complete", timeout=60)
     assert "fast" in lab.requests()

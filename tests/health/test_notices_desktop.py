@@ -3,14 +3,12 @@ with Abort and Resume, an update with Update and restart; each button reaches th
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.desktop import VirtualDesktop
+from tests.desktop import VirtualDesktop, keep_for_readme
 from tests.factories import make_status
 from tests.ui.test_notifier import Calls, _dunst_window_shown
 from tray.core.health import HealthStatus, StuckTurn
@@ -21,8 +19,6 @@ from tray.ui.notifier import Notifier
 
 pytestmark = pytest.mark.e2e
 
-# Where the screenshots go besides the test's own folder (for the README), when set.
-SHOTS_VARIABLE = "OPENCODE_TRAY_SHOTS"
 STUCK = make_status(now=1000.0, health=HealthStatus(stuck=(StuckTurn("ses_3f2a9c1b7e", 280.0),)))
 UPDATE = make_status(version="1.18.33", health=HealthStatus(update_available="1.19.0"))
 
@@ -49,12 +45,6 @@ def _notice(status: Status) -> Notice:
     return action.notice
 
 
-def _keep(shot: Path) -> None:
-    folder = os.environ.get(SHOTS_VARIABLE)
-    if folder:
-        shutil.copy(shot, Path(folder) / shot.name)
-
-
 @pytest.mark.parametrize(
     ("status", "button", "shot"),
     [
@@ -74,7 +64,7 @@ async def test_a_health_notice_shows_and_its_button_reaches_the_app(
     notice = _notice(status)
     await shower.apply([ShowNotice(notice)])
     desk.wait_for(lambda: _dunst_window_shown(desk), "dunst to draw the notification")
-    _keep(desk.screenshot(desk.workdir / shot))
+    keep_for_readme(desk.screenshot(desk.workdir / shot))
     assert desk.notification_count() == 1
     pressed = calls.next()
     desk.choose_action(button.label)

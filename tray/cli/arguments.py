@@ -6,6 +6,8 @@ opencode-tray status [--json]          the running instance's state (exit 0 conn
 opencode-tray restart|stop|start|quit  what the tray menu does
 opencode-tray resume [SESSION_ID]      reopen a session (exit 1 when it cannot be)
 opencode-tray rotate-password          new server password; other clients need the new one
+opencode-tray install-menu-entry       add the app to the desktop's application menu (pip, pipx)
+opencode-tray uninstall-menu-entry     take it away again
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ COMMANDS = {
     "resume": "reopen a session (default: the one active last) where you work",
     "quit": "stop the server and quit the app",
     "rotate-password": "make a new server password (in the keyring) and restart the server",
+    "install-menu-entry": "add the app to the desktop's application menu (pip, pipx installs)",
+    "uninstall-menu-entry": "remove what install-menu-entry added",
 }
+# Commands this process carries out itself (tray/platform/menu_entry.py); the others go to the
+# running instance.
+MENU_ENTRY_COMMANDS = ("install-menu-entry", "uninstall-menu-entry")
 
 
 class UsageError(Exception):

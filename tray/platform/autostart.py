@@ -91,14 +91,18 @@ def _string_value(value: str) -> str:
     return "".join(escapes.get(char, char) for char in value)
 
 
+def exec_value(command: Sequence[str]) -> str:
+    """The value of an Exec key that runs `command`."""
+    return _string_value(" ".join(_exec_arg(arg) for arg in command))
+
+
 def desktop_entry(command: Sequence[str]) -> str:
-    exec_line = " ".join(_exec_arg(arg) for arg in [*command, BACKGROUND_ARG])
     return (
         "[Desktop Entry]\n"
         "Type=Application\n"
         f"Name={DISPLAY_NAME}\n"
         "Comment=Keep a local opencode server running\n"
-        f"Exec={_string_value(exec_line)}\n"
+        f"Exec={exec_value([*command, BACKGROUND_ARG])}\n"
         f"Icon={_string_value(str(app_icon_path()))}\n"
         "Terminal=false\n"
         "X-GNOME-Autostart-enabled=true\n"
