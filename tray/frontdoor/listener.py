@@ -2,11 +2,9 @@
 
 Each connection is a protocol that feeds what arrives to llhttp, and answers its requests one
 at a time (keep-alive; a pipelined request waits its turn, and the connection is not read
-meanwhile). A request without a body goes to `quick`, which may answer it from callbacks
-alone (the door's common case: forwarded and answered with no task) or hand it to a task; a
-request with a body has its handler run in a task of its own. The body arrives into a buffer
-the handler reads; past `BUFFER_BYTES` the connection is not read until the handler catches
-up.
+meanwhile), each by its handler run in a task of its own. A request's body arrives into a
+buffer the handler reads; past `BUFFER_BYTES` the connection is not read until the handler
+catches up.
 
 A client that goes away cancels its request's handler, so nothing stays held for it: at once
 if its connection breaks; if it closes its side (which a client that gives up does, and one
@@ -29,15 +27,19 @@ from urllib.parse import parse_qsl, unquote
 
 import httptools
 
-from tray.frontdoor.flow import WriteFlow
-from tray.frontdoor.heads import Headers, response_head
+from tray.frontdoor.http import (
+    LAST_CHUNK,
+    READ,
+    BodyBuffer,
+    FlowControl,
+    Headers,
+    chunk,
+    response_head,
+)
 from tray.frontdoor.sockets import HANGUP, hung_up
 
 log = logging.getLogger(__name__)
 
-READ = 64 * 1024
-# A request body waiting for its handler past this many bytes pauses reading the client.
-BUFFER_BYTES = 256 * 1024
 # A connection waiting for its next request (or for the rest of a request's head) is closed
 # after this long, as most servers do.
 IDLE_S = 75.0
@@ -57,8 +59,8 @@ class ClientGone(ConnectionError):
 
 
 @dataclass(frozen=True)
-class Reply:
-    """A whole answer: status, headers and body."""
+class Response:
+    """A whole response to a client: status, headers and body."""
 
     status: int
     headers: Headers = field(default_factory=list)
@@ -107,51 +109,20 @@ class Request:
         return found
 
 
-class _Message:
+class _Message(BodyBuffer):
     """A request as it arrives: its head, then its body, kept until the handler reads it."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, connection: ClientConnection) -> None:
+        super().__init__(connection.pause_reading, connection.caught_up)
         self.request = request
-        self.chunks: list[bytes] = []
-        self.buffered = 0
-        self.complete = False
-        self.arrived = False  # any of the body
-        self.broken: str | None = None  # why the rest of the body will not come
         self.upgrade = False
-        self._changed: asyncio.Future[None] | None = None
-
-    def add(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.buffered += len(data)
-        self.arrived = True
-        self._wake()
-
-    def finish(self) -> None:
-        self.complete = True
-        self._wake()
-
-    def break_off(self, why: str) -> None:
-        if not self.complete and self.broken is None:
-            self.broken = why
-        self._wake()
-
-    async def changed(self) -> None:
-        self._changed = asyncio.get_running_loop().create_future()
-        try:
-            await self._changed
-        finally:
-            self._changed = None
-
-    def _wake(self) -> None:
-        if self._changed is not None and not self._changed.done():
-            self._changed.set_result(None)
 
 
 class Exchange:
-    """One request and its answer: a `Reply` at once, or a response started and written in
+    """One request and its answer: a `Response` at once, or a response started and written in
     parts (a large body, an event stream), or a switch to another protocol (WebSocket)."""
 
-    def __init__(self, connection: _Connection, message: _Message) -> None:
+    def __init__(self, connection: ClientConnection, message: _Message) -> None:
         self.request = message.request
         self._connection = connection
         self._message = message
@@ -172,37 +143,26 @@ class Exchange:
             and self.request.version == "1.1"
         ):
             self._connection.write(_CONTINUE)
-        while True:
-            if message.chunks:
-                data = b"".join(message.chunks)
-                message.chunks.clear()
-                message.buffered = 0
-                self._connection.caught_up()
-                yield data
-            elif message.complete:
-                return
-            elif message.broken is not None:
-                raise ClientGone(message.broken)
-            else:
-                await message.changed()
+        while data := await message.read_some():
+            yield data
 
-    async def reply(self, reply: Reply) -> None:
-        """The whole answer in one write: one segment, one wakeup for the client."""
-        self.answer(reply)
+    async def respond(self, response: Response) -> None:
+        """The whole response in one write: one segment, one wakeup for the client."""
+        self.respond_now(response)
         await self._connection.drain()
 
-    def answer(self, reply: Reply) -> None:
-        """`reply` written now (without waiting for the client to read it)."""
+    def respond_now(self, response: Response) -> None:
+        """`response` written now (without waiting for the client to read it)."""
         self.started = True
-        headers, framing = _framing_apart(reply.headers)
+        headers, framing = _framing_apart(response.headers)
         length = framing.get(b"content-length")
         if self.request.method != "HEAD" or length is None:  # a HEAD's: the server's, for a GET
-            length = str(len(reply.body)).encode()
+            length = str(len(response.body)).encode()
         headers.append((b"content-length", length))
         self._connection_header(headers, framing)
-        head = response_head(reply.status, reply.reason, headers)
-        bodyless = self.request.method == "HEAD" or reply.status in _NO_BODY
-        self._send(head if bodyless else head + reply.body)
+        head = response_head(response.status, response.reason, headers)
+        bodyless = self.request.method == "HEAD" or response.status in _NO_BODY
+        self._send(head if bodyless else head + response.body)
         self.finished = True
 
     async def start(self, status: int, headers: Headers, reason: bytes = b"") -> None:
@@ -226,12 +186,12 @@ class Exchange:
     async def write(self, data: bytes) -> None:
         """Part of the body; `ClientGone` once the client is."""
         if data and not self._bodyless:
-            self._send(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data)
+            self._send(chunk(data) if self._chunked else data)
             await self._connection.drain()
 
     async def end(self) -> None:
         if self._chunked:
-            self._send(b"0\r\n\r\n")
+            self._send(LAST_CHUNK)
         self.finished = True
         await self._connection.drain()
 
@@ -253,18 +213,6 @@ class Exchange:
     def gone(self) -> bool:
         """Whether the client went away."""
         return self._connection.gone
-
-    def done(self) -> None:
-        """The exchange, taken by `quick` (answered without a task), is over."""
-        self._connection.finish(self)
-
-    def fail(self, error: Exception) -> None:
-        """The work on the exchange, taken by `quick`, failed: it ends (see `Listener.failed`)."""
-        self._connection.failed(self, error)
-
-    def handoff(self, work: Coroutine[None, None, None]) -> None:
-        """The exchange, taken by `quick`, goes on in a task running `work`."""
-        self._connection.run(self, work)
 
     def _connection_header(self, headers: Headers, framing: dict[bytes, bytes]) -> None:
         """Add `Connection: close` to `headers` if the connection closes after the answer."""
@@ -299,21 +247,18 @@ def _framing_apart(headers: Headers) -> tuple[Headers, dict[bytes, bytes]]:
 
 
 Handler = Callable[[Exchange], Coroutine[None, None, None]]
-# Takes a request without a body: answers it from callbacks, or hands it to a task.
-Quick = Callable[[Exchange], None]
 
 
 class _Refused(Exception):
     """A request head over a bound (the status and why are kept by the connection)."""
 
 
-class _Connection(WriteFlow):
+class ClientConnection(FlowControl):
     """One client's connection: llhttp's callbacks, and the task answering its request."""
 
     def __init__(self, listener: Listener) -> None:
         self._listener = listener
         self._parser = httptools.HttpRequestParser(self)
-        self._transport: asyncio.Transport | None = None
         self._queue: deque[_Message] = deque()  # parsed requests, the one answered first
         self._parsing: _Message | None = None  # the request whose body is arriving
         self._url = b""
@@ -321,15 +266,12 @@ class _Connection(WriteFlow):
         self._head_bytes = 0
         self._refusal: tuple[int, str] | None = None  # to answer once the queue is empty
         self.exchange: Exchange | None = None  # the request being answered
-        self.task: asyncio.Task[None] | None = None  # its handler, unless `quick` took it
+        self.task: asyncio.Task[None] | None = None  # its handler
         self._over: asyncio.Future[None] | None = None  # for `Listener.close`: the answer ended
-        self._starting = False  # in `_next`
-        self._again = False  # `_next` is due again once it returns
         self._started_at = 0.0
         self._idle: asyncio.TimerHandle | None = None
         self._idle_since = 0.0
         self._hangup: asyncio.TimerHandle | None = None
-        self._paused = False
         self._trailing = b""  # what came after an upgrade request
         self._switched = False
         self._ended = False  # the client closed its side
@@ -340,8 +282,8 @@ class _Connection(WriteFlow):
         return self._listener.closing
 
     def write(self, data: bytes) -> None:
-        assert self._transport is not None
-        self._transport.write(data)
+        assert self.transport is not None
+        self.transport.write(data)
 
     async def drain(self) -> None:
         await self.writable()
@@ -349,8 +291,8 @@ class _Connection(WriteFlow):
             raise ClientGone("the client went away")
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self.transport is not None:
+            self.transport.close()
 
     def abort(self) -> None:
         """Give up on the request being answered (the listener closing after its grace)."""
@@ -361,16 +303,14 @@ class _Connection(WriteFlow):
     def caught_up(self) -> None:
         """The handler read the buffered body: read on, unless waiting is still due."""
         if (
-            self._paused
+            self.reading_paused
             and len(self._queue) <= 1
             and self._refusal is None
             and not self._trailing_due
         ):
-            self._paused = False
             if self._hangup is not None:
                 self._hangup.cancel()
-            assert self._transport is not None
-            self._transport.resume_reading()
+            self.resume_reading()
 
     @property
     def _trailing_due(self) -> bool:
@@ -378,23 +318,23 @@ class _Connection(WriteFlow):
         return any(message.upgrade for message in self._queue)
 
     def switch(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
-        assert self._transport is not None
+        assert self.transport is not None
         self._switched = True
         self._cancel_timers()
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=READ)
         protocol = asyncio.StreamReaderProtocol(reader)
-        self._transport.set_protocol(protocol)
-        protocol.connection_made(self._transport)
-        writer = asyncio.StreamWriter(self._transport, protocol, reader, loop)
-        self._transport.resume_reading()
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        writer = asyncio.StreamWriter(self.transport, protocol, reader, loop)
+        self.transport.resume_reading()
         return reader, writer, self._trailing
 
     # -- asyncio's callbacks --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self.transport = transport
         self._listener.connections.add(self)
         self._start_idle()
 
@@ -407,7 +347,7 @@ class _Connection(WriteFlow):
     def eof_received(self) -> bool:
         self._ended = True
         if self._parsing is not None:
-            self._parsing.break_off("the client closed its connection before its body ended")
+            self._parsing.fail(ClientGone("the client closed its connection before its body ended"))
         if self.exchange is None:
             return False  # closes
         loop = asyncio.get_running_loop()
@@ -420,11 +360,11 @@ class _Connection(WriteFlow):
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             self._trailing = data[upgrade.args[0] :]
-            self._pause()
+            self.pause_reading()
         except httptools.HttpParserError as error:
-            self._pause()
+            self.pause_reading()
             if self._parsing is not None:  # mid-body: the handler hears it reading
-                self._parsing.break_off(f"the client broke off its body: {error}")
+                self._parsing.fail(ClientGone(f"the client broke off its body: {error}"))
                 self._refusal = self._refusal or (400, "")
             else:
                 why = f"the request is not valid HTTP/1.1 ({error})"
@@ -432,7 +372,7 @@ class _Connection(WriteFlow):
             self._next()
             return
         if len(self._queue) > 1:
-            self._pause()  # pipelined: read on once the request before is answered
+            self.pause_reading()  # pipelined: read on once the request before is answered
 
     # -- llhttp's callbacks ---------------------------------------------------------------------
 
@@ -461,7 +401,7 @@ class _Connection(WriteFlow):
             parser.should_keep_alive(),
         )
         self._headers = []  # a chunked body's trailer fields, if any, are counted, not kept
-        message = _Message(request)
+        message = _Message(request, self)
         message.upgrade = parser.should_upgrade()
         self._parsing = message
         self._queue.append(message)
@@ -471,8 +411,6 @@ class _Connection(WriteFlow):
     def on_body(self, body: bytes) -> None:
         assert self._parsing is not None
         self._parsing.add(body)
-        if self._parsing.buffered > BUFFER_BYTES:
-            self._pause()
 
     def on_message_complete(self) -> None:
         assert self._parsing is not None
@@ -492,22 +430,8 @@ class _Connection(WriteFlow):
     # -- the requests, one after another --------------------------------------------------------
 
     def _next(self) -> None:
-        """Answer the next request, if none is being answered; or end the connection. (Once at
-        a time: a request `quick` answers at once ends in here, and the next is taken in turn.)"""
-        if self._starting:
-            self._again = True
-            return
-        self._starting = True
-        try:
-            self._again = True
-            while self._again:
-                self._again = False
-                self._start_next()
-        finally:
-            self._starting = False
-
-    def _start_next(self) -> None:
-        transport = self._transport
+        """Answer the next request, if none is being answered; or end the connection."""
+        transport = self.transport
         if self.exchange is not None or self._switched or transport is None:
             return
         if transport.is_closing():
@@ -516,13 +440,7 @@ class _Connection(WriteFlow):
             self._started_at = asyncio.get_running_loop().time()
             message = self._queue[0]
             exchange = self.exchange = Exchange(self, message)
-            if message.request.body_exists:
-                self.run(exchange, self._listener.handler(exchange))
-            else:
-                try:
-                    self._listener.quick(exchange)
-                except Exception as error:
-                    self._listener.failed(exchange, error)
+            self.task = asyncio.get_running_loop().create_task(self._answer(exchange))
         elif self._refusal is not None:
             status, why = self._refusal
             if why:
@@ -533,12 +451,9 @@ class _Connection(WriteFlow):
         else:
             self._start_idle()
 
-    def run(self, exchange: Exchange, work: Coroutine[None, None, None]) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._answer(exchange, work))
-
-    async def _answer(self, exchange: Exchange, work: Coroutine[None, None, None]) -> None:
+    async def _answer(self, exchange: Exchange) -> None:
         try:
-            await self._listener.run(exchange, work)
+            await self._listener.run(exchange)
         finally:
             self.task = None
             self.finish(exchange)
@@ -566,10 +481,6 @@ class _Connection(WriteFlow):
         self.caught_up()
         self._next()
 
-    def failed(self, exchange: Exchange, error: Exception) -> None:
-        if self.exchange is exchange:
-            self._listener.failed(exchange, error)
-
     def over(self) -> asyncio.Future[None]:
         """Done once the request being answered is (at once if none is)."""
         if self._over is None or self._over.done():
@@ -582,7 +493,7 @@ class _Connection(WriteFlow):
         """The client is gone: its requests are let go."""
         self.gone = True
         for message in self._queue:
-            message.break_off("the client went away")
+            message.fail(ClientGone("the client went away"))
         if self.task is not None and not self._switched:
             self.task.cancel()
         if self._over is not None and not self._over.done():
@@ -592,21 +503,20 @@ class _Connection(WriteFlow):
         if self.exchange is exchange:
             self._left()
 
-    def _pause(self) -> None:
-        if not self._paused and self._transport is not None:
-            self._paused = True
-            self._transport.pause_reading()
-            if HANGUP and self._hangup is None:
-                self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
+    def pause_reading(self) -> bool:
+        paused = super().pause_reading()
+        if paused and HANGUP and self._hangup is None:
+            self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
+        return paused
 
     def _look(self) -> None:
         """While the client is not read: whether it hung up (Linux tells; see `HANGUP`)."""
         self._hangup = None
-        if not self._paused or self._switched or self._transport is None:
+        if not self.reading_paused or self._switched or self.transport is None:
             return
-        if self._transport.is_closing() or hung_up(self._transport.get_extra_info("socket")):
+        if self.transport.is_closing() or hung_up(self.transport.get_extra_info("socket")):
             self._left()
-            self._transport.close()
+            self.transport.close()
         else:
             self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
 
@@ -641,20 +551,17 @@ class Listener:
     def __init__(
         self,
         handler: Handler,
-        quick: Quick,
-        bad_request: Callable[[int, str], Reply],
+        bad_request: Callable[[int, str], Response],
         max_head_bytes: int,
         max_headers: int,
     ) -> None:
-        """`handler` runs in a task for each request with a body; `quick` takes each one
-        without (see `Quick`)."""
+        """`handler` runs in a task for each request."""
         self.handler = handler
-        self.quick = quick
         self._bad_request = bad_request
         self.max_head_bytes = max_head_bytes
         self.max_headers = max_headers
         self._server: asyncio.Server | None = None
-        self.connections: set[_Connection] = set()
+        self.connections: set[ClientConnection] = set()
         self.closing = False
 
     @property
@@ -664,7 +571,7 @@ class Listener:
     async def start(self, host: str, port: int, backlog: int) -> int:
         """Listen; the port listened on."""
         self._server = await asyncio.get_running_loop().create_server(
-            lambda: _Connection(self), host, port, backlog=backlog, reuse_address=True
+            lambda: ClientConnection(self), host, port, backlog=backlog, reuse_address=True
         )
         return int(self._server.sockets[0].getsockname()[1])
 
@@ -686,34 +593,25 @@ class Listener:
             tasks = [c.task for c in busy.values() if c.task is not None]
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def run(self, exchange: Exchange, work: Coroutine[None, None, None]) -> None:
-        """A request's `work` (its handler's); a failure in it answers 500 if nothing was sent
-        yet."""
+    async def run(self, exchange: Exchange) -> None:
+        """A request's handler; a failure in it answers 500 if nothing was sent yet, and the
+        connection closes."""
         try:
-            await work
+            await self.handler(exchange)
         except ConnectionError:
             pass
         except Exception as error:
-            self._log_failure(exchange, error)
+            request = exchange.request
+            log.error("front door: %s %s failed", request.method, request.path, exc_info=error)
+            exchange.close_after = True
             if not exchange.started:
                 with contextlib.suppress(ConnectionError):
-                    await exchange.reply(self._bad_request(500, f"the front door failed: {error}"))
-
-    def failed(self, exchange: Exchange, error: Exception) -> None:
-        """`quick` failed on `exchange`: 500 if nothing was sent yet, and the exchange ends."""
-        self._log_failure(exchange, error)
-        if not exchange.started:
-            with contextlib.suppress(ConnectionError):
-                exchange.answer(self._bad_request(500, f"the front door failed: {error}"))
-        exchange.close_after = True
-        exchange.done()
-
-    def _log_failure(self, exchange: Exchange, error: Exception) -> None:
-        request = exchange.request
-        log.error("front door: %s %s failed", request.method, request.path, exc_info=error)
+                    await exchange.respond(
+                        self._bad_request(500, f"the front door failed: {error}")
+                    )
 
     def refuse(self, transport: asyncio.Transport, status: int, why: str) -> None:
-        reply = self._bad_request(status, why)
-        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+        response = self._bad_request(status, why)
+        headers = [*response.headers, (b"content-length", str(len(response.body)).encode())]
         headers.append((b"connection", b"close"))
-        transport.write(response_head(status, reply.reason, headers) + reply.body)
+        transport.write(response_head(status, response.reason, headers) + response.body)
