@@ -8,7 +8,7 @@ from collections.abc import Callable
 from tray.core import front_door as core
 from tray.core.front_door import Credentials, Refuse, StreamFormat
 from tray.frontdoor.config import DoorConfig
-from tray.frontdoor.listener import Request, Response
+from tray.frontdoor.exchange import Request, Response
 from tray.frontdoor.wire import refuse
 
 # Where a request goes after its checks, unless it is an event stream.

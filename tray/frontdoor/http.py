@@ -73,6 +73,14 @@ class FlowControl(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.resume_writing()
 
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
     def pause_reading(self) -> bool:
         """Stop reading the peer; whether it was read until now."""
         if self.reading_paused or self.transport is None or self.transport.is_closing():

@@ -10,12 +10,13 @@ from typing import Any
 
 from tray.core import front_door as core
 from tray.core.front_door import Answer, Forward, Hold, Pending, Refuse, StreamFormat, Upstream
+from tray.frontdoor.exchange import ClientGone, Exchange, Response
 from tray.frontdoor.gate import WEBSOCKET, Gate
 from tray.frontdoor.inflight import Generation, InFlight
-from tray.frontdoor.listener import ClientGone, Exchange, Response
+from tray.frontdoor.server_connection import ServerResponse, UpstreamError
 from tray.frontdoor.situation import Situation
 from tray.frontdoor.streams import StreamRelay
-from tray.frontdoor.upstream import ServerResponse, UpstreamClient, UpstreamError
+from tray.frontdoor.upstream import UpstreamClient
 from tray.frontdoor.wire import JSON, refuse, response_headers, upstream_request
 
 log = logging.getLogger(__name__)

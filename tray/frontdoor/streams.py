@@ -11,10 +11,11 @@ from typing import Any
 
 from tray.core import front_door as core
 from tray.core.front_door import HeldStream, Phase, ServerView, StreamFormat, Upstream, phase_of
+from tray.frontdoor.exchange import Exchange, Request
 from tray.frontdoor.inflight import Generation, InFlight
-from tray.frontdoor.listener import Exchange, Request
+from tray.frontdoor.server_connection import ServerResponse, UpstreamError
 from tray.frontdoor.situation import Situation
-from tray.frontdoor.upstream import ServerResponse, UpstreamClient, UpstreamError
+from tray.frontdoor.upstream import UpstreamClient
 from tray.frontdoor.wire import SSE_HEADERS, directory_of, upstream_request
 
 log = logging.getLogger(__name__)

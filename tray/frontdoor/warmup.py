@@ -11,10 +11,11 @@ from urllib.parse import urlencode
 
 from tray.core import front_door as core
 from tray.core.front_door import Phase, ServerView, Upstream, phase_of
-from tray.frontdoor.listener import Request
+from tray.frontdoor.exchange import Request
+from tray.frontdoor.server_connection import UpstreamError
 from tray.frontdoor.situation import Situation
 from tray.frontdoor.streams import StreamRelay
-from tray.frontdoor.upstream import UpstreamClient, UpstreamError
+from tray.frontdoor.upstream import UpstreamClient
 from tray.frontdoor.wire import directory_of
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,10 @@ from wsproto.utilities import LocalProtocolError, ProtocolError, generate_accept
 
 from tray.core import front_door as core
 from tray.core.front_door import Answer, Refuse
+from tray.frontdoor.exchange import Exchange, Response
 from tray.frontdoor.http import READ, Headers
-from tray.frontdoor.listener import Exchange, Response
-from tray.frontdoor.upstream import Address, UpstreamError, address_of, connect
+from tray.frontdoor.server_connection import Address, UpstreamError
+from tray.frontdoor.upstream import address_of, connect
 from tray.frontdoor.wire import JSON, refuse, upstream_request
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tray.core import front_door as core
 from tray.core.front_door import Refuse, Upstream
+from tray.frontdoor.exchange import Request, Response
 from tray.frontdoor.http import Headers
-from tray.frontdoor.listener import Request, Response
 
 # Headers that belong to one hop (RFC 9110 7.6.1), never forwarded.
 HOP_BY_HOP = frozenset(
