@@ -8,6 +8,21 @@ from tray.core import front_door as core
 
 
 @dataclass(frozen=True)
+class ListenerTimings:
+    """How long the public listener waits for what."""
+
+    # A connection waiting for its next request (or for the rest of a request's head) is
+    # closed after this long, as most servers do.
+    idle_s: float = 75.0
+    # On close: how long handlers get to answer (held requests get their 503, streams end).
+    close_grace_s: float = 5.0
+    # A client that closes its side while its request is at work this long is gone.
+    watch_after_s: float = 0.05
+    # How often a client not being read is looked for (`sockets.hung_up`).
+    hangup_poll_s: float = 0.5
+
+
+@dataclass(frozen=True)
 class DoorTimings:
     """How long the door waits for what."""
 
@@ -20,6 +35,7 @@ class DoorTimings:
     connect_timeout_s: float = 10.0
     # How often a new server's warm-up looks whether every stream is on it.
     subscribe_poll_s: float = 0.02
+    listener: ListenerTimings = field(default_factory=ListenerTimings)
 
 
 @dataclass(frozen=True)

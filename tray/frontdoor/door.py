@@ -71,6 +71,7 @@ class FrontDoor:
             unreadable,
             max_head_bytes=config.max_header_bytes,
             max_headers=config.max_headers,
+            timings=timings.listener,
         )
         self._ticker: asyncio.Task[None] | None = None
         self._url: str | None = None

@@ -8,8 +8,8 @@ catches up.
 
 A client that goes away cancels its request's handler, so nothing stays held for it: at once
 if its connection breaks; if it closes its side (which a client that gives up does, and one
-that only half-closes looks the same), once the handler has worked `WATCH_AFTER_S`. While the
-connection is not read, the kernel is asked every `HANGUP_POLL_S` whether the client hung up
+that only half-closes looks the same), once the handler has worked `watch_after_s`. While the
+connection is not read, the kernel is asked every `hangup_poll_s` whether the client hung up
 (Linux tells; elsewhere it is seen once reading resumes). A request llhttp cannot parse, or
 whose head is over the bounds, gets the answer `bad_request` builds, and the connection closes.
 """
@@ -24,21 +24,12 @@ from collections.abc import Callable
 
 import httptools
 
+from tray.frontdoor.config import ListenerTimings
 from tray.frontdoor.exchange import ClientGone, Exchange, Handler, Message, Request, Response
 from tray.frontdoor.http import READ, FlowControl, Headers, response_head
 from tray.frontdoor.sockets import HANGUP, hung_up
 
 log = logging.getLogger(__name__)
-
-# A connection waiting for its next request (or for the rest of a request's head) is closed
-# after this long, as most servers do.
-IDLE_S = 75.0
-# On close: how long handlers get to answer (held requests get their 503, streams end).
-CLOSE_GRACE_S = 5.0
-# A client that closes its side while its request is at work this long is gone.
-WATCH_AFTER_S = 0.05
-# How often a client not being read is looked for (`sockets.hung_up`).
-HANGUP_POLL_S = 0.5
 
 
 class _Refused(Exception):
@@ -50,6 +41,7 @@ class ClientConnection(FlowControl):
 
     def __init__(self, listener: Listener) -> None:
         self._listener = listener
+        self._timings = listener.timings
         self._parser = httptools.HttpRequestParser(self)
         self._queue: deque[Message] = deque()  # parsed requests, the one answered first
         self._parsing: Message | None = None  # the request whose body is arriving
@@ -135,7 +127,7 @@ class ClientConnection(FlowControl):
         if self.exchange is None:
             return False  # closes
         loop = asyncio.get_running_loop()
-        later = self._started_at + WATCH_AFTER_S - loop.time()
+        later = self._started_at + self._timings.watch_after_s - loop.time()
         loop.call_later(max(0.0, later), self._gone_if_busy, self.exchange)
         return True  # its answer may still be written (and the connection closes after it)
 
@@ -301,7 +293,7 @@ class ClientConnection(FlowControl):
     def pause_reading(self) -> bool:
         paused = super().pause_reading()
         if paused and HANGUP and self._hangup is None:
-            self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
+            self._look_later()
         return paused
 
     def _look(self) -> None:
@@ -313,7 +305,11 @@ class ClientConnection(FlowControl):
             self._left()
             self.transport.close()
         else:
-            self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
+            self._look_later()
+
+    def _look_later(self) -> None:
+        poll_s = self._timings.hangup_poll_s
+        self._hangup = asyncio.get_running_loop().call_later(poll_s, self._look)
 
     def _start_idle(self) -> None:
         """From now, the connection waits for a request. (One timer, moved on only when it
@@ -321,17 +317,18 @@ class ClientConnection(FlowControl):
         loop = asyncio.get_running_loop()
         self._idle_since = loop.time()
         if self._idle is None:
-            self._idle = loop.call_later(IDLE_S, self._idle_due)
+            self._idle = loop.call_later(self._timings.idle_s, self._idle_due)
 
     def _idle_due(self) -> None:
         self._idle = None
         if self.exchange is not None or self._queue:
             return  # at work; `_start_idle` arms it again
         waited = asyncio.get_running_loop().time() - self._idle_since
-        if waited >= IDLE_S:
+        idle_s = self._timings.idle_s
+        if waited >= idle_s:
             self.close()
         else:
-            self._idle = asyncio.get_running_loop().call_later(IDLE_S - waited, self._idle_due)
+            self._idle = asyncio.get_running_loop().call_later(idle_s - waited, self._idle_due)
 
     def _cancel_timers(self) -> None:
         for timer in (self._idle, self._hangup):
@@ -349,9 +346,11 @@ class Listener:
         bad_request: Callable[[int, str], Response],
         max_head_bytes: int,
         max_headers: int,
+        timings: ListenerTimings,
     ) -> None:
         """`handler` runs in a task for each request."""
         self.handler = handler
+        self.timings = timings
         self._bad_request = bad_request
         self.max_head_bytes = max_head_bytes
         self.max_headers = max_headers
@@ -371,7 +370,7 @@ class Listener:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
-        """Stop listening, close idle connections, and give handlers `CLOSE_GRACE_S` to end."""
+        """Stop listening, close idle connections, and give handlers `close_grace_s` to end."""
         self.closing = True  # each connection closes once its answer is sent
         if self._server is not None:
             self._server.close()
@@ -382,7 +381,7 @@ class Listener:
             else:
                 busy[connection.over()] = connection
         if busy:
-            _done, late = await asyncio.wait(busy, timeout=CLOSE_GRACE_S)
+            _done, late = await asyncio.wait(busy, timeout=self.timings.close_grace_s)
             for over in late:
                 busy[over].abort()
             tasks = [c.task for c in busy.values() if c.task is not None]
