@@ -46,7 +46,7 @@ class RequestRelay:
         self.situation = situation
         self.inflight = inflight
         self._gate = gate
-        self.pool = pool
+        self._pool = pool
         self._streams = streams
 
     async def handle(self, exchange: Exchange) -> None:
@@ -139,7 +139,7 @@ class RequestRelay:
         target, headers = upstream_request(request, upstream)
         body = exchange.body() if request.body_exists else None
         try:
-            response = await self.pool.request(
+            response = await self._pool.request(
                 upstream.url, request.method, target, headers, body=body
             )
         except UpstreamError as error:
