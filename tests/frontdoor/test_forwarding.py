@@ -19,7 +19,7 @@ import pytest
 
 from tests.engine.helpers import LaunchFactory
 from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events, wait_until
-from tray.frontdoor.listener import WATCH_AFTER_S
+from tray.frontdoor.config import ListenerTimings
 from tray.runtime import logs
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
@@ -167,7 +167,8 @@ async def test_the_terminal_websocket_echoes(front_door: DoorUnderTest) -> None:
         aiohttp.ClientSession() as session,
         session.ws_connect(f"{front_door.url}/pty/{pty}/connect?auth_token={token}") as ws,
     ):
-        await asyncio.sleep(WATCH_AFTER_S * 4)  # a connection at work this long is watched
+        # a connection at work this long is watched
+        await asyncio.sleep(ListenerTimings().watch_after_s * 4)
         await ws.send_str("hello door\n")
         seen = ""
         while "hello door" not in seen:

@@ -298,7 +298,7 @@ async def test_a_client_that_breaks_off_its_body_is_let_go_quietly(
 class DropsTheSecond:
     """Keeps its connections alive, and closes one without an answer at the second request
     to /echo (as a server killed right then would): the door had that connection at hand, so
-    it sent the request at once, without a task (`FrontDoor._quick`)."""
+    it sent the request on it at once."""
 
     def __init__(self) -> None:
         self.requests: list[bytes] = []
@@ -374,7 +374,7 @@ async def test_an_http_1_0_client_gets_its_answer_and_the_connection_closes() ->
 
 @pytest.mark.parametrize("length", [True, False], ids=["with its length", "chunked"])
 async def test_a_large_answer_on_a_kept_connection_reaches_the_client_whole(length: bool) -> None:
-    """Too large to be waited for whole (`FrontDoor._quick`): a task relays it."""
+    """Too large to be read whole before it is sent on: it is relayed as it comes."""
     data = bytes(range(256)) * 8 * 1024  # 2 MiB
 
     async def large(request: web.Request) -> web.StreamResponse:
@@ -406,12 +406,12 @@ async def test_a_large_answer_on_a_kept_connection_reaches_the_client_whole(leng
             assert body == data
 
 
-@pytest.mark.parametrize("where", ["_screen", "_response_headers"])
+@pytest.mark.parametrize("where", ["screen", "response_headers"])
 async def test_a_failure_in_the_door_answers_500_and_the_next_request_is_served(
     where: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A bug met while a request is taken (`_screen`) or while its answer is read from the
-    server's connection (`_response_headers`): both run in callbacks, not in a task."""
+    """A bug met while a request is taken (`Gate.screen`) or while its answer is read from the
+    server's connection (`wire.response_headers`)."""
     get = b"GET /echo HTTP/1.1\r\nHost: x\r\n" + AUTH + b"\r\n"
     async with door_in(State.CONNECTED) as (door, port):
         [(status, _)] = await exchange(port, get)  # a pooled connection at hand from now on
@@ -419,10 +419,10 @@ async def test_a_failure_in_the_door_answers_500_and_the_next_request_is_served(
         def broken(*_args: object) -> None:
             raise RuntimeError("a bug")
 
-        if where == "_screen":
-            monkeypatch.setattr(door, where, broken)
+        if where == "screen":
+            monkeypatch.setattr(door.gate, where, broken)
         else:
-            monkeypatch.setattr(f"tray.frontdoor.door.{where}", broken)
+            monkeypatch.setattr(f"tray.frontdoor.requests.{where}", broken)
         [(status, body)] = await exchange(port, get + get, answers=2)  # the connection closes
         assert (status, message(body)) == (500, "the front door failed: a bug")
         monkeypatch.undo()
@@ -434,8 +434,8 @@ async def test_a_failure_in_the_door_answers_500_and_the_next_request_is_served(
 
 
 async def test_a_rotation_cuts_off_a_request_in_flight_on_a_kept_connection() -> None:
-    """Sent at once on a pooled connection (`FrontDoor._quick`, no task to cancel), with the
-    old password: the rotation ends it as it ends a held one."""
+    """Sent at once on a pooled connection, with the old password: the rotation ends it as it
+    ends a held one."""
     asked, released = asyncio.Event(), asyncio.Event()
 
     async def slow(request: web.Request) -> web.Response:

@@ -25,7 +25,7 @@ from tests.frontdoor.helpers import wait_until
 from tray.core.door import streams as door_streams
 from tray.core.door.phases import Credentials, ServerView, Upstream
 from tray.core.status import State
-from tray.frontdoor import door as door_module
+from tray.frontdoor.config import DoorTimings
 from tray.frontdoor.door import DoorConfig, FrontDoor
 
 pytestmark = pytest.mark.timeout(60)
@@ -76,7 +76,6 @@ def sse(payload: dict[str, object]) -> bytes:
 @pytest.fixture(autouse=True)
 def short_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(door_streams, "FIRST_EVENT_S", FIRST_EVENT_S)
-    monkeypatch.setattr(door_module, "STREAM_READ_TIMEOUT_S", SILENCE_S)
 
 
 @contextlib.asynccontextmanager
@@ -109,7 +108,8 @@ async def on_a_new_server(
     """A client's stream held while the server is away, then a new server comes up and the
     client creates a session at once (and awaits `then`): what its stream got, the answer, and
     how long it took."""
-    door = FrontDoor(DoorConfig(port=0, hold_limit_s=20.0), PUBLIC)
+    timings = DoorTimings(stream_read_timeout_s=SILENCE_S)
+    door = FrontDoor(DoorConfig(port=0, hold_limit_s=20.0, timings=timings), PUBLIC)
     url = await door.start()
     door.server_changed(ServerView(State.STARTING, None))
     seen: list[str] = []

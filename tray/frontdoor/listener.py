@@ -2,16 +2,14 @@
 
 Each connection is a protocol that feeds what arrives to llhttp, and answers its requests one
 at a time (keep-alive; a pipelined request waits its turn, and the connection is not read
-meanwhile). A request without a body goes to `quick`, which may answer it from callbacks
-alone (the door's common case: forwarded and answered with no task) or hand it to a task; a
-request with a body has its handler run in a task of its own. The body arrives into a buffer
-the handler reads; past `BUFFER_BYTES` the connection is not read until the handler catches
-up.
+meanwhile), each by its handler run in a task of its own. A request's body arrives into a
+buffer the handler reads; past `BUFFER_BYTES` the connection is not read until the handler
+catches up.
 
 A client that goes away cancels its request's handler, so nothing stays held for it: at once
 if its connection breaks; if it closes its side (which a client that gives up does, and one
-that only half-closes looks the same), once the handler has worked `WATCH_AFTER_S`. While the
-connection is not read, the kernel is asked every `HANGUP_POLL_S` whether the client hung up
+that only half-closes looks the same), once the handler has worked `watch_after_s`. While the
+connection is not read, the kernel is asked every `hangup_poll_s` whether the client hung up
 (Linux tells; elsewhere it is seen once reading resumes). A request llhttp cannot parse, or
 whose head is over the bounds, gets the answer `bad_request` builds, and the connection closes.
 """
@@ -22,314 +20,42 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
-from functools import cached_property
-from urllib.parse import parse_qsl, unquote
+from collections.abc import Callable
 
 import httptools
 
-from tray.frontdoor.flow import WriteFlow
-from tray.frontdoor.heads import Headers, response_head
+from tray.frontdoor.config import ListenerTimings
+from tray.frontdoor.exchange import ClientGone, Exchange, Handler, Message, Request, Response
+from tray.frontdoor.http import READ, FlowControl, Headers, response_head
 from tray.frontdoor.sockets import HANGUP, hung_up
 
 log = logging.getLogger(__name__)
-
-READ = 64 * 1024
-# A request body waiting for its handler past this many bytes pauses reading the client.
-BUFFER_BYTES = 256 * 1024
-# A connection waiting for its next request (or for the rest of a request's head) is closed
-# after this long, as most servers do.
-IDLE_S = 75.0
-# On close: how long handlers get to answer (held requests get their 503, streams end).
-CLOSE_GRACE_S = 5.0
-# A client that closes its side while its request is at work this long is gone.
-WATCH_AFTER_S = 0.05
-# How often a client not being read is looked for (`sockets.hung_up`).
-HANGUP_POLL_S = 0.5
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_NO_BODY = frozenset({204, 304})
-_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
-
-
-class ClientGone(ConnectionError):
-    """The client closed its connection or stopped reading; nothing more reaches it."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A whole answer: status, headers and body."""
-
-    status: int
-    headers: Headers = field(default_factory=list)
-    body: bytes = b""
-    reason: bytes = b""
-
-
-class Request:
-    """What the client asked, as llhttp read it; the values the door looks at, decoded."""
-
-    def __init__(
-        self, method: bytes, target: bytes, headers: Headers, version: str, keep_alive: bool
-    ) -> None:
-        self.method = method.decode("ascii")
-        self.raw_path = target.decode("ascii")  # llhttp lets only visible ASCII through
-        path, _, self.query_string = self.raw_path.partition("?")
-        self.path = unquote(path)
-        self.headers = headers
-        self.version = version
-        self.keep_alive = keep_alive
-        self._lower = {name.lower(): value for name, value in reversed(self.headers)}
-        length = self._lower.get(b"content-length")
-        self.content_length = int(length) if length is not None else None  # llhttp checked it
-        self.body_exists = bool(self.content_length) or b"transfer-encoding" in self._lower
-
-    def header(self, name: str) -> str | None:
-        """The first value of header `name` (any case), or None."""
-        value = self._lower.get(name.lower().encode("ascii"))
-        return None if value is None else value.decode("latin-1")
-
-    @cached_property
-    def query(self) -> dict[str, str]:
-        """Each query parameter's first value."""
-        first: dict[str, str] = {}
-        for name, value in parse_qsl(self.query_string, keep_blank_values=True):
-            first.setdefault(name, value)
-        return first
-
-    @cached_property
-    def cookies(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for part in (self.header("cookie") or "").split(";"):
-            name, sep, value = part.strip().partition("=")
-            if sep:
-                found.setdefault(name, value.strip('"'))
-        return found
-
-
-class _Message:
-    """A request as it arrives: its head, then its body, kept until the handler reads it."""
-
-    def __init__(self, request: Request) -> None:
-        self.request = request
-        self.chunks: list[bytes] = []
-        self.buffered = 0
-        self.complete = False
-        self.arrived = False  # any of the body
-        self.broken: str | None = None  # why the rest of the body will not come
-        self.upgrade = False
-        self._changed: asyncio.Future[None] | None = None
-
-    def add(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.buffered += len(data)
-        self.arrived = True
-        self._wake()
-
-    def finish(self) -> None:
-        self.complete = True
-        self._wake()
-
-    def break_off(self, why: str) -> None:
-        if not self.complete and self.broken is None:
-            self.broken = why
-        self._wake()
-
-    async def changed(self) -> None:
-        self._changed = asyncio.get_running_loop().create_future()
-        try:
-            await self._changed
-        finally:
-            self._changed = None
-
-    def _wake(self) -> None:
-        if self._changed is not None and not self._changed.done():
-            self._changed.set_result(None)
-
-
-class Exchange:
-    """One request and its answer: a `Reply` at once, or a response started and written in
-    parts (a large body, an event stream), or a switch to another protocol (WebSocket)."""
-
-    def __init__(self, connection: _Connection, message: _Message) -> None:
-        self.request = message.request
-        self._connection = connection
-        self._message = message
-        self.started = False
-        self.switched = False
-        self.finished = False  # the whole answer was written
-        self.close_after = False  # the connection closes after the answer
-        self._chunked = False
-        self._bodyless = False
-
-    async def body(self) -> AsyncIterator[bytes]:
-        """The request's body, as it arrives; `ClientGone` if the client breaks it off."""
-        message = self._message
-        if (
-            not message.arrived
-            and not message.complete
-            and (self.request.header("expect") or "").lower() == "100-continue"
-            and self.request.version == "1.1"
-        ):
-            self._connection.write(_CONTINUE)
-        while True:
-            if message.chunks:
-                data = b"".join(message.chunks)
-                message.chunks.clear()
-                message.buffered = 0
-                self._connection.caught_up()
-                yield data
-            elif message.complete:
-                return
-            elif message.broken is not None:
-                raise ClientGone(message.broken)
-            else:
-                await message.changed()
-
-    async def reply(self, reply: Reply) -> None:
-        """The whole answer in one write: one segment, one wakeup for the client."""
-        self.answer(reply)
-        await self._connection.drain()
-
-    def answer(self, reply: Reply) -> None:
-        """`reply` written now (without waiting for the client to read it)."""
-        self.started = True
-        headers, framing = _framing_apart(reply.headers)
-        length = framing.get(b"content-length")
-        if self.request.method != "HEAD" or length is None:  # a HEAD's: the server's, for a GET
-            length = str(len(reply.body)).encode()
-        headers.append((b"content-length", length))
-        self._connection_header(headers, framing)
-        head = response_head(reply.status, reply.reason, headers)
-        bodyless = self.request.method == "HEAD" or reply.status in _NO_BODY
-        self._send(head if bodyless else head + reply.body)
-        self.finished = True
-
-    async def start(self, status: int, headers: Headers, reason: bytes = b"") -> None:
-        """Send the status and headers; with neither Content-Length nor Transfer-Encoding among
-        them, the body is sent chunked (to an HTTP/1.0 client: until the connection closes)."""
-        self.started = True
-        headers, framing = _framing_apart(headers)
-        self._bodyless = self.request.method == "HEAD" or status in _NO_BODY
-        length = framing.get(b"content-length")
-        if length is not None:
-            headers.append((b"content-length", length))
-        elif not self._bodyless:
-            if self.request.version == "1.1":
-                self._chunked = True
-                headers.append((b"transfer-encoding", b"chunked"))
-            else:
-                self.close_after = True
-        self._connection_header(headers, framing)
-        self._send(response_head(status, reason, headers))
-
-    async def write(self, data: bytes) -> None:
-        """Part of the body; `ClientGone` once the client is."""
-        if data and not self._bodyless:
-            self._send(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data)
-            await self._connection.drain()
-
-    async def end(self) -> None:
-        if self._chunked:
-            self._send(b"0\r\n\r\n")
-        self.finished = True
-        await self._connection.drain()
-
-    async def switch(
-        self, headers: Headers
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
-        """Answer 101 with `headers`; the connection is the caller's from now on, as streams
-        (with the bytes the client sent after its request)."""
-        self.started = self.switched = True
-        self._send(response_head(101, b"", headers))
-        return self._connection.switch()
-
-    @property
-    def request_read(self) -> bool:
-        """Whether the whole request arrived (its body too)."""
-        return self._message.complete
-
-    @property
-    def gone(self) -> bool:
-        """Whether the client went away."""
-        return self._connection.gone
-
-    def done(self) -> None:
-        """The exchange, taken by `quick` (answered without a task), is over."""
-        self._connection.finish(self)
-
-    def fail(self, error: Exception) -> None:
-        """The work on the exchange, taken by `quick`, failed: it ends (see `Listener.failed`)."""
-        self._connection.failed(self, error)
-
-    def handoff(self, work: Coroutine[None, None, None]) -> None:
-        """The exchange, taken by `quick`, goes on in a task running `work`."""
-        self._connection.run(self, work)
-
-    def _connection_header(self, headers: Headers, framing: dict[bytes, bytes]) -> None:
-        """Add `Connection: close` to `headers` if the connection closes after the answer."""
-        if (
-            self.close_after
-            or not self.request.keep_alive
-            or self._message.upgrade
-            or self._connection.closing
-            or framing.get(b"connection", b"").lower() == b"close"
-        ):
-            self.close_after = True
-            headers.append((b"connection", b"close"))
-
-    def _send(self, data: bytes) -> None:
-        if self._connection.gone:
-            raise ClientGone("the client went away")
-        self._connection.write(data)
-
-
-def _framing_apart(headers: Headers) -> tuple[Headers, dict[bytes, bytes]]:
-    """The fields the listener does not set, and those it does (the body's framing and the
-    connection's end) by their lowercase name."""
-    kept: Headers = []
-    framing: dict[bytes, bytes] = {}
-    for name, value in headers:
-        lower = name.lower()
-        if lower in _FRAMING:
-            framing.setdefault(lower, value)
-        else:
-            kept.append((name, value))
-    return kept, framing
-
-
-Handler = Callable[[Exchange], Coroutine[None, None, None]]
-# Takes a request without a body: answers it from callbacks, or hands it to a task.
-Quick = Callable[[Exchange], None]
 
 
 class _Refused(Exception):
     """A request head over a bound (the status and why are kept by the connection)."""
 
 
-class _Connection(WriteFlow):
+class ClientConnection(FlowControl):
     """One client's connection: llhttp's callbacks, and the task answering its request."""
 
     def __init__(self, listener: Listener) -> None:
         self._listener = listener
+        self._timings = listener.timings
         self._parser = httptools.HttpRequestParser(self)
-        self._transport: asyncio.Transport | None = None
-        self._queue: deque[_Message] = deque()  # parsed requests, the one answered first
-        self._parsing: _Message | None = None  # the request whose body is arriving
+        self._queue: deque[Message] = deque()  # parsed requests, the one answered first
+        self._parsing: Message | None = None  # the request whose body is arriving
         self._url = b""
         self._headers: Headers = []
         self._head_bytes = 0
         self._refusal: tuple[int, str] | None = None  # to answer once the queue is empty
         self.exchange: Exchange | None = None  # the request being answered
-        self.task: asyncio.Task[None] | None = None  # its handler, unless `quick` took it
+        self.task: asyncio.Task[None] | None = None  # its handler
         self._over: asyncio.Future[None] | None = None  # for `Listener.close`: the answer ended
-        self._starting = False  # in `_next`
-        self._again = False  # `_next` is due again once it returns
         self._started_at = 0.0
         self._idle: asyncio.TimerHandle | None = None
         self._idle_since = 0.0
         self._hangup: asyncio.TimerHandle | None = None
-        self._paused = False
         self._trailing = b""  # what came after an upgrade request
         self._switched = False
         self._ended = False  # the client closed its side
@@ -339,18 +65,10 @@ class _Connection(WriteFlow):
     def closing(self) -> bool:
         return self._listener.closing
 
-    def write(self, data: bytes) -> None:
-        assert self._transport is not None
-        self._transport.write(data)
-
     async def drain(self) -> None:
         await self.writable()
         if self.gone:
             raise ClientGone("the client went away")
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
 
     def abort(self) -> None:
         """Give up on the request being answered (the listener closing after its grace)."""
@@ -361,16 +79,14 @@ class _Connection(WriteFlow):
     def caught_up(self) -> None:
         """The handler read the buffered body: read on, unless waiting is still due."""
         if (
-            self._paused
+            self.reading_paused
             and len(self._queue) <= 1
             and self._refusal is None
             and not self._trailing_due
         ):
-            self._paused = False
             if self._hangup is not None:
                 self._hangup.cancel()
-            assert self._transport is not None
-            self._transport.resume_reading()
+            self.resume_reading()
 
     @property
     def _trailing_due(self) -> bool:
@@ -378,23 +94,23 @@ class _Connection(WriteFlow):
         return any(message.upgrade for message in self._queue)
 
     def switch(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
-        assert self._transport is not None
+        assert self.transport is not None
         self._switched = True
         self._cancel_timers()
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=READ)
         protocol = asyncio.StreamReaderProtocol(reader)
-        self._transport.set_protocol(protocol)
-        protocol.connection_made(self._transport)
-        writer = asyncio.StreamWriter(self._transport, protocol, reader, loop)
-        self._transport.resume_reading()
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        writer = asyncio.StreamWriter(self.transport, protocol, reader, loop)
+        self.transport.resume_reading()
         return reader, writer, self._trailing
 
     # -- asyncio's callbacks --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self.transport = transport
         self._listener.connections.add(self)
         self._start_idle()
 
@@ -407,11 +123,11 @@ class _Connection(WriteFlow):
     def eof_received(self) -> bool:
         self._ended = True
         if self._parsing is not None:
-            self._parsing.break_off("the client closed its connection before its body ended")
+            self._parsing.fail(ClientGone("the client closed its connection before its body ended"))
         if self.exchange is None:
             return False  # closes
         loop = asyncio.get_running_loop()
-        later = self._started_at + WATCH_AFTER_S - loop.time()
+        later = self._started_at + self._timings.watch_after_s - loop.time()
         loop.call_later(max(0.0, later), self._gone_if_busy, self.exchange)
         return True  # its answer may still be written (and the connection closes after it)
 
@@ -420,11 +136,11 @@ class _Connection(WriteFlow):
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             self._trailing = data[upgrade.args[0] :]
-            self._pause()
+            self.pause_reading()
         except httptools.HttpParserError as error:
-            self._pause()
+            self.pause_reading()
             if self._parsing is not None:  # mid-body: the handler hears it reading
-                self._parsing.break_off(f"the client broke off its body: {error}")
+                self._parsing.fail(ClientGone(f"the client broke off its body: {error}"))
                 self._refusal = self._refusal or (400, "")
             else:
                 why = f"the request is not valid HTTP/1.1 ({error})"
@@ -432,7 +148,7 @@ class _Connection(WriteFlow):
             self._next()
             return
         if len(self._queue) > 1:
-            self._pause()  # pipelined: read on once the request before is answered
+            self.pause_reading()  # pipelined: read on once the request before is answered
 
     # -- llhttp's callbacks ---------------------------------------------------------------------
 
@@ -461,7 +177,7 @@ class _Connection(WriteFlow):
             parser.should_keep_alive(),
         )
         self._headers = []  # a chunked body's trailer fields, if any, are counted, not kept
-        message = _Message(request)
+        message = Message(request, self.pause_reading, self.caught_up)
         message.upgrade = parser.should_upgrade()
         self._parsing = message
         self._queue.append(message)
@@ -471,8 +187,6 @@ class _Connection(WriteFlow):
     def on_body(self, body: bytes) -> None:
         assert self._parsing is not None
         self._parsing.add(body)
-        if self._parsing.buffered > BUFFER_BYTES:
-            self._pause()
 
     def on_message_complete(self) -> None:
         assert self._parsing is not None
@@ -492,22 +206,8 @@ class _Connection(WriteFlow):
     # -- the requests, one after another --------------------------------------------------------
 
     def _next(self) -> None:
-        """Answer the next request, if none is being answered; or end the connection. (Once at
-        a time: a request `quick` answers at once ends in here, and the next is taken in turn.)"""
-        if self._starting:
-            self._again = True
-            return
-        self._starting = True
-        try:
-            self._again = True
-            while self._again:
-                self._again = False
-                self._start_next()
-        finally:
-            self._starting = False
-
-    def _start_next(self) -> None:
-        transport = self._transport
+        """Answer the next request, if none is being answered; or end the connection."""
+        transport = self.transport
         if self.exchange is not None or self._switched or transport is None:
             return
         if transport.is_closing():
@@ -516,13 +216,7 @@ class _Connection(WriteFlow):
             self._started_at = asyncio.get_running_loop().time()
             message = self._queue[0]
             exchange = self.exchange = Exchange(self, message)
-            if message.request.body_exists:
-                self.run(exchange, self._listener.handler(exchange))
-            else:
-                try:
-                    self._listener.quick(exchange)
-                except Exception as error:
-                    self._listener.failed(exchange, error)
+            self.task = asyncio.get_running_loop().create_task(self._answer(exchange))
         elif self._refusal is not None:
             status, why = self._refusal
             if why:
@@ -533,12 +227,20 @@ class _Connection(WriteFlow):
         else:
             self._start_idle()
 
-    def run(self, exchange: Exchange, work: Coroutine[None, None, None]) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._answer(exchange, work))
-
-    async def _answer(self, exchange: Exchange, work: Coroutine[None, None, None]) -> None:
+    async def _answer(self, exchange: Exchange) -> None:
+        """The request's handler; a failure in it answers 500 if nothing was sent yet, and the
+        connection closes."""
         try:
-            await self._listener.run(exchange, work)
+            await self._listener.handler(exchange)
+        except ConnectionError:
+            pass
+        except Exception as error:
+            request = exchange.request
+            log.error("front door: %s %s failed", request.method, request.path, exc_info=error)
+            exchange.close_after = True
+            if not exchange.started:
+                with contextlib.suppress(ConnectionError):
+                    await exchange.respond(self._listener.failure(error))
         finally:
             self.task = None
             self.finish(exchange)
@@ -566,10 +268,6 @@ class _Connection(WriteFlow):
         self.caught_up()
         self._next()
 
-    def failed(self, exchange: Exchange, error: Exception) -> None:
-        if self.exchange is exchange:
-            self._listener.failed(exchange, error)
-
     def over(self) -> asyncio.Future[None]:
         """Done once the request being answered is (at once if none is)."""
         if self._over is None or self._over.done():
@@ -582,7 +280,7 @@ class _Connection(WriteFlow):
         """The client is gone: its requests are let go."""
         self.gone = True
         for message in self._queue:
-            message.break_off("the client went away")
+            message.fail(ClientGone("the client went away"))
         if self.task is not None and not self._switched:
             self.task.cancel()
         if self._over is not None and not self._over.done():
@@ -592,23 +290,26 @@ class _Connection(WriteFlow):
         if self.exchange is exchange:
             self._left()
 
-    def _pause(self) -> None:
-        if not self._paused and self._transport is not None:
-            self._paused = True
-            self._transport.pause_reading()
-            if HANGUP and self._hangup is None:
-                self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
+    def pause_reading(self) -> bool:
+        paused = super().pause_reading()
+        if paused and HANGUP and self._hangup is None:
+            self._look_later()
+        return paused
 
     def _look(self) -> None:
         """While the client is not read: whether it hung up (Linux tells; see `HANGUP`)."""
         self._hangup = None
-        if not self._paused or self._switched or self._transport is None:
+        if not self.reading_paused or self._switched or self.transport is None:
             return
-        if self._transport.is_closing() or hung_up(self._transport.get_extra_info("socket")):
+        if self.transport.is_closing() or hung_up(self.transport.get_extra_info("socket")):
             self._left()
-            self._transport.close()
+            self.transport.close()
         else:
-            self._hangup = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._look)
+            self._look_later()
+
+    def _look_later(self) -> None:
+        poll_s = self._timings.hangup_poll_s
+        self._hangup = asyncio.get_running_loop().call_later(poll_s, self._look)
 
     def _start_idle(self) -> None:
         """From now, the connection waits for a request. (One timer, moved on only when it
@@ -616,17 +317,18 @@ class _Connection(WriteFlow):
         loop = asyncio.get_running_loop()
         self._idle_since = loop.time()
         if self._idle is None:
-            self._idle = loop.call_later(IDLE_S, self._idle_due)
+            self._idle = loop.call_later(self._timings.idle_s, self._idle_due)
 
     def _idle_due(self) -> None:
         self._idle = None
         if self.exchange is not None or self._queue:
             return  # at work; `_start_idle` arms it again
         waited = asyncio.get_running_loop().time() - self._idle_since
-        if waited >= IDLE_S:
+        idle_s = self._timings.idle_s
+        if waited >= idle_s:
             self.close()
         else:
-            self._idle = asyncio.get_running_loop().call_later(IDLE_S - waited, self._idle_due)
+            self._idle = asyncio.get_running_loop().call_later(idle_s - waited, self._idle_due)
 
     def _cancel_timers(self) -> None:
         for timer in (self._idle, self._hangup):
@@ -641,20 +343,19 @@ class Listener:
     def __init__(
         self,
         handler: Handler,
-        quick: Quick,
-        bad_request: Callable[[int, str], Reply],
+        bad_request: Callable[[int, str], Response],
         max_head_bytes: int,
         max_headers: int,
+        timings: ListenerTimings,
     ) -> None:
-        """`handler` runs in a task for each request with a body; `quick` takes each one
-        without (see `Quick`)."""
+        """`handler` runs in a task for each request."""
         self.handler = handler
-        self.quick = quick
+        self.timings = timings
         self._bad_request = bad_request
         self.max_head_bytes = max_head_bytes
         self.max_headers = max_headers
         self._server: asyncio.Server | None = None
-        self.connections: set[_Connection] = set()
+        self.connections: set[ClientConnection] = set()
         self.closing = False
 
     @property
@@ -664,12 +365,12 @@ class Listener:
     async def start(self, host: str, port: int, backlog: int) -> int:
         """Listen; the port listened on."""
         self._server = await asyncio.get_running_loop().create_server(
-            lambda: _Connection(self), host, port, backlog=backlog, reuse_address=True
+            lambda: ClientConnection(self), host, port, backlog=backlog, reuse_address=True
         )
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
-        """Stop listening, close idle connections, and give handlers `CLOSE_GRACE_S` to end."""
+        """Stop listening, close idle connections, and give handlers `close_grace_s` to end."""
         self.closing = True  # each connection closes once its answer is sent
         if self._server is not None:
             self._server.close()
@@ -680,40 +381,17 @@ class Listener:
             else:
                 busy[connection.over()] = connection
         if busy:
-            _done, late = await asyncio.wait(busy, timeout=CLOSE_GRACE_S)
+            _done, late = await asyncio.wait(busy, timeout=self.timings.close_grace_s)
             for over in late:
                 busy[over].abort()
             tasks = [c.task for c in busy.values() if c.task is not None]
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def run(self, exchange: Exchange, work: Coroutine[None, None, None]) -> None:
-        """A request's `work` (its handler's); a failure in it answers 500 if nothing was sent
-        yet."""
-        try:
-            await work
-        except ConnectionError:
-            pass
-        except Exception as error:
-            self._log_failure(exchange, error)
-            if not exchange.started:
-                with contextlib.suppress(ConnectionError):
-                    await exchange.reply(self._bad_request(500, f"the front door failed: {error}"))
-
-    def failed(self, exchange: Exchange, error: Exception) -> None:
-        """`quick` failed on `exchange`: 500 if nothing was sent yet, and the exchange ends."""
-        self._log_failure(exchange, error)
-        if not exchange.started:
-            with contextlib.suppress(ConnectionError):
-                exchange.answer(self._bad_request(500, f"the front door failed: {error}"))
-        exchange.close_after = True
-        exchange.done()
-
-    def _log_failure(self, exchange: Exchange, error: Exception) -> None:
-        request = exchange.request
-        log.error("front door: %s %s failed", request.method, request.path, exc_info=error)
+    def failure(self, error: Exception) -> Response:
+        return self._bad_request(500, f"the front door failed: {error}")
 
     def refuse(self, transport: asyncio.Transport, status: int, why: str) -> None:
-        reply = self._bad_request(status, why)
-        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+        response = self._bad_request(status, why)
+        headers = [*response.headers, (b"content-length", str(len(response.body)).encode())]
         headers.append((b"connection", b"close"))
-        transport.write(response_head(status, reply.reason, headers) + reply.body)
+        transport.write(response_head(status, response.reason, headers) + response.body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import (
@@ -25,11 +26,66 @@ from wsproto.events import (
 from wsproto.handshake import H11Handshake
 from wsproto.utilities import LocalProtocolError, ProtocolError, generate_accept_token
 
-from tray.frontdoor.heads import Headers
-from tray.frontdoor.upstream import READ, Address, UpstreamError, connect
+from tray.core.door.errors import Refuse, unavailable
+from tray.core.door.requests import Answer
+from tray.frontdoor.exchange import Exchange, Response
+from tray.frontdoor.http import READ, Headers
+from tray.frontdoor.server_connection import Address, UpstreamError
+from tray.frontdoor.upstream import address_of, connect
+from tray.frontdoor.wire import JSON, refuse, upstream_request
+
+if TYPE_CHECKING:
+    from tray.frontdoor.inflight import CredentialGeneration
+    from tray.frontdoor.requests import RequestRelay
 
 # The close code for a server gone (IANA's WebSocket registry: "Service Restart")
 SERVICE_RESTART = 1012
+# The client's side of a WebSocket handshake: the door makes its own with the server.
+HANDSHAKE = frozenset(
+    {
+        b"sec-websocket-key",
+        b"sec-websocket-version",
+        b"sec-websocket-extensions",
+        b"sec-websocket-protocol",
+    }
+)
+
+
+async def relay(
+    requests: RequestRelay, exchange: Exchange, generation: CredentialGeneration
+) -> Response | None:
+    """A client's WebSocket upgrade: held as any request, then tunnelled to the server."""
+    request = exchange.request
+    key = request.header("sec-websocket-key")
+    if key is None:
+        return refuse(Refuse(400, "BadRequest", "a WebSocket upgrade needs Sec-WebSocket-Key"))
+    decision = await requests.decide(requests.pending(exchange))
+    if isinstance(decision, Refuse):
+        return refuse(decision)
+    if isinstance(decision, Answer):
+        return Response(decision.status, JSON, decision.body)
+    target, headers = upstream_request(request, decision.upstream)
+    headers = [(n, v) for n, v in headers if n.lower() not in HANDSHAKE]
+    offered = request.header("sec-websocket-protocol") or ""
+    protocols = [p.strip() for p in offered.split(",") if p.strip()]
+    situation = requests.situation
+    try:
+        upstream, chosen = await open_upstream(
+            address_of(decision.upstream.url),
+            target,
+            headers,
+            protocols,
+            situation.config.timings.connect_timeout_s,
+        )
+    except Refused as refused:
+        return refuse(Refuse(refused.status, "UpgradeFailed", str(refused)))
+    except UpstreamError as error:
+        why = f"the terminal connection failed ({error})"
+        return refuse(unavailable(situation.view, why))
+    tunnel = Tunnel.to_client(await exchange.switch(accept_headers(key, chosen)), upstream)
+    with requests.inflight.tracking(generation, generation.tunnels, tunnel):
+        await tunnel.run()
+    return None
 
 
 class Refused(Exception):
