@@ -25,8 +25,8 @@ from tray.core.messages import (
     StreamOpened,
     Tick,
 )
+from tray.core.notice_pacing import MIN_SHOWN_S
 from tray.core.notify_policy import (
-    MIN_SHOWN_S,
     RECOVERED_TITLE,
     SESSION_TITLE,
     WAKE_QUIET_S,
