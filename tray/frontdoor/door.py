@@ -47,7 +47,8 @@ from tray.core.door.requests import (
     decide_request,
 )
 from tray.core.door.stats import DoorStats
-from tray.core.door.streams import STREAM_SILENCE_S, EventSplitter, HeldStream, first_event_within
+from tray.core.door.streams import STREAM_SILENCE_S, HeldStream, first_event_within
+from tray.core.sse import EventSplitter
 from tray.core.status import State
 from tray.frontdoor.heads import Headers
 from tray.frontdoor.listener import ClientGone, Exchange, Listener, Reply, Request
