@@ -525,7 +525,7 @@ def test_a_restart_for_a_stale_pid_or_a_server_not_ready_is_ignored() -> None:
     d.spawned()
     assert d.send(RestartFor(PID, limit)) == [], "still starting"
     d.listening()
-    d.healthy()
+    d.ready()
     d.opened()
     assert d.send(RestartFor(OTHER_PID, limit)) == []
     d.stop()

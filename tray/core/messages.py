@@ -52,13 +52,13 @@ class Listening:
 
 
 @dataclass(frozen=True)
-class Healthy:
+class Ready:
     gen: int
     version: str
 
 
 @dataclass(frozen=True)
-class HealthFailed:
+class NotReady:
     gen: int
     cause: Cause
 
@@ -147,8 +147,8 @@ Event = (
     | SpawnFailed
     | Spawned
     | Listening
-    | Healthy
-    | HealthFailed
+    | Ready
+    | NotReady
     | Exited
     | StreamOpened
     | StreamEvent
@@ -170,7 +170,7 @@ class Spawn:
 
 
 @dataclass(frozen=True)
-class CheckHealth:
+class CheckReadiness:
     gen: int
 
 
@@ -201,4 +201,4 @@ class Resync:
     attempt: int = 1
 
 
-Effect = Spawn | CheckHealth | Terminate | OpenStream | CloseStream | Resync
+Effect = Spawn | CheckReadiness | Terminate | OpenStream | CloseStream | Resync
