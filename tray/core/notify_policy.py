@@ -20,11 +20,17 @@ from enum import Enum
 from typing import Protocol
 
 from tray.core.causes import Cause, CauseKind
-from tray.core.health import MemoryLimitTooLowNotice, Notices, StuckNotice, Unstuck, UpdateNotice
-from tray.core.health import Notice as HealthNotice
 from tray.core.notice_pacing import NoticePacing
 from tray.core.present import capitalized, duration, memory_limit_too_low, retry
 from tray.core.resume import Condition, SessionReport
+from tray.core.server_health import (
+    MemoryLimitTooLowNotice,
+    Notices,
+    StuckNotice,
+    Unstuck,
+    UpdateNotice,
+)
+from tray.core.server_health import Notice as HealthNotice
 from tray.core.status import Incident, State, Status
 
 # Incidents that start this long after a wake from sleep are the sleep's doing: never shown.

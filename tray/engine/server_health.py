@@ -29,8 +29,14 @@ import httpx
 import psutil
 
 from tray.core.causes import OutOfMemory
-from tray.core.health import PROBE_PATH, HealthPolicy, HealthStatus, HealthWatch, MemorySample
 from tray.core.messages import Event, RestartFor
+from tray.core.server_health import (
+    PROBE_PATH,
+    HealthPolicy,
+    HealthStatus,
+    HealthWatch,
+    MemorySample,
+)
 from tray.core.status import State, Status
 from tray.engine.probe import ProbeError, probe_version
 
