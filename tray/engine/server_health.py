@@ -38,7 +38,7 @@ from tray.core.server_health import (
     MemorySample,
 )
 from tray.core.status import State, Status
-from tray.engine.probe import ProbeError, probe_version
+from tray.engine.version_check import VersionCheckError, ask_version
 
 UPDATE_TIMEOUT_S = 600.0
 # `opencode --version` loads the whole binary: 1.2 s idle, over 10 s on a loaded machine.
@@ -276,8 +276,8 @@ class HealthMonitor:
 
     async def _updated_to(self, binary: str, version: str, said: str) -> str:
         try:
-            found = await probe_version(binary, VERSION_TIMEOUT_S)
-        except ProbeError as error:
+            found = await ask_version(binary, VERSION_TIMEOUT_S)
+        except VersionCheckError as error:
             return f"update to {version}: the binary cannot say its version now ({error})"
         self._binary_state = file_state(binary)
         self.watch.binary_on_disk(binary, found)
@@ -324,8 +324,8 @@ class HealthMonitor:
 
     async def _check_version(self, binary: str) -> None:
         try:
-            version = await probe_version(binary, VERSION_TIMEOUT_S)
-        except ProbeError as error:
+            version = await ask_version(binary, VERSION_TIMEOUT_S)
+        except VersionCheckError as error:
             log.warning("the binary on disk changed but cannot say its version: %s", error)
             return
         finally:
