@@ -38,6 +38,7 @@ from tray.core.server_health import (
     MemorySample,
 )
 from tray.core.status import State, Status
+from tray.engine.one_shot import last_line, output_within
 from tray.engine.version_check import VersionCheckError, ask_version
 
 UPDATE_TIMEOUT_S = 600.0
@@ -153,17 +154,9 @@ async def run_update(
             f"update to {version} failed: could not run {binary} ({error.strerror or error})",
         )
     try:
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except BaseException as error:
-        with contextlib.suppress(ProcessLookupError):
-            if sys.platform == "win32":
-                proc.kill()
-            else:
-                os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        if isinstance(error, TimeoutError):
-            return False, f"update to {version} failed: no end within {timeout_s:.0f} s"
-        raise
+        output, _ = await output_within(proc, timeout_s)
+    except TimeoutError:
+        return False, f"update to {version} failed: no end within {timeout_s:.0f} s"
     text = output.decode(errors="replace")
     log.info("opencode upgrade exited with %s: %s", proc.returncode, text[-2000:])
     last = _last_line(text)
@@ -173,8 +166,8 @@ async def run_update(
 
 
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip().strip("│┌└■◇◆●○")]
-    return lines[-1][:_SHOWN_OUTPUT] if lines else ""
+    """The last line of `opencode upgrade`'s output that says something (not its box drawing)."""
+    return last_line(text, _SHOWN_OUTPUT, decoration="│┌└■◇◆●○")
 
 
 class HealthMonitor:

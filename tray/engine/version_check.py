@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
-import signal
 import sys
 from pathlib import Path
 
 from tray.core.causes import Cause, CauseKind
 from tray.engine import binary
+from tray.engine.one_shot import last_line, output_within
 
 _VERSION = re.compile(r"\bv?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)")
 _SHOWN_STDERR = 300
@@ -41,15 +39,10 @@ async def ask_version(path: str, timeout_s: float = 10) -> str:
     except OSError as error:
         raise VersionCheckError(f"{path}: cannot be run ({error.strerror or error})") from error
     try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except BaseException as error:  # timed out or cancelled: leave nothing running
-        _kill(proc)
-        await proc.wait()
-        if isinstance(error, TimeoutError):
-            raise VersionCheckError(
-                f"{path} --version did not answer within {timeout_s:g} s"
-            ) from None
-        raise
+        stdout, stderr = await output_within(proc, timeout_s)
+    except TimeoutError:
+        silent = f"{path} --version did not answer within {timeout_s:g} s"
+        raise VersionCheckError(silent) from None
     output = stdout.decode(errors="replace").strip()
     if proc.returncode != 0:
         detail = _last_line(stderr.decode(errors="replace")) or _last_line(output)
@@ -83,15 +76,5 @@ def _executable(path: str) -> Path:
     return target
 
 
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    """Kill the binary and whatever it started (a launcher script starts node or bun)."""
-    with contextlib.suppress(ProcessLookupError):
-        if sys.platform == "win32":
-            proc.kill()
-        else:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:_SHOWN_STDERR] if lines else ""
+    return last_line(text, _SHOWN_STDERR)
