@@ -26,6 +26,8 @@ from tray.core.messages import (
     Effect,
     Event,
     Exited,
+    FromProcess,
+    FromStream,
     Listening,
     NotReady,
     OpenStream,
@@ -76,10 +78,6 @@ class Policy:
     resync_max_s: float = 30.0
 
 
-_PROCESS_EVENTS = (SpawnFailed, Spawned, Listening, Ready, NotReady, Exited)
-_ADAPTER_EVENTS = (*_PROCESS_EVENTS, StreamOpened, StreamEvent, StreamClosed)
-
-
 class Supervisor:
     # What the user wants and the restarts across processes.
     _want = False  # the user wants a server
@@ -118,7 +116,7 @@ class Supervisor:
         self._breaker.window_s = policy.crash_loop_window_s
 
     def handle(self, event: Event, now: float) -> list[Effect]:
-        if isinstance(event, _ADAPTER_EVENTS):
+        if isinstance(event, FromProcess | FromStream):
             return self._on_adapter_event(event, now) if self._current(event) else []
         match event:
             case StartRequested():
@@ -301,9 +299,9 @@ class Supervisor:
 
     def _current(self, event: Event) -> bool:
         """Whether an adapter event belongs to the process or connection we have now."""
-        if isinstance(event, StreamOpened | StreamEvent | StreamClosed):
+        if isinstance(event, FromStream):
             return event.gen == self._stream.gen and not self._stream.down
-        if isinstance(event, _PROCESS_EVENTS):
+        if isinstance(event, FromProcess):
             return event.gen == self._process.gen and self._process.phase is not Proc.ABSENT
         return False
 
