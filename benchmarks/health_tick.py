@@ -25,10 +25,10 @@ import psutil
 from appbench import cpu_seconds, wakeups
 from benchlib import START_TIMEOUT_S, Statuses, connected, isolated_env, launch, machine, parser
 
-from tray.core.health import HealthPolicy, HealthWatch
+from tray.core.server_health import HealthPolicy, HealthWatch
 from tray.engine.api import make_client
 from tray.engine.engine import Engine
-from tray.engine.health import file_state, measure, oom_record
+from tray.engine.server_health import file_state, measure, oom_record
 
 OFF_S = 1e9  # a tick interval that never comes
 

@@ -20,7 +20,7 @@ import qasync
 from PySide6.QtWidgets import QApplication, QLabel, QTabWidget
 
 from tray.core.settings import Settings
-from tray.engine.probe import check_binary
+from tray.engine.version_check import check_binary
 from tray.platform.resources import resource_path
 from tray.ui.settings_dialog import PAGES, SettingsDialog
 

@@ -23,7 +23,8 @@ import pytest
 from tests.chaos.helpers import Sessions, Snapshot, assert_no_secret, leftovers
 from tests.desktop import VirtualDesktop
 from tests.e2e.app_driver import AppDriver, wait_until
-from tray.core.notify_policy import MIN_SHOWN_S, RECOVERED_TITLE
+from tray.core.notice_pacing import MIN_SHOWN_S
+from tray.core.notify_policy import RECOVERED_TITLE
 from tray.core.settings import Settings
 from tray.engine.leftover import RecordFile
 from tray.engine.password import USERNAME

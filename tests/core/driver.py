@@ -11,10 +11,10 @@ from tray.core.messages import (
     Effect,
     Event,
     Exited,
-    HealthFailed,
-    Healthy,
     Listening,
+    NotReady,
     OpenStream,
+    Ready,
     RestartRequested,
     Spawn,
     Spawned,
@@ -132,18 +132,18 @@ class Driver:
     def listening(self, url: str = URL) -> list[Effect]:
         return self.send(Listening(self.proc_gen, url))
 
-    def healthy(self, version: str = VERSION) -> list[Effect]:
-        return self.send(Healthy(self.proc_gen, version))
+    def ready(self, version: str = VERSION) -> list[Effect]:
+        return self.send(Ready(self.proc_gen, version))
 
-    def health_failed(self) -> list[Effect]:
-        return self.send(HealthFailed(self.proc_gen, causes.connection_refused(URL)))
+    def not_ready(self) -> list[Effect]:
+        return self.send(NotReady(self.proc_gen, causes.connection_refused(URL)))
 
     def exited(self, returncode: int = 1, stderr_tail: Sequence[str] = ()) -> list[Effect]:
         return self.send(Exited(self.proc_gen, returncode, tuple(stderr_tail)))
 
     def boot(self, version: str = VERSION) -> list[Effect]:
-        """The pending Spawn comes up: spawned, listening, healthy."""
-        return self.spawned() + self.listening() + self.healthy(version)
+        """The pending Spawn comes up: spawned, listening, ready."""
+        return self.spawned() + self.listening() + self.ready(version)
 
     # -- the stream of the last OpenStream -------------------------------------------------------
 

@@ -40,8 +40,9 @@ from tray.core.door.requests import (
     is_health_probe,
 )
 from tray.core.door.stats import DoorStats
-from tray.core.door.streams import HEARTBEAT_S, EventSplitter, HeldStream, sse_data
+from tray.core.door.streams import HEARTBEAT_S, HeldStream, sse_data
 from tray.core.messages import Spawn
+from tray.core.sse import EventSplitter
 from tray.core.status import State
 from tray.core.supervisor import Policy
 from tray.generations.events import StreamFormat

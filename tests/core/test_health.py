@@ -12,7 +12,8 @@ from tests.core.driver import PID, Driver
 from tests.factories import make_status
 from tray.core import causes, present, report
 from tray.core.causes import CauseKind, OutOfMemory
-from tray.core.health import (
+from tray.core.messages import Exited, RestartFor, Spawn, Terminate
+from tray.core.server_health import (
     MB,
     HealthPolicy,
     HealthStatus,
@@ -26,7 +27,6 @@ from tray.core.health import (
     Unstuck,
     UpdateNotice,
 )
-from tray.core.messages import Exited, RestartFor, Spawn, Terminate
 from tray.core.status import State
 from tray.generations.events import ServerEvent
 from tray.generations.v1 import read
@@ -525,7 +525,7 @@ def test_a_restart_for_a_stale_pid_or_a_server_not_ready_is_ignored() -> None:
     d.spawned()
     assert d.send(RestartFor(PID, limit)) == [], "still starting"
     d.listening()
-    d.healthy()
+    d.ready()
     d.opened()
     assert d.send(RestartFor(OTHER_PID, limit)) == []
     d.stop()

@@ -5,8 +5,8 @@ memory limit found too low to restart for."""
 from __future__ import annotations
 
 from tests.factories import make_status
-from tray.core.health import HealthStatus, StuckTurn
 from tray.core.notify_policy import CloseNotice, Notice, NoticeButton, NotifyPolicy, ShowNotice
+from tray.core.server_health import HealthStatus, StuckTurn
 from tray.core.settings import Settings
 from tray.core.status import Status
 

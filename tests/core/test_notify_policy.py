@@ -14,9 +14,9 @@ from tray.core.causes import Cause
 from tray.core.messages import (
     Event,
     Exited,
-    Healthy,
     Listening,
     OpenStream,
+    Ready,
     Spawn,
     StartRequested,
     StopRequested,
@@ -25,8 +25,8 @@ from tray.core.messages import (
     StreamOpened,
     Tick,
 )
+from tray.core.notice_pacing import MIN_SHOWN_S
 from tray.core.notify_policy import (
-    MIN_SHOWN_S,
     RECOVERED_TITLE,
     SESSION_TITLE,
     WAKE_QUIET_S,
@@ -525,7 +525,7 @@ class Run:
 
     def boot(self) -> None:
         self.send(Listening(self.proc_gen, "http://127.0.0.1:4096"))
-        self.send(Healthy(self.proc_gen, "1.18.33"))
+        self.send(Ready(self.proc_gen, "1.18.33"))
 
     def connect(self) -> None:
         self.send(StreamOpened(self.stream_gen))

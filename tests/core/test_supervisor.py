@@ -11,15 +11,15 @@ from tests.core.driver import PID, URL, VERSION, Driver
 from tray.core import causes
 from tray.core.causes import Cause, CauseKind
 from tray.core.messages import (
-    CheckHealth,
+    CheckReadiness,
     CloseStream,
     Effect,
     Event,
     Exited,
-    HealthFailed,
-    Healthy,
     Listening,
+    NotReady,
     OpenStream,
+    Ready,
     Resync,
     Resynced,
     Spawn,
@@ -208,8 +208,8 @@ EventAt = Callable[[int, int], Event]  # (process gen, stream gen) -> event
 ADAPTER_EVENTS: dict[str, EventAt] = {
     "spawned": lambda p, s: Spawned(p, PID + 1),
     "listening": lambda p, s: Listening(p, URL),
-    "healthy": lambda p, s: Healthy(p, VERSION),
-    "health_failed": lambda p, s: HealthFailed(p, PORT_IN_USE),
+    "ready": lambda p, s: Ready(p, VERSION),
+    "not_ready": lambda p, s: NotReady(p, PORT_IN_USE),
     "exited": lambda p, s: Exited(p, 1),
     "spawn_failed": lambda p, s: SpawnFailed(p, PORT_IN_USE),
     "opened": lambda p, s: StreamOpened(s),
@@ -222,14 +222,14 @@ EVENTS: dict[str, EventAt] = {
     "start": lambda p, s: StartRequested(),
     "stop": lambda p, s: StopRequested(),
 }
-PROCESS = ("listening", "healthy", "health_failed", "exited", "spawn_failed")
+PROCESS = ("listening", "ready", "not_ready", "exited", "spawn_failed")
 STREAM = ("opened", "stream_event", "closed")
-NOT_NOW = ("listening", "healthy", "health_failed")
+NOT_NOW = ("listening", "ready", "not_ready")
 # Events with the current gens that change nothing in a phase.
 IGNORED_NOW = {
     "fresh": (*PROCESS, *STREAM, "tick", "stop"),
-    "starting": ("healthy", "health_failed", *STREAM, "tick", "start"),
-    "respawned": ("healthy", "health_failed", *STREAM, "tick", "start"),
+    "starting": ("ready", "not_ready", *STREAM, "tick", "start"),
+    "respawned": ("ready", "not_ready", *STREAM, "tick", "start"),
     "listening": ("listening", *STREAM, "tick", "start"),
     "connecting": (*NOT_NOW, "tick", "start"),
     "connected": (*NOT_NOW, "tick", "start"),
@@ -303,8 +303,8 @@ def test_start_to_connected() -> None:
     steps: list[tuple[Callable[[], list[Effect]], list[Effect], float]] = [
         (d.start, [Spawn(1)], 60.5),
         (d.spawned, [], 61.0),  # the startup timeout counts from the process's start
-        (d.listening, [CheckHealth(1)], 61.0),
-        (d.healthy, [OpenStream(1)], 27.0),
+        (d.listening, [CheckReadiness(1)], 61.0),
+        (d.ready, [OpenStream(1)], 27.0),
         (d.opened, [Resync(None)], 27.5),
     ]
     for step, effects, deadline in steps:
@@ -548,7 +548,7 @@ def test_a_day_of_heartbeats_never_touches_an_idle_server(every: float) -> None:
     assert (status.restarts, status.incidents, status.uptime_s) == (0, (), 86400)
     assert d.log == [
         (0.0, Spawn(1)),
-        (0.0, CheckHealth(1)),
+        (0.0, CheckReadiness(1)),
         (0.0, OpenStream(1)),
         (0.0, Resync(None)),
     ]
@@ -656,11 +656,11 @@ def test_a_spawn_that_never_starts_a_process_still_times_out() -> None:
 def test_health_failures_are_retried_until_the_startup_timeout() -> None:
     d = in_phase("starting")
     d.now = 1.0
-    assert d.listening() == [CheckHealth(1)]
+    assert d.listening() == [CheckReadiness(1)]
     while d.state() is State.STARTING:
-        assert d.health_failed() == []
+        assert d.not_ready() == []
         effects = d.next_tick()
-    checks = [at for at, _ in d.logged(CheckHealth)]
+    checks = [at for at, _ in d.logged(CheckReadiness)]
     assert checks == [1.0 + 0.5 * n for n in range(118)]
     assert (d.now, effects) == (60.0, [TERMINATE_1])
     assert d.cause == causes.startup_timeout(60.0, causes.connection_refused(URL))
@@ -668,15 +668,15 @@ def test_health_failures_are_retried_until_the_startup_timeout() -> None:
 
 def test_healthy_after_health_failures_connects() -> None:
     d = in_phase("listening")
-    d.health_failed()
-    assert d.next_tick() == [CheckHealth(1)]
-    assert d.healthy() == [OpenStream(1)]
+    d.not_ready()
+    assert d.next_tick() == [CheckReadiness(1)]
+    assert d.ready() == [OpenStream(1)]
     assert d.sup.next_deadline() == d.now + 25.0
 
 
 def test_exit_while_a_health_retry_is_pending_leaves_no_stale_deadline() -> None:
     d = in_phase("listening")
-    d.health_failed()
+    d.not_ready()
     d.now = 0.2
     assert d.exited(1) == []
     assert d.sup.next_deadline() == d.status.next_retry_at
@@ -686,7 +686,7 @@ def test_exit_while_a_health_retry_is_pending_leaves_no_stale_deadline() -> None
 @pytest.mark.parametrize("version", ["2.0.0", "v3.1.0", "garbage", ""])
 def test_unsupported_version_gives_up(version: str) -> None:
     d = in_phase("listening")
-    assert d.healthy(version) == [TERMINATE_1]
+    assert d.ready(version) == [TERMINATE_1]
     assert (d.state(), d.status.version) == (State.FAILED, version)
     assert d.cause == causes.unsupported_version(version, "1.x")
     assert d.sup.next_deadline() is None
@@ -898,6 +898,6 @@ def test_status_times() -> None:
 
 def test_a_wrong_password_on_the_health_check_restarts_the_server() -> None:
     d = in_phase("listening")
-    effects = d.send(HealthFailed(d.proc_gen, causes.wrong_password()))
+    effects = d.send(NotReady(d.proc_gen, causes.wrong_password()))
     assert effects == [TERMINATE_1]
     assert (d.state(), d.cause) == (State.CRASHED, causes.wrong_password())

@@ -149,7 +149,7 @@ def test_an_interrupted_turn_is_resumed_and_continued(lab: Lab) -> None:
     wait_until(lambda: f"active session {session} interrupted" in app.log.read_text(), "the resync")
     assert status["sessions"]["last_active"] == session
     # The session's notice replaces the recovery notice once that has been shown its minimum
-    # time (notify_policy.MIN_SHOWN_S): click it, not the recovery notice before it.
+    # time (notice_pacing.MIN_SHOWN_S): click it, not the recovery notice before it.
     wait_until(lambda: "was interrupted mid-turn" in app.log.read_text(), "the session notice")
     assert app.desk.notification_count() >= 1
     time.sleep(0.3)

@@ -15,9 +15,9 @@ import psutil
 import pytest
 
 from tests.factories import make_status
-from tray.core.health import HealthPolicy
+from tray.core.server_health import HealthPolicy
 from tray.core.status import Status
-from tray.engine.health import (
+from tray.engine.server_health import (
     HealthMonitor,
     file_state,
     oom_kills,

@@ -11,8 +11,8 @@ import pytest
 from tests.desktop import VirtualDesktop, keep_for_readme
 from tests.factories import make_status
 from tests.ui.test_notifier import Calls, _dunst_window_shown
-from tray.core.health import HealthStatus, StuckTurn
 from tray.core.notify_policy import Notice, NoticeButton, NotifyPolicy, ShowNotice
+from tray.core.server_health import HealthStatus, StuckTurn
 from tray.core.settings import Settings
 from tray.core.status import Status
 from tray.ui.notifier import Notifier

@@ -18,7 +18,7 @@ from tests.health.conftest import (
     new_turn,
     rest,
 )
-from tray.core.health import Notices, StuckNotice, Unstuck
+from tray.core.server_health import Notices, StuckNotice, Unstuck
 
 # Each starts the real server more than once: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.server, pytest.mark.timeout(SLOW_TEST_S)]

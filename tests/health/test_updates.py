@@ -23,7 +23,7 @@ from tests.health.conftest import (
 from tests.health.test_wedged import fake_binary
 from tests.health.wrapper import make_wrapper
 from tray.core.causes import CauseKind
-from tray.core.health import Notices, UpdateNotice
+from tray.core.server_health import Notices, UpdateNotice
 from tray.core.status import Status
 
 __all__ = ["fake_binary"]

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QMenu
 from tests.factories import make_status
 from tests.ui.test_menu import RECENT, Recorder
 from tray.core import causes, present
-from tray.core.health import HealthStatus, StuckTurn
+from tray.core.server_health import HealthStatus, StuckTurn
 from tray.ui import menu
 from tray.ui.status_window import StatusWindow
 from tray.ui.view_model import ViewModel

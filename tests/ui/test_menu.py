@@ -10,8 +10,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from tests.factories import crashed_status, make_status
-from tray.core.health import HealthStatus
 from tray.core.resume import Condition, SessionReport
+from tray.core.server_health import HealthStatus
 from tray.core.status import State
 from tray.generations.events import SessionSummary
 from tray.ui import menu

@@ -24,7 +24,8 @@ from tests.desktop import (
     DesktopError,
     VirtualDesktop,
 )
-from tray.core.notify_policy import MIN_SHOWN_S, CloseNotice, Notice, NoticeButton, ShowNotice
+from tray.core.notice_pacing import MIN_SHOWN_S
+from tray.core.notify_policy import CloseNotice, Notice, NoticeButton, ShowNotice
 from tray.core.status import State
 from tray.platform.identity import DISPLAY_NAME
 from tray.ui import notifier as notifier_module

@@ -29,7 +29,7 @@ from pytestqt.qtbot import QtBot
 
 from tray.core.setting import Kind
 from tray.core.settings import SETTINGS, ResumeTarget, Settings
-from tray.engine.probe import ProbeError, check_binary
+from tray.engine.version_check import VersionCheckError, check_binary
 from tray.ui.setting_fields import parse_env
 from tray.ui.settings_dialog import FRAME_ALLOWANCE, SettingsDialog
 
@@ -56,7 +56,7 @@ class FakeChecker:
             raise
         if path in ("", FOUND):
             return "1.18.33"
-        raise ProbeError(f"{path}: not found")
+        raise VersionCheckError(f"{path}: not found")
 
 
 async def eventually(check: Callable[[], bool], timeout_s: float = 5) -> None:

@@ -200,16 +200,17 @@ def _recognise_output(tail: Sequence[str]) -> str | None:
     return None
 
 
-def startup_timeout(seconds: float, last_health: Cause | None = None) -> Cause:
-    """`last_health`: what the last health check got, if the server listened but never answered."""
-    if last_health is None:
+def startup_timeout(seconds: float, last_readiness: Cause | None = None) -> Cause:
+    """`last_readiness`: what the last readiness check got, if the server listened but never
+    answered (its fact keeps the name `last_health` of `status --json`)."""
+    if last_readiness is None:
         advice = "raise the startup timeout in Settings if your MCP or LSP servers are slow"
     else:
-        advice = f"the last health check got: {last_health.text}"
+        advice = f"the last health check got: {last_readiness.text}"
     return Cause(
         CauseKind.STARTUP_TIMEOUT,
         f"startup timed out after {seconds:.0f} s: {advice}",
-        {"seconds": seconds, "last_health": last_health.text if last_health else None},
+        {"seconds": seconds, "last_health": last_readiness.text if last_readiness else None},
     )
 
 

@@ -35,15 +35,15 @@ class ProcessLife:
     url: str | None = None
     version: str | None = None
     ready_at: float | None = None
-    health_retry_at: float | None = None
-    last_health: Cause | None = None  # why its last health check failed
+    readiness_retry_at: float | None = None
+    last_readiness: Cause | None = None  # why its last readiness check failed
     respawn_after_exit: bool = False
 
     def reset(self) -> None:
         """Forget what the last process told (its generation still counts)."""
         self.pid = self.url = self.version = self.ready_at = None
-        self.health_retry_at = None
-        self.last_health = None
+        self.readiness_retry_at = None
+        self.last_readiness = None
         self.respawn_after_exit = False
 
     def spawn(self, now: float) -> int:

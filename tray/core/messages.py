@@ -34,38 +34,39 @@ class RestartRequested:
 
 
 @dataclass(frozen=True)
-class SpawnFailed:
+class FromProcess:
+    """An event from one server process: `gen` is that process's generation."""
+
     gen: int
+
+
+@dataclass(frozen=True)
+class SpawnFailed(FromProcess):
     cause: Cause
 
 
 @dataclass(frozen=True)
-class Spawned:
-    gen: int
+class Spawned(FromProcess):
     pid: int
 
 
 @dataclass(frozen=True)
-class Listening:
-    gen: int
+class Listening(FromProcess):
     url: str
 
 
 @dataclass(frozen=True)
-class Healthy:
-    gen: int
+class Ready(FromProcess):
     version: str
 
 
 @dataclass(frozen=True)
-class HealthFailed:
-    gen: int
+class NotReady(FromProcess):
     cause: Cause
 
 
 @dataclass(frozen=True)
-class Exited:
-    gen: int
+class Exited(FromProcess):
     returncode: int
     stderr_tail: tuple[str, ...] = ()
     oom: OutOfMemory | None = None  # a SIGKILL that looks like the out-of-memory killer's
@@ -75,19 +76,24 @@ class Exited:
 
 
 @dataclass(frozen=True)
-class StreamOpened:
+class FromStream:
+    """An event from one connection to the event stream: `gen` is that connection's generation."""
+
     gen: int
 
 
 @dataclass(frozen=True)
-class StreamEvent:
-    gen: int
+class StreamOpened(FromStream):
+    pass
+
+
+@dataclass(frozen=True)
+class StreamEvent(FromStream):
     event: ServerEvent
 
 
 @dataclass(frozen=True)
-class StreamClosed:
-    gen: int
+class StreamClosed(FromStream):
     cause: Cause
 
 
@@ -147,8 +153,8 @@ Event = (
     | SpawnFailed
     | Spawned
     | Listening
-    | Healthy
-    | HealthFailed
+    | Ready
+    | NotReady
     | Exited
     | StreamOpened
     | StreamEvent
@@ -170,7 +176,7 @@ class Spawn:
 
 
 @dataclass(frozen=True)
-class CheckHealth:
+class CheckReadiness:
     gen: int
 
 
@@ -201,4 +207,4 @@ class Resync:
     attempt: int = 1
 
 
-Effect = Spawn | CheckHealth | Terminate | OpenStream | CloseStream | Resync
+Effect = Spawn | CheckReadiness | Terminate | OpenStream | CloseStream | Resync

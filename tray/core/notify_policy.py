@@ -20,17 +20,21 @@ from enum import Enum
 from typing import Protocol
 
 from tray.core.causes import Cause, CauseKind
-from tray.core.health import MemoryLimitTooLowNotice, Notices, StuckNotice, Unstuck, UpdateNotice
-from tray.core.health import Notice as HealthNotice
+from tray.core.notice_pacing import NoticePacing
 from tray.core.present import capitalized, duration, memory_limit_too_low, retry
 from tray.core.resume import Condition, SessionReport
+from tray.core.server_health import (
+    MemoryLimitTooLowNotice,
+    Notices,
+    StuckNotice,
+    Unstuck,
+    UpdateNotice,
+)
+from tray.core.server_health import Notice as HealthNotice
 from tray.core.status import Incident, State, Status
 
 # Incidents that start this long after a wake from sleep are the sleep's doing: never shown.
 WAKE_QUIET_S = 15.0
-# No notice is replaced or closed sooner than this after it was shown (the notifier keeps it so
-# on screen too, when a notice took longer than the next to reach the daemon).
-MIN_SHOWN_S = 1.0
 
 # Causes after which the server's log says more than the cause does.
 _LOG_WORTH_READING = {
@@ -111,6 +115,10 @@ class Notice:
 @dataclass(frozen=True)
 class ShowNotice:
     notice: Notice
+
+    @property
+    def key(self) -> str:
+        return self.notice.key
 
 
 @dataclass(frozen=True)
@@ -258,14 +266,14 @@ class NotifyPolicy:
         self._last_key: str | None = None  # the last incident's notice, for session news
         self._session_seen: SessionReport | None = None
         self._busy_before: frozenset[str] = frozenset()
-        self._shown_at: dict[str, float] = {}  # notice key -> when it was last shown
+        self._pacing = NoticePacing()
         self._held: dict[str, NoticeAction] = {}  # what waits for MIN_SHOWN_S, by key
         self._health = Notices()  # stuck turns, updates, a limit too low: one notice each
 
     def decide(
         self, status: Status, settings: NotifySettings, now: float, woke_at: float | None
     ) -> NotifyDecision:
-        released = [self._held.pop(key) for key in list(self._held) if self._free(key, now)]
+        released = [self._held.pop(k) for k in list(self._held) if self._pacing.is_free(k, now)]
         decision = self._decide_incident(status, settings, now, woke_at)
         news = self._session_news(status, settings)
         health = [_health_action(n, status) for n in self._health.new(status.health)]
@@ -276,29 +284,23 @@ class NotifyPolicy:
             *health,
         )
         actions = tuple(action for action in wanted if self._pace(action, now))
-        held_until = [self._shown_at[key] + MIN_SHOWN_S for key in self._held]
+        held_until = [self._pacing.free_at(key) for key in self._held]
         checks = [t for t in (decision.next_check_at, *held_until) if t is not None]
         return NotifyDecision(actions, min(checks) if checks else None)
-
-    def _free(self, key: str, now: float) -> bool:
-        """Whether the notice with `key` may change now: it has been shown long enough."""
-        shown_at = self._shown_at.get(key)
-        return shown_at is None or now >= shown_at + MIN_SHOWN_S
 
     def _pace(self, action: NoticeAction, now: float) -> bool:
         """True to carry `action` out now; False when it waits for its notice's minimum time
         on screen (taking the place of anything that waited for the same notice)."""
-        key = action.notice.key if isinstance(action, ShowNotice) else action.key
-        if not self._free(key, now):
+        key = action.key
+        if not self._pacing.is_free(key, now):
             self._held[key] = action
             return False
         self._held.pop(key, None)
         if isinstance(action, ShowNotice):
-            self._shown_at[key] = now
+            self._pacing.shown(key, now)
         else:
-            self._shown_at.pop(key, None)
-        for old in [k for k, at in self._shown_at.items() if k != key and self._free(k, now)]:
-            del self._shown_at[old]
+            self._pacing.closed(key)
+        self._pacing.forget_free(now, keep=key)
         return True
 
     def _session_news(self, status: Status, settings: NotifySettings) -> Notice | None:
@@ -357,8 +359,8 @@ class NotifyPolicy:
         made_from = (status.state, status.cause, status.attempt, status.next_retry_at)
         if made_from == tracked.shown:
             return None, None
-        if not self._free(tracked.key, now):  # made from the status of then, when it is due
-            return None, self._shown_at[tracked.key] + MIN_SHOWN_S
+        if not self._pacing.is_free(tracked.key, now):  # made from the status of then, when due
+            return None, self._pacing.free_at(tracked.key)
         tracked.shown = made_from
         return ShowNotice(_incident_notice(tracked, status, now)), None
 

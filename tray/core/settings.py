@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, replace
 from enum import Enum
 from typing import get_type_hints
 
-from tray.core.health import HealthPolicy
+from tray.core.server_health import HealthPolicy
 from tray.core.setting import (
     DECLARATION,
     RESERVED_ENV,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tray.core.causes import Cause
-from tray.core.health import NOTHING_MEASURED, HealthStatus
 from tray.core.resume import SessionReport
+from tray.core.server_health import NOTHING_MEASURED, HealthStatus
 
 
 class State(Enum):

@@ -21,17 +21,19 @@ from tray.core.backoff import Backoff, CrashLoopBreaker, restart_delay
 from tray.core.causes import Cause, CauseKind
 from tray.core.lifecycles import Proc, ProcessLife, Stream, StreamLife
 from tray.core.messages import (
-    CheckHealth,
+    CheckReadiness,
     CloseStream,
     Effect,
     Event,
     Exited,
-    HealthFailed,
-    Healthy,
+    FromProcess,
+    FromStream,
     Listening,
+    NotReady,
     OpenStream,
     PasswordPending,
     PasswordReady,
+    Ready,
     RestartFor,
     RestartRequested,
     Resync,
@@ -70,14 +72,10 @@ class Policy:
     crash_loop_window_s: float = 300.0
     stable_after_s: float = 60.0
     hung_restart_after_s: float = 60.0
-    health_retry_s: float = 0.5
+    readiness_retry_s: float = 0.5
     stop_grace_s: float = 5.0
     resync_base_s: float = 1.0
     resync_max_s: float = 30.0
-
-
-_PROCESS_EVENTS = (SpawnFailed, Spawned, Listening, Healthy, HealthFailed, Exited)
-_ADAPTER_EVENTS = (*_PROCESS_EVENTS, StreamOpened, StreamEvent, StreamClosed)
 
 
 class Supervisor:
@@ -118,7 +116,7 @@ class Supervisor:
         self._breaker.window_s = policy.crash_loop_window_s
 
     def handle(self, event: Event, now: float) -> list[Effect]:
-        if isinstance(event, _ADAPTER_EVENTS):
+        if isinstance(event, FromProcess | FromStream):
             return self._on_adapter_event(event, now) if self._current(event) else []
         match event:
             case StartRequested():
@@ -153,10 +151,10 @@ class Supervisor:
                 self._process.spawned_at = now
             case Listening():
                 return self._on_listening(event.url)
-            case Healthy():
-                return self._on_healthy(event.version, now)
-            case HealthFailed():
-                return self._on_health_failed(event.cause, now)
+            case Ready():
+                return self._on_ready(event.version, now)
+            case NotReady():
+                return self._on_not_ready(event.cause, now)
             case Exited():
                 return self._on_exited(
                     causes.process_exited(event.returncode, event.stderr_tail, event.oom), now
@@ -188,7 +186,7 @@ class Supervisor:
     def next_deadline(self) -> float | None:
         """When the supervisor next needs a `Tick`, or None when only an event can change things."""
         p, process, stream = self.policy, self._process, self._stream
-        deadlines = [self._restart_at, process.health_retry_at]
+        deadlines = [self._restart_at, process.readiness_retry_at]
         if process.starting:
             deadlines.append(process.spawned_at + p.startup_timeout_s)
         if process.phase is Proc.READY:
@@ -282,7 +280,7 @@ class Supervisor:
         self._breaker.reset()
         self._restart_attempt = 0
         self._restart_at = None
-        self._process.health_retry_at = None
+        self._process.readiness_retry_at = None
         self._stream.reset()
 
     def _on_resynced(self, event: Resynced) -> None:
@@ -301,9 +299,9 @@ class Supervisor:
 
     def _current(self, event: Event) -> bool:
         """Whether an adapter event belongs to the process or connection we have now."""
-        if isinstance(event, StreamOpened | StreamEvent | StreamClosed):
+        if isinstance(event, FromStream):
             return event.gen == self._stream.gen and not self._stream.down
-        if isinstance(event, _PROCESS_EVENTS):
+        if isinstance(event, FromProcess):
             return event.gen == self._process.gen and self._process.phase is not Proc.ABSENT
         return False
 
@@ -327,7 +325,7 @@ class Supervisor:
         if process.phase is Proc.STOPPING:
             return []
         process.phase = Proc.STOPPING
-        process.health_retry_at = None
+        process.readiness_retry_at = None
         return [Terminate(process.gen, self.policy.stop_grace_s)]
 
     def _on_listening(self, url: str) -> list[Effect]:
@@ -336,9 +334,9 @@ class Supervisor:
             return []
         process.phase = Proc.LISTENING
         process.url = url
-        return [CheckHealth(process.gen)]
+        return [CheckReadiness(process.gen)]
 
-    def _on_healthy(self, version: str, now: float) -> list[Effect]:
+    def _on_ready(self, version: str, now: float) -> list[Effect]:
         process = self._process
         if process.phase is not Proc.LISTENING:
             return []
@@ -347,16 +345,16 @@ class Supervisor:
             return self._give_up(causes.unsupported_version(version, generations.SUPPORTED), now)
         process.phase = Proc.READY
         process.ready_at = now
-        process.health_retry_at = None
+        process.readiness_retry_at = None
         return self._open_stream(now)
 
-    def _on_health_failed(self, cause: Cause, now: float) -> list[Effect]:
+    def _on_not_ready(self, cause: Cause, now: float) -> list[Effect]:
         process = self._process
         if process.phase is Proc.LISTENING and cause.kind is CauseKind.WRONG_PASSWORD:
             return self._crashed(cause, now, terminate=True)
         if process.phase is Proc.LISTENING:
-            process.health_retry_at = now + self.policy.health_retry_s
-            process.last_health = cause
+            process.readiness_retry_at = now + self.policy.readiness_retry_s
+            process.last_readiness = cause
         return []
 
     def _on_exited(self, cause: Cause, now: float) -> list[Effect]:
@@ -372,7 +370,7 @@ class Supervisor:
         effects = self._close_stream(now)
         self._open_incident(cause, now)
         self._stream.reset()
-        self._process.health_retry_at = None
+        self._process.readiness_retry_at = None
         if cause.is_fatal:
             return effects + self._give_up(cause, now)
         if self._breaker.record(now):
@@ -393,7 +391,7 @@ class Supervisor:
     def _give_up(self, cause: Cause, now: float) -> list[Effect]:
         self._failed = cause
         self._open_incident(cause, now)
-        self._restart_at = self._process.health_retry_at = None
+        self._restart_at = self._process.readiness_retry_at = None
         self._stream.reset()
         return self._close_stream(now) + self._terminate(respawn=False)
 
@@ -482,11 +480,11 @@ class Supervisor:
             return []
         timeout = self.policy.startup_timeout_s
         if now - process.spawned_at >= timeout:
-            cause = causes.startup_timeout(timeout, process.last_health)
+            cause = causes.startup_timeout(timeout, process.last_readiness)
             return self._crashed(cause, now, terminate=True)
-        if process.health_retry_at is not None and now >= process.health_retry_at:
-            process.health_retry_at = None
-            return [CheckHealth(process.gen)]
+        if process.readiness_retry_at is not None and now >= process.readiness_retry_at:
+            process.readiness_retry_at = None
+            return [CheckReadiness(process.gen)]
         return []
 
     def _tick_heartbeat(self, now: float) -> list[Effect]:

@@ -21,17 +21,17 @@ from tray.core import causes
 from tray.core.causes import Cause
 from tray.core.door.phases import Credentials, Upstream
 from tray.core.messages import (
-    CheckHealth,
+    CheckReadiness,
     CloseStream,
     Effect,
     Event,
     Exited,
-    HealthFailed,
-    Healthy,
     Listening,
+    NotReady,
     OpenStream,
     PasswordPending,
     PasswordReady,
+    Ready,
     RestartRequested,
     Resync,
     Spawn,
@@ -50,7 +50,6 @@ from tray.core.status import State, Status
 from tray.core.supervisor import Policy, Supervisor
 from tray.engine import binary, ports
 from tray.engine.api import ApiError, CurrentCredentials, ServerApi, make_client
-from tray.engine.health import HealthMonitor
 from tray.engine.launch import ServerLaunch
 from tray.engine.leftover import RecordFile, stop_leftover
 from tray.engine.password import ServerPassword
@@ -58,6 +57,7 @@ from tray.engine.passwords import Passwords
 from tray.engine.placement import Placement
 from tray.engine.process import ServerProcess
 from tray.engine.resync import resync
+from tray.engine.server_health import HealthMonitor
 from tray.engine.stream import read_events
 from tray.generations.events import SessionSummary
 from tray.generations.v1 import V1
@@ -353,8 +353,8 @@ class Engine:
                 self._process_tasks[gen] = self._run(self._run_process(gen), f"server {gen}")
             case Terminate(gen, grace_s):
                 self._run(self._terminate(gen, grace_s), f"terminate {gen}")
-            case CheckHealth(gen):
-                self._run(self._check_health(gen), f"health {gen}")
+            case CheckReadiness(gen):
+                self._run(self._check_readiness(gen), f"readiness {gen}")
             case OpenStream(gen):
                 if self._api is not None:
                     coro = self._stream(self._api.client, gen)
@@ -454,15 +454,15 @@ class Engine:
             if self._resync_gen == gen and self._resync_task is not None:
                 self._resync_task.cancel()
 
-    async def _check_health(self, gen: int) -> None:
+    async def _check_readiness(self, gen: int) -> None:
         if self._api is None:
             return
         try:
             version = await self._api.health()
         except ApiError as error:
-            self.dispatch(HealthFailed(gen, error.cause))
+            self.dispatch(NotReady(gen, error.cause))
             return
-        self.dispatch(Healthy(gen, version))
+        self.dispatch(Ready(gen, version))
 
     async def _resync(self, gap_s: float | None, attempt: int) -> None:
         if self._api is None:

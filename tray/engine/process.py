@@ -18,6 +18,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from tray.engine import winjob
 from tray.generations.generation import Generation
@@ -40,6 +41,13 @@ def _die_with_parent(prctl: Callable[..., int], app_pid: int) -> None:
     prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != app_pid:
         os._exit(1)
+
+
+def _own_process_group() -> dict[str, Any]:
+    """How the server starts in a process group of its own (on Linux, killed with the app)."""
+    if sys.platform == "win32":
+        return {"creationflags": winjob.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True, "preexec_fn": _linux_preexec()}
 
 
 def _linux_preexec() -> Callable[[], None] | None:
@@ -82,28 +90,17 @@ class ServerProcess:
         """Start a server that speaks `server` on `port`."""
         args = server.serve_args(binary, port)
         log.info("starting %s in %s", " ".join(args), cwd)
+        proc = await asyncio.create_subprocess_exec(
+            *args,
+            cwd=cwd,
+            env=dict(env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            **_own_process_group(),
+        )
         if sys.platform == "win32":
-            proc = await asyncio.create_subprocess_exec(
-                *args,
-                cwd=cwd,
-                env=dict(env),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                creationflags=winjob.CREATE_NEW_PROCESS_GROUP,
-            )
             winjob.kill_with_app(proc.pid)
-        else:
-            proc = await asyncio.create_subprocess_exec(
-                *args,
-                cwd=cwd,
-                env=dict(env),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                preexec_fn=_linux_preexec(),
-            )
         return cls(proc, on_listening, server)
 
     @property

@@ -4,9 +4,10 @@ Garbage never ends the stream by itself: a data line that is not JSON, an event 
 shape or an oversized one is logged and skipped, and only real events count as signs of life,
 so a stream that sends nothing but garbage is caught by the heartbeat watchdog.
 
-The body is split into events here, not by httpx-sse's reader: that one buffers a line until
-its end, however long, so a server that sends an endless line would take all our memory. Here
-an event bigger than `MAX_EVENT_BYTES` is dropped while it arrives and reported as `None`.
+The body is split into events by `tray.core.sse.EventSplitter` (as the front door's is), not by
+httpx-sse's reader: that one buffers a line until its end, however long, so a server that sends
+an endless line would take all our memory. Here an event bigger than `MAX_EVENT_BYTES` is
+dropped while it arrives and reported as `None`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from httpx_sse import aconnect_sse
 
 from tray.core import causes
 from tray.core.messages import Event, StreamClosed, StreamEvent, StreamOpened
+from tray.core.sse import EventSplitter
 from tray.engine.api import error_cause, status_cause
 from tray.generations.events import Connected, ServerEvent, StreamFormat
 from tray.generations.generation import Generation
@@ -36,71 +38,38 @@ def decode(data: str, gen: Generation = V1) -> ServerEvent | None:
     return None if decoded is None else decoded[0]
 
 
-class _Event:
-    """The data lines of the event being read, up to `limit` bytes in all."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.data = bytearray()
-        self.started = False  # a data line was seen
-        self.oversized = False
-
-    def field(self, line: bytes) -> None:
-        """One non-blank line: a data line is kept; a comment and other fields are ignored."""
-        name, _, value = line.partition(b":")
-        if name == b"data":
-            self.add(value[1:] if value.startswith(b" ") else value)
-
-    def add(self, value: bytes | bytearray) -> None:
-        """Keep a data line, or drop the event once it is over the limit."""
-        if self.started:
-            self.data += b"\n"
-        self.started = True
-        if self.oversized or len(self.data) + len(value) > self.limit:
-            self.oversized = True
-            self.data.clear()
-        else:
-            self.data += value
-
-    def finish(self) -> str | None:
-        """The blank line that ends the event: its data, or None if it was oversized."""
-        data = None if self.oversized else self.data.decode("utf-8", "replace")
-        self.data = bytearray()
-        self.started = self.oversized = False
-        return data
-
-
 async def event_data(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[str | None]:
-    """The data of each event in an SSE body, or None for an event bigger than `limit` bytes.
-
-    Lines end with LF or CRLF (a lone CR, allowed by the SSE spec, is not used by opencode).
-    At most about `limit` bytes plus one chunk are held, whatever the server sends.
-    """
-    event = _Event(limit)
-    pending = bytearray()  # the line being read
-    in_long_line = False  # dropping the rest of a line longer than `limit`
+    """The data of each event in an SSE body, or None for an event bigger than `limit` bytes
+    (given in pieces by the splitter: dropped as they arrive). Events without data (comments)
+    give nothing."""
+    splitter = EventSplitter(limit)
+    dropping = False  # inside an oversized event
     async for chunk in chunks:
-        start = 0
-        if in_long_line:
-            end = chunk.find(b"\n")
-            if end == -1:
-                continue
-            in_long_line = False
-            start = end + 1
-        pending += memoryview(chunk)[start:]
-        start = 0
-        while (end := pending.find(b"\n", start)) != -1:
-            line = bytes(pending[start:end]).removesuffix(b"\r")
-            start = end + 1
-            if line:
-                event.field(line)
-            elif event.started:
-                yield event.finish()
-        del pending[:start]
-        if len(pending) > limit:
-            event.add(pending)  # marks the event oversized
-            pending.clear()
-            in_long_line = True
+        block = splitter.feed(chunk)
+        if dropping and b"\n\n" not in block:  # a piece of the oversized event, or nothing
+            continue
+        *whole, rest = block.split(b"\n\n")
+        for raw in whole:
+            data = None if dropping else _data(raw)
+            if dropping or (data is not None and len(data) > limit):
+                yield None
+            elif data is not None:
+                yield data.decode("utf-8", "replace")
+            dropping = False
+        dropping = dropping or bool(rest)
+
+
+def _data(raw: bytes) -> bytes | None:
+    """The data of one event as the SSE spec joins it (its data lines, one space after the
+    colon dropped, joined by LF); None without a data line."""
+    if raw.startswith(b"data: ") and b"\n" not in raw:  # the usual event: one data line
+        return raw[6:]
+    values = [
+        value[1:] if value.startswith(b" ") else value
+        for name, _, value in (line.partition(b":") for line in raw.split(b"\n"))
+        if name == b"data"
+    ]
+    return b"\n".join(values) if values else None
 
 
 async def read_events(

@@ -11,7 +11,8 @@ from typing import Any
 
 from tray.core.door.phases import Phase, ServerView, Upstream, phase_of
 from tray.core.door.requests import SETTLE_S
-from tray.core.door.streams import EventSplitter, HeldStream, first_event_within
+from tray.core.door.streams import HeldStream, first_event_within
+from tray.core.sse import EventSplitter
 from tray.frontdoor.exchange import Exchange, Request
 from tray.frontdoor.inflight import CredentialGeneration, InFlight
 from tray.frontdoor.server_connection import ServerResponse, UpstreamError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -177,23 +177,24 @@ class AppCommands:
         return None
 
     def continue_session(self, session_id: str) -> None:
-        self._tasks.start(self._continue(session_id), "continue")
-
-    async def _continue(self, session_id: str) -> None:
-        try:
-            await self._engine.continue_session(session_id)
-        except ApiError as error:
-            self._boxes.warn(f"Could not continue the session: {error.cause.text}")
+        told = self._warn_on_failure(
+            self._engine.continue_session(session_id), "Could not continue the session"
+        )
+        self._tasks.start(told, "continue")
 
     def abort_session(self, session_id: str) -> None:
         """End a stuck session's turn (the user clicked Abort)."""
-        self._tasks.start(self._abort(session_id), "abort")
+        told = self._warn_on_failure(
+            self._engine.abort_session(session_id), "Could not abort the turn"
+        )
+        self._tasks.start(told, "abort")
 
-    async def _abort(self, session_id: str) -> None:
+    async def _warn_on_failure(self, request: Awaitable[None], failed: str) -> None:
+        """Await a request to the server; when it fails, tell the user `failed` and why."""
         try:
-            await self._engine.abort_session(session_id)
+            await request
         except ApiError as error:
-            self._boxes.warn(f"Could not abort the turn: {error.cause.text}")
+            self._boxes.warn(f"{failed}: {error.cause.text}")
 
     def update_server(self, version: str) -> None:
         """Run opencode's own update; the server restarts onto it when no session is busy."""

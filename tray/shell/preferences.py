@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from tray.core.settings import Settings
 from tray.engine.engine import Engine
-from tray.engine.probe import check_binary
+from tray.engine.version_check import check_binary
 from tray.platform import autostart
 from tray.settings import file as settings_file
 

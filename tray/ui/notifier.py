@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from tray.core.notice_pacing import NoticePacing
 from tray.core.notify_policy import (
-    MIN_SHOWN_S,
     CloseNotice,
     Notice,
     NoticeAction,
@@ -77,7 +77,7 @@ class Notifier:
         self._balloon: Notice | None = None  # the tray icon's newest message
         self._lock = asyncio.Lock()
         self._pending = Tasks(None, _notifying_failed)
-        self._shown_at: dict[str, float] = {}  # notice key -> when the daemon took it
+        self._pacing = NoticePacing()  # when the daemon took each notice
         if tray is not None:
             tray.messageClicked.connect(self._on_balloon_clicked)
 
@@ -90,26 +90,25 @@ class Notifier:
         """Carry out a decision's actions, in order and after any earlier ones."""
         async with self._lock:
             for action in actions:
+                await self._shown_long_enough(action.key)
                 if isinstance(action, ShowNotice):
-                    await self._shown_long_enough(action.notice.key)
                     await self._show(action.notice)
-                    self._shown_at[action.notice.key] = asyncio.get_running_loop().time()
+                    self._pacing.shown(action.key, asyncio.get_running_loop().time())
                 elif isinstance(action, CloseNotice):
-                    await self._shown_long_enough(action.key)
                     await self._close(action.key)
-                    self._shown_at.pop(action.key, None)
+                    self._pacing.closed(action.key)
 
     async def _shown_long_enough(self, key: str) -> None:
-        """Wait until the notice with `key` has been on screen MIN_SHOWN_S. The policy already
+        """Wait until the notice with `key` may change (`NoticePacing`). The policy already
         spaces its changes so; this keeps that true on screen when a notice took longer than
         the next to reach the daemon."""
-        shown_at = self._shown_at.get(key)
-        if shown_at is None:
+        free_at = self._pacing.free_at(key)
+        if free_at is None:
             return
         loop = asyncio.get_running_loop()
         # Qt's timers behind qasync may fire a few milliseconds early: sleep until it is true.
         # Not a poll (what ASYNC110 warns of): each turn sleeps exactly what is left.
-        while (left := shown_at + MIN_SHOWN_S - loop.time()) > 0:  # noqa: ASYNC110
+        while (left := free_at - loop.time()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(left)
 
     def post(self, actions: Iterable[NoticeAction]) -> asyncio.Task[None] | None:

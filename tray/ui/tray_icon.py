@@ -33,7 +33,7 @@ class TrayIcon(QObject):
         self.icon.setContextMenu(self._menu)
         self.icon.activated.connect(self._on_activated)
         self._state: State | None = None
-        self._menu_contents: tuple[object, ...] | None = None
+        self._menu_layout: tuple[menu.Item, ...] | None = None
         self.show_model(model)
 
     def show(self) -> None:
@@ -52,10 +52,10 @@ class TrayIcon(QObject):
             self.icon.setIcon(state_icon(state))
             self._state = state
         self.show_tooltip(model)
-        shown = menu.contents(model)
-        if shown != self._menu_contents:
-            menu.fill(self._menu, model, self._commands)
-            self._menu_contents = shown
+        shown = menu.layout(model)
+        if shown != self._menu_layout:
+            menu.show_layout(self._menu, shown, self._commands)
+            self._menu_layout = shown
 
     def show_tooltip(self, model: ViewModel) -> None:
         """Only the tooltip (its times moved on): the icon and the menu stay as they are."""

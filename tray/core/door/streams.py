@@ -1,6 +1,7 @@
 """A client's event stream held through the door, across servers: what to write to it (the
 server's own events, heartbeats in its format while it is away, the events that tell a client
-to resync, the end of turns a crash killed), and how the server's body is cut into whole events."""
+to resync, the end of turns a crash killed). The server's body reaches it cut into whole events
+by `tray.core.sse.EventSplitter`."""
 
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ class HeldStream:
 
     def relay(self, block: bytes, now: float) -> list[bytes]:
         """What to write for `block`: whole events from upstream, one or many, as
-        `EventSplitter` gives them (the resync goes right after the first of them)."""
+        `tray.core.sse.EventSplitter` gives them (the resync goes right after the first of them)."""
         self.turns.observe(block)
         self.served_before = True
         self.last_sent_at = now
@@ -149,45 +150,3 @@ def first_event_within(silent_tries: int) -> float:
     delivered none: longer each time (a slow server is not subscribed to in a tight loop), at
     most the silence that ends a live stream."""
     return float(min(FIRST_EVENT_S * 2**silent_tries, STREAM_SILENCE_S))
-
-
-class EventSplitter:
-    """Cuts an SSE body at its last whole event (ending with a blank line), so that the door only
-    ever writes whole events and can put its own between them. Each chunk gives all the whole
-    events it completes in one block (a burst costs a few scans per chunk, not work per event).
-    An event longer than `limit` bytes is passed on in pieces as it arrives (nothing may be
-    inserted until it ends)."""
-
-    def __init__(self, limit: int = 16 * 1024 * 1024) -> None:
-        self.limit = limit
-        self._buffer = bytearray()
-        self.inside_oversized = False
-
-    def feed(self, chunk: bytes) -> bytes:
-        """The whole events completed by `chunk`, as one block (b"": none yet)."""
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n")
-        if not self._buffer and chunk.endswith(b"\n\n"):  # the usual case: no copy
-            self.inside_oversized = False
-            return chunk
-        self._buffer += chunk
-        end = self._buffer.rfind(b"\n\n") + 2
-        if end > 1:
-            block = bytes(self._buffer[:end])
-            del self._buffer[:end]
-            self.inside_oversized = False
-        else:
-            block = b""
-        if len(self._buffer) > self.limit:
-            block += bytes(self._buffer)
-            self._buffer.clear()
-            self.inside_oversized = True
-        return block
-
-    def reset(self) -> bytes:
-        """A new upstream: drop a half-received event; what to write to end an oversized one
-        that was partly passed on."""
-        self._buffer.clear()
-        ended = b"\n\n" if self.inside_oversized else b""
-        self.inside_oversized = False
-        return ended

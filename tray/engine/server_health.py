@@ -29,10 +29,17 @@ import httpx
 import psutil
 
 from tray.core.causes import OutOfMemory
-from tray.core.health import PROBE_PATH, HealthPolicy, HealthStatus, HealthWatch, MemorySample
 from tray.core.messages import Event, RestartFor
+from tray.core.server_health import (
+    PROBE_PATH,
+    HealthPolicy,
+    HealthStatus,
+    HealthWatch,
+    MemorySample,
+)
 from tray.core.status import State, Status
-from tray.engine.probe import ProbeError, probe_version
+from tray.engine.one_shot import last_line, output_within
+from tray.engine.version_check import VersionCheckError, ask_version
 
 UPDATE_TIMEOUT_S = 600.0
 # `opencode --version` loads the whole binary: 1.2 s idle, over 10 s on a loaded machine.
@@ -147,17 +154,9 @@ async def run_update(
             f"update to {version} failed: could not run {binary} ({error.strerror or error})",
         )
     try:
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except BaseException as error:
-        with contextlib.suppress(ProcessLookupError):
-            if sys.platform == "win32":
-                proc.kill()
-            else:
-                os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        if isinstance(error, TimeoutError):
-            return False, f"update to {version} failed: no end within {timeout_s:.0f} s"
-        raise
+        output, _ = await output_within(proc, timeout_s)
+    except TimeoutError:
+        return False, f"update to {version} failed: no end within {timeout_s:.0f} s"
     text = output.decode(errors="replace")
     log.info("opencode upgrade exited with %s: %s", proc.returncode, text[-2000:])
     last = _last_line(text)
@@ -167,8 +166,8 @@ async def run_update(
 
 
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip().strip("│┌└■◇◆●○")]
-    return lines[-1][:_SHOWN_OUTPUT] if lines else ""
+    """The last line of `opencode upgrade`'s output that says something (not its box drawing)."""
+    return last_line(text, _SHOWN_OUTPUT, decoration="│┌└■◇◆●○")
 
 
 class HealthMonitor:
@@ -270,8 +269,8 @@ class HealthMonitor:
 
     async def _updated_to(self, binary: str, version: str, said: str) -> str:
         try:
-            found = await probe_version(binary, VERSION_TIMEOUT_S)
-        except ProbeError as error:
+            found = await ask_version(binary, VERSION_TIMEOUT_S)
+        except VersionCheckError as error:
             return f"update to {version}: the binary cannot say its version now ({error})"
         self._binary_state = file_state(binary)
         self.watch.binary_on_disk(binary, found)
@@ -318,8 +317,8 @@ class HealthMonitor:
 
     async def _check_version(self, binary: str) -> None:
         try:
-            version = await probe_version(binary, VERSION_TIMEOUT_S)
-        except ProbeError as error:
+            version = await ask_version(binary, VERSION_TIMEOUT_S)
+        except VersionCheckError as error:
             log.warning("the binary on disk changed but cannot say its version: %s", error)
             return
         finally:

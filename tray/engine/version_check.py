@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
-import signal
 import sys
 from pathlib import Path
 
 from tray.core.causes import Cause, CauseKind
 from tray.engine import binary
+from tray.engine.one_shot import last_line, output_within
 
 _VERSION = re.compile(r"\bv?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)")
 _SHOWN_STDERR = 300
 
 
-class ProbeError(Exception):
+class VersionCheckError(Exception):
     """The binary cannot be used; the message says why, in one line for the user."""
 
 
-async def probe_version(path: str, timeout_s: float = 10) -> str:
+async def ask_version(path: str, timeout_s: float = 10) -> str:
     """The version `<path> --version` prints, e.g. "1.18.33".
 
-    Raises ProbeError when the file is missing or not executable, when it does not answer within
-    `timeout_s` seconds (it is then killed), or when it exits with an error or prints no version.
+    Raises VersionCheckError when the file is missing or not executable, when it does not answer
+    within `timeout_s` seconds (it is then killed), or when it exits with an error or prints no
+    version.
     """
     target = _executable(path)
     try:
@@ -38,37 +37,34 @@ async def probe_version(path: str, timeout_s: float = 10) -> str:
             start_new_session=sys.platform != "win32",
         )
     except OSError as error:
-        raise ProbeError(f"{path}: cannot be run ({error.strerror or error})") from error
+        raise VersionCheckError(f"{path}: cannot be run ({error.strerror or error})") from error
     try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except BaseException as error:  # timed out or cancelled: leave nothing running
-        _kill(proc)
-        await proc.wait()
-        if isinstance(error, TimeoutError):
-            raise ProbeError(f"{path} --version did not answer within {timeout_s:g} s") from None
-        raise
+        stdout, stderr = await output_within(proc, timeout_s)
+    except TimeoutError:
+        silent = f"{path} --version did not answer within {timeout_s:g} s"
+        raise VersionCheckError(silent) from None
     output = stdout.decode(errors="replace").strip()
     if proc.returncode != 0:
         detail = _last_line(stderr.decode(errors="replace")) or _last_line(output)
-        raise ProbeError(
+        raise VersionCheckError(
             f"{path} --version exited with code {proc.returncode}"
             + (f": {detail}" if detail else "")
         )
     found = _VERSION.search(output)
     if found is None:
-        raise ProbeError(f"{path} --version printed no version: {_last_line(output)!r}")
+        raise VersionCheckError(f"{path} --version printed no version: {_last_line(output)!r}")
     return found.group(1)
 
 
 async def check_binary(setting: str, timeout_s: float = 10) -> str:
     """The version of the binary the `opencode_path` setting selects; empty: as the engine finds
-    it (`opencode` on PATH, else the project-local install). Raises ProbeError."""
+    it (`opencode` on PATH, else the project-local install). Raises VersionCheckError."""
     if setting:
-        return await probe_version(setting, timeout_s)
+        return await ask_version(setting, timeout_s)
     found = binary.locate(setting)
     if isinstance(found, Cause):
-        raise ProbeError(found.text)
-    return await probe_version(found, timeout_s)
+        raise VersionCheckError(found.text)
+    return await ask_version(found, timeout_s)
 
 
 def _executable(path: str) -> Path:
@@ -76,19 +72,9 @@ def _executable(path: str) -> Path:
     checked = binary.check(target)
     if isinstance(checked, Cause):
         missing = checked.kind is CauseKind.BINARY_NOT_FOUND
-        raise ProbeError(f"{path}: {'not found' if missing else 'not executable'}")
+        raise VersionCheckError(f"{path}: {'not found' if missing else 'not executable'}")
     return target
 
 
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    """Kill the binary and whatever it started (a launcher script starts node or bun)."""
-    with contextlib.suppress(ProcessLookupError):
-        if sys.platform == "win32":
-            proc.kill()
-        else:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:_SHOWN_STDERR] if lines else ""
+    return last_line(text, _SHOWN_STDERR)
