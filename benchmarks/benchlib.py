@@ -23,7 +23,7 @@ from tray.core.status import State, Status
 from tray.engine.binary import PROJECT_LOCAL
 from tray.engine.engine import Engine
 from tray.engine.launch import ServerLaunch
-from tray.engine.password import ServerPassword, generate
+from tray.engine.server_password import ServerPassword, generate
 
 START_TIMEOUT_S = 60.0
 REPO = Path(__file__).resolve().parents[1]

@@ -34,7 +34,7 @@ from benchlib import (
 
 from tray.core.status import State
 from tray.engine.engine import Engine
-from tray.engine.password import USERNAME, generate
+from tray.engine.server_password import USERNAME, generate
 
 POLL_S = 0.01
 

@@ -55,7 +55,7 @@ import psutil  # noqa: E402
 from tests.desktop import DesktopError, VirtualDesktop, missing_programs  # noqa: E402
 from tests.e2e.app_driver import alive  # noqa: E402
 from tray.core.settings import Settings  # noqa: E402
-from tray.engine.password import ACCOUNT, SERVICE, USERNAME  # noqa: E402
+from tray.engine.server_password import ACCOUNT, SERVICE, USERNAME  # noqa: E402
 from tray.platform.identity import APP_NAME, DISPLAY_NAME  # noqa: E402
 from tray.settings import file as settings_file  # noqa: E402
 

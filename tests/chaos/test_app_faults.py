@@ -27,7 +27,7 @@ from tray.core.notice_pacing import MIN_SHOWN_S
 from tray.core.notify_policy import RECOVERED_TITLE
 from tray.core.settings import Settings
 from tray.engine.leftover import RecordFile
-from tray.engine.password import USERNAME
+from tray.engine.server_password import USERNAME
 
 # Three app and server starts each, up to START_S apiece on a busy machine.
 pytestmark = [pytest.mark.chaos, pytest.mark.server, pytest.mark.timeout(420)]
@@ -197,7 +197,7 @@ def test_the_app_killed_and_started_again_without_keyring_and_with_broken_settin
     assert desk.notification_count() == 0
     assert len(list(config.parent.glob("settings.toml.broken-*"))) == 1
     run.finish()
-    assert run.logged.count("tray.engine.password: No keyring available") == 3
+    assert run.logged.count("tray.engine.server_password: No keyring available") == 3
 
 
 def test_a_server_left_on_the_public_port_is_stopped_before_the_front_door_takes_it(

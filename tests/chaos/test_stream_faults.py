@@ -24,7 +24,7 @@ from tests.engine.helpers import START_S, Harness, LaunchFactory, poll
 from tray.core.causes import CauseKind
 from tray.core.status import State, Status
 from tray.engine.launch import ServerLaunch
-from tray.engine.password import ServerPassword, generate
+from tray.engine.server_password import ServerPassword, generate
 from tray.engine.stream import MAX_EVENT_BYTES
 
 # Several server starts each, and each start takes seconds more on a busy machine.

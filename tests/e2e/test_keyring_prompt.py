@@ -23,7 +23,7 @@ from tests.conftest import REPO
 from tests.desktop import DesktopError, VirtualDesktop
 from tests.e2e.app_driver import AppDriver, alive, wait_until
 from tray.core.settings import Settings
-from tray.engine.password import ACCOUNT, SERVICE, USERNAME
+from tray.engine.server_password import ACCOUNT, SERVICE, USERNAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(480)]
 

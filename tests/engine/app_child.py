@@ -17,7 +17,7 @@ from tray.core.settings import Settings
 from tray.core.status import State, Status
 from tray.engine.engine import Engine
 from tray.engine.launch import ServerLaunch
-from tray.engine.password import ServerPassword, generate
+from tray.engine.server_password import ServerPassword, generate
 
 
 async def run(binary: str, port: int, state_dir: Path, working_dir: str) -> None:

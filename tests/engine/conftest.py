@@ -10,7 +10,7 @@ import pytest
 from tests.engine.helpers import FAST, LaunchFactory
 from tray.core.settings import Settings
 from tray.engine.launch import ServerLaunch
-from tray.engine.password import ServerPassword, generate
+from tray.engine.server_password import ServerPassword, generate
 
 
 @pytest.fixture

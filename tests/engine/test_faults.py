@@ -10,7 +10,7 @@ import pytest
 from tests.engine.helpers import START_S, LaunchFactory, frozen, running, wait_dead
 from tray.core.causes import CauseKind
 from tray.core.status import State
-from tray.engine.password import ServerPassword, generate
+from tray.engine.server_password import ServerPassword, generate
 
 # Heartbeat timeouts and restarts; a start is slow on a busy machine.
 pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]

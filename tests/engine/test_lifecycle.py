@@ -14,7 +14,7 @@ import pytest
 from tests.engine.helpers import FAST, LaunchFactory, running, server_processes
 from tray.core.causes import CauseKind
 from tray.core.status import State, Status
-from tray.engine.password import USERNAME, ServerPassword, generate
+from tray.engine.server_password import USERNAME, ServerPassword, generate
 
 
 @pytest.mark.server

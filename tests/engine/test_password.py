@@ -22,8 +22,8 @@ import pytest
 from tests.conftest import REPO
 from tests.desktop import VirtualDesktop
 from tray.engine import keyring_helper
-from tray.engine.password import ACCOUNT, SERVICE, ServerPassword
 from tray.engine.password_source import PasswordSource
+from tray.engine.server_password import ACCOUNT, SERVICE, ServerPassword
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -233,7 +233,7 @@ def test_the_helper_answers_on_stdout_and_its_log_comes_along(env: dict[str, str
     assert found.warning is not None
     assert found.value.encode() not in err
     said = json.loads(out)
-    assert [name for _, name, _ in said["log"]] == ["tray.engine.password"]
+    assert [name for _, name, _ in said["log"]] == ["tray.engine.server_password"]
 
 
 @pytest.mark.parametrize(

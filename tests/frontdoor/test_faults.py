@@ -20,7 +20,7 @@ from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_
 from tray.core.causes import CauseKind
 from tray.core.door.phases import Credentials
 from tray.core.status import State, Status
-from tray.engine.password import ServerPassword
+from tray.engine.server_password import ServerPassword
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 

@@ -12,7 +12,7 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit
 
-from tray.engine.password import generate
+from tray.engine.server_password import generate
 from tray.ui.connect_window import ConnectActions, ConnectDetails, ConnectWindow
 
 SETTLE_MS = 800  # the window mapped and painted

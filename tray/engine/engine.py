@@ -52,12 +52,12 @@ from tray.engine import binary, ports
 from tray.engine.api import ApiError, CurrentCredentials, ServerApi, make_client
 from tray.engine.launch import ServerLaunch
 from tray.engine.leftover import RecordFile, stop_leftover
-from tray.engine.password import ServerPassword
 from tray.engine.passwords import Passwords
 from tray.engine.placement import Placement
 from tray.engine.process import ServerProcess
 from tray.engine.resync import resync
 from tray.engine.server_health import HealthMonitor
+from tray.engine.server_password import ServerPassword
 from tray.engine.stream import read_events
 from tray.generations.events import SessionSummary
 from tray.generations.v1 import V1

@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Any
 
-from tray.engine.password import ServerPassword
+from tray.engine.server_password import ServerPassword
 
 FLAG = "--keyring-helper"
 CALLS = ("load", "rotate")

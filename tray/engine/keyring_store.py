@@ -21,7 +21,7 @@ import keyring.core
 from keyring.backend import KeyringBackend
 from keyring.backends.chainer import ChainerBackend
 
-from tray.engine.password import ACCOUNT, SERVICE, ServerPassword, generate, per_run
+from tray.engine.server_password import ACCOUNT, SERVICE, ServerPassword, generate, per_run
 
 # The modules of the keyring backends that are OS secret stores; any other backend keyring picks
 # by itself is not trusted with the password.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tray.core.settings import Settings
-from tray.engine.password import USERNAME, ServerPassword
+from tray.engine.server_password import USERNAME, ServerPassword
 from tray.generations.v1 import V1
 
 

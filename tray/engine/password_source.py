@@ -14,8 +14,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from tray.engine import keyring_helper, password
-from tray.engine.password import ServerPassword
+from tray.engine import keyring_helper, server_password
+from tray.engine.server_password import ServerPassword
 from tray.runtime.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def timed_out(timeout_s: float) -> ServerPassword:
         "one. If the keyring answers later, its password is used from the next server restart on."
     )
     log.warning(warning)
-    return ServerPassword(password.generate(), persistent=False, warning=warning)
+    return ServerPassword(server_password.generate(), persistent=False, warning=warning)
 
 
 class PasswordSource:
@@ -72,7 +72,7 @@ class PasswordSource:
             try:
                 return await keyring_helper.ask(call)
             except (OSError, keyring_helper.HelperFailed) as error:
-                return password.per_run(str(error))
+                return server_password.per_run(str(error))
 
 
 def _failed(error: BaseException, _name: str) -> None:

@@ -5,7 +5,7 @@ engine and the door know."""
 from __future__ import annotations
 
 from tray.core.door.phases import Credentials
-from tray.engine.password import ServerPassword, generate
+from tray.engine.server_password import ServerPassword, generate
 from tray.runtime import logs
 
 

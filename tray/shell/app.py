@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from tray.core.notify_policy import NoticeAction
 from tray.core.snapshot import EngineSnapshot
-from tray.engine import password as passwords
+from tray.engine import server_password
 from tray.engine.engine import Engine
 from tray.engine.launch import ServerLaunch
 from tray.engine.notices import NoticeLoop
@@ -52,7 +52,10 @@ class App:
         self.errors = logs.ErrorReporter(self.boxes.warn)
         settings, self._warnings = preferences.load(settings_path)
         launch = ServerLaunch(
-            settings, passwords.placeholder(), paths.state_dir(), binary_override=args.opencode
+            settings,
+            server_password.placeholder(),
+            paths.state_dir(),
+            binary_override=args.opencode,
         )
         self.engine = Engine(launch)
         self.front_door = AppDoor(self.engine)

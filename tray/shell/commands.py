@@ -28,8 +28,8 @@ from tray.core.resume import (
 from tray.core.settings import ResumeTarget
 from tray.engine.api import ApiError
 from tray.engine.engine import Engine
-from tray.engine.password import ServerPassword
 from tray.engine.password_source import PasswordSource
+from tray.engine.server_password import ServerPassword
 from tray.generations.v1 import V1
 from tray.platform import diagnostics
 from tray.runtime import logs
