@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import psutil
 import pytest
 
+from tests.support.waiting import wait_until
 from tray.core.status import State, Status
 from tray.engine.engine import Engine
 from tray.engine.launch import ServerLaunch
@@ -178,18 +179,8 @@ def is_dead(pid: int) -> bool:
 async def wait_dead(pid: int, within: float = DEATH_S) -> float:
     """Seconds until `pid` is gone (a zombie counts as gone); fails the test after `within`."""
     started = time.monotonic()
-    await poll(lambda: is_dead(pid), within, f"process {pid} to die")
+    await wait_until(lambda: is_dead(pid), f"process {pid} to die", within)
     return time.monotonic() - started
-
-
-async def poll(check: Callable[[], bool], within: float, what: str) -> None:
-    """For what no event announces (another process's state): look every POLL_S seconds."""
-    for _ in range(round(within / POLL_S)):
-        if check():
-            return
-        await asyncio.sleep(POLL_S)
-    if not check():
-        pytest.fail(f"no {what} within {within:.0f} s")
 
 
 @contextlib.contextmanager

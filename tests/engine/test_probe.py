@@ -6,11 +6,11 @@ import asyncio
 import re
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import wait_until
 from tray.engine.probe import ProbeError, check_binary, probe_version
 from tray.generations import for_version
 
@@ -22,14 +22,6 @@ def script(tmp_path: Path, body: str, name: str = "opencode") -> str:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return str(path)
-
-
-async def eventually(check: Callable[[], bool], timeout_s: float = 5) -> bool:
-    for _ in range(int(timeout_s / 0.02)):
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
 
 
 def gone(pid: int) -> bool:
@@ -112,14 +104,18 @@ async def test_a_binary_that_hangs_is_killed_with_what_it_started(tmp_path: Path
         await probe_version(path, timeout_s=0.5)
     assert time.monotonic() - started < 5
     started_pids = [int(pid) for pid in pids.read_text().split()]
-    assert await eventually(lambda: all(gone(pid) for pid in started_pids))
+    assert await wait_until(
+        lambda: all(gone(pid) for pid in started_pids), "the children gone", 5, 0.02
+    )
 
 
 async def test_a_cancelled_probe_leaves_nothing_running(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     path = script(tmp_path, f"echo $$ > {pids}\nsleep 60\n")
     task = asyncio.ensure_future(probe_version(path))
-    assert await eventually(lambda: pids.exists() and pids.read_text().strip() != "")
+    assert await wait_until(
+        lambda: pids.exists() and pids.read_text().strip() != "", "the pids written", 5, 0.02
+    )
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
