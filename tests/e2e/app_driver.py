@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 
 from tests.desktop import VirtualDesktop
+from tests.support.processes import alive
 from tests.support.waiting import block_until
 from tray.core.settings import Settings
 from tray.engine import keyring_helper
@@ -35,16 +36,6 @@ def project_settings(
     return Settings(
         opencode_path=opencode_binary, port=port, working_directory=str(project), **more
     )
-
-
-def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those of `processes` still running (a zombie has ended)."""
-    found = []
-    for proc in processes:
-        with contextlib.suppress(psutil.Error):
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-    return found
 
 
 def _cmdline(process: psutil.Process) -> list[str]:

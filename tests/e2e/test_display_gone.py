@@ -13,7 +13,8 @@ import psutil
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, alive, project_settings
+from tests.e2e.app_driver import AppDriver, project_settings
+from tests.support.processes import alive
 from tests.support.waiting import block_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]

@@ -21,7 +21,8 @@ import pytest
 
 from tests.conftest import REPO
 from tests.desktop import DesktopError, VirtualDesktop
-from tests.e2e.app_driver import AppDriver, alive
+from tests.e2e.app_driver import AppDriver
+from tests.support.processes import alive
 from tests.support.waiting import block_until
 from tray.core.settings import Settings
 from tray.engine.password import ACCOUNT, SERVICE, USERNAME

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, alive, project_settings
+from tests.e2e.app_driver import AppDriver, project_settings
+from tests.support.processes import alive
 from tests.support.waiting import block_until
 from tray.shell.app import TRAY_WAIT_S
 

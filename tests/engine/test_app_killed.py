@@ -15,14 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.engine.helpers import (
-    DEATH_S,
-    START_S,
-    LaunchFactory,
-    kill_servers,
-    running,
-    wait_dead,
-)
+from tests.engine.helpers import START_S, LaunchFactory, running
+from tests.support.processes import DEATH_S, kill_servers, wait_dead
 from tests.support.waiting import wait_until
 from tray.core.causes import CauseKind
 from tray.engine.launch import ServerLaunch

@@ -7,7 +7,8 @@ import signal
 
 import pytest
 
-from tests.engine.helpers import START_S, LaunchFactory, frozen, running, wait_dead
+from tests.engine.helpers import START_S, LaunchFactory, running
+from tests.support.processes import frozen, wait_dead
 from tray.core.causes import CauseKind
 from tray.core.status import State
 from tray.engine.password import ServerPassword, generate

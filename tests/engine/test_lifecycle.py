@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.engine.helpers import FAST, LaunchFactory, running, server_processes
+from tests.engine.helpers import FAST, LaunchFactory, running
+from tests.support.processes import server_processes
 from tray.core.causes import CauseKind
 from tray.core.status import State, Status
 from tray.engine.password import USERNAME, ServerPassword, generate

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import is_dead
 from tests.support.waiting import wait_until
 from tray.engine.probe import ProbeError, check_binary, probe_version
 from tray.generations import for_version
@@ -22,14 +23,6 @@ def script(tmp_path: Path, body: str, name: str = "opencode") -> str:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return str(path)
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
 
 
 async def test_the_real_binary_says_its_version(opencode_binary: str) -> None:
@@ -105,7 +98,7 @@ async def test_a_binary_that_hangs_is_killed_with_what_it_started(tmp_path: Path
     assert time.monotonic() - started < 5
     started_pids = [int(pid) for pid in pids.read_text().split()]
     assert await wait_until(
-        lambda: all(gone(pid) for pid in started_pids), "the children gone", 5, 0.02
+        lambda: all(is_dead(pid) for pid in started_pids), "the children gone", 5, 0.02
     )
 
 
@@ -119,4 +112,4 @@ async def test_a_cancelled_probe_leaves_nothing_running(tmp_path: Path) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert gone(int(pids.read_text()))
+    assert is_dead(int(pids.read_text()))
