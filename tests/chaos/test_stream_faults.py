@@ -21,11 +21,12 @@ from tests.chaos.helpers import (
 )
 from tests.chaos.proxy import ChaosProxy, Cut
 from tests.engine.helpers import START_S, Harness, LaunchFactory
+from tests.support.credentials import fresh_password
 from tests.support.waiting import wait_until
 from tray.core.causes import CauseKind
 from tray.core.status import State, Status
 from tray.engine.launch import ServerLaunch
-from tray.engine.password import ServerPassword, generate
+from tray.engine.password import ServerPassword
 from tray.engine.stream import MAX_EVENT_BYTES
 
 # Several server starts each, and each start takes seconds more on a busy machine.
@@ -151,7 +152,7 @@ async def test_a_401_after_the_password_changed_restarts_the_server_with_the_new
             await wait_until(partial(_resynced, caplog, n - 1), f"resync {n - 1}", START_S)
             # The stream reconnects at once, with a password the server was not started with
             # (as if it had been changed behind the server's back).
-            new = ServerPassword(generate(), persistent=False)
+            new = fresh_password()
             mark = len(harness.seen)
             await strike(proxy, sessions, Cut.RESET, partial(_use_password, harness, new))
             status = await harness.connected_to_a_new_server(status)
