@@ -25,7 +25,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from tests.core.driver import Driver
-from tests.engine.fake_server import CONNECTED, FakeServer, sse
+from tests.support.fake_server import CONNECTED, FakeServer, event_stream
 from tray.core.messages import Event, StreamEvent
 from tray.engine.stream import MAX_EVENT_BYTES, decode, event_data, read_events
 from tray.generations.v1 import STREAM_PATH as PATH
@@ -146,7 +146,7 @@ async def responsiveness(url: str) -> tuple[float, list[float]]:
 async def main(runs: int, events: int) -> int:
     quiet_logs()
     data = burst(events)
-    async with FakeServer({PATH: sse(*data)}) as server:
+    async with FakeServer({PATH: event_stream(*data)}) as server:
         raw = await rate(raw_httpx_sse, server.url, runs)
         raw_parsed = await rate(raw_httpx_sse_and_parse, server.url, runs)
         ours = await rate(app_reader, server.url, runs)

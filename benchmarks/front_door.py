@@ -46,7 +46,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from tcp_splice import TcpSplice
 
-from tests.engine.fake_server import FakeServer, sse
+from tests.support.fake_server import FakeServer, event_stream
 from tray.core.door.phases import Credentials, ServerView, Upstream
 from tray.core.status import State
 from tray.engine.engine import Engine
@@ -74,7 +74,7 @@ def ms(value: float) -> str:
 
 
 async def serve_burst(port: int, events: int) -> None:
-    async with FakeServer({"/global/event": sse(*burst(events))}, port=port):
+    async with FakeServer({"/global/event": event_stream(*burst(events))}, port=port):
         await asyncio.Event().wait()
 
 

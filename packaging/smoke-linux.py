@@ -53,7 +53,7 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 
 from tests.desktop import DesktopError, VirtualDesktop, missing_programs  # noqa: E402
-from tests.e2e.app_driver import alive  # noqa: E402
+from tests.support.processes import alive  # noqa: E402
 from tray.core.settings import Settings  # noqa: E402
 from tray.engine.server_password import ACCOUNT, SERVICE, USERNAME  # noqa: E402
 from tray.platform.identity import APP_NAME, DISPLAY_NAME  # noqa: E402

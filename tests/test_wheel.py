@@ -21,7 +21,9 @@ import psutil
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, alive, project_settings, wait_until
+from tests.e2e.app_driver import AppDriver, project_settings
+from tests.support.processes import alive
+from tests.support.waiting import block_until
 from tray.platform.identity import APP_ID, APP_NAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(600)]
@@ -133,7 +135,7 @@ def _runs_connects_and_quits(app: AppDriver, desk: VirtualDesktop, home: Path) -
     try:
         status = app.wait_state("connected", timeout=60)
         assert status["app"]["version"] == VERSION
-        service, path = wait_until(app.tray_item, "the app's tray item")
+        service, path = block_until(app.tray_item, "the app's tray item", 30.0)
         pixmap = desk.run(
             "gdbus", "call", "--session", "--dest", service, "--object-path", path,
             "--method", "org.freedesktop.DBus.Properties.Get",

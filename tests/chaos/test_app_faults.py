@@ -22,7 +22,8 @@ import pytest
 
 from tests.chaos.helpers import Sessions, Snapshot, assert_no_secret, leftovers
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, wait_until
+from tests.e2e.app_driver import AppDriver
+from tests.support.waiting import block_until
 from tray.core.notice_pacing import MIN_SHOWN_S
 from tray.core.notify_policy import RECOVERED_TITLE
 from tray.core.settings import Settings
@@ -72,7 +73,7 @@ class Run:
 
     def connected(self, old: int | None = None) -> dict[str, Any]:
         """Connected to a server other than `old`; remembers it and its password."""
-        status: dict[str, Any] = wait_until(
+        status: dict[str, Any] = block_until(
             lambda: (
                 (s := self.app.status())["state"] == "connected"
                 and s["server"]["pid"] not in (None, old)
@@ -150,7 +151,7 @@ def test_each_server_crash_is_told_once(run: Run, desk: VirtualDesktop) -> None:
         assert incident["recovered"]
         # One notification per incident: replaced as it goes on, it ends as "back" (checked
         # below, once all are closed into the history).
-        wait_until(partial(shown, desk, n), f"{n} notifications", START_S)
+        block_until(partial(shown, desk, n), f"{n} notifications", START_S)
     # A notice held back for its minimum time on screen ("back", right after "restarting")
     # comes MIN_SHOWN_S later; a busy machine fires that timer late. Then nothing more comes.
     time.sleep(MIN_SHOWN_S + 4.0)
@@ -186,7 +187,7 @@ def test_the_app_killed_and_started_again_without_keyring_and_with_broken_settin
         killed = run.app.proc.pid
         run.app.kill()
         old = status["server"]["pid"]
-        wait_until(partial(gone, old), "the server to die with the app", 10)
+        block_until(partial(gone, old), "the server to die with the app", 10)
         run.keep_log()
         run.app.start()
         status = run.connected(old=old)

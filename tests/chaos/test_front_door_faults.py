@@ -11,7 +11,8 @@ import pytest
 
 from tests.chaos.helpers import Sessions
 from tests.engine.helpers import LaunchFactory
-from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_over, wait_until
+from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_over
+from tests.support.waiting import wait_until
 from tray.core.door.phases import Phase, phase_of
 from tray.core.status import Status
 

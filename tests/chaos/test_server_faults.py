@@ -22,7 +22,8 @@ from tests.chaos.helpers import (
     watch_closely,
     wrapper,
 )
-from tests.engine.helpers import DEATH_S, START_S, LaunchFactory, frozen, wait_dead
+from tests.engine.helpers import START_S, LaunchFactory
+from tests.support.processes import DEATH_S, frozen, wait_dead
 from tray.core.causes import CauseKind
 from tray.core.status import State
 

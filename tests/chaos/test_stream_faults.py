@@ -20,11 +20,13 @@ from tests.chaos.helpers import (
     watch_closely,
 )
 from tests.chaos.proxy import ChaosProxy, Cut
-from tests.engine.helpers import START_S, Harness, LaunchFactory, poll
+from tests.engine.helpers import START_S, Harness, LaunchFactory
+from tests.support.credentials import fresh_password
+from tests.support.waiting import wait_until
 from tray.core.causes import CauseKind
 from tray.core.status import State, Status
 from tray.engine.launch import ServerLaunch
-from tray.engine.server_password import ServerPassword, generate
+from tray.engine.server_password import ServerPassword
 from tray.engine.stream import MAX_EVENT_BYTES
 
 # Several server starts each, and each start takes seconds more on a busy machine.
@@ -125,7 +127,9 @@ async def test_garbage_and_oversized_events_are_skipped_without_an_incident(
         for _ in range(2):
             proxy.inject(*GARBAGE)
             after = await sessions.poke()  # its event comes behind the garbage
-            await poll(partial(_listed, harness, after), START_S, "the event after the garbage")
+            await wait_until(
+                partial(_listed, harness, after), "the event after the garbage", START_S
+            )
         status = harness.engine.status()
         assert (status.state, status.pid, status.restarts) == (State.CONNECTED, first.pid, 0)
         assert_incidents(harness)
@@ -145,10 +149,10 @@ async def test_a_401_after_the_password_changed_restarts_the_server_with_the_new
         for n in range(1, 3):
             # Caught up with the server it connected to (the first connection has no gap to
             # resync; later ones each log theirs).
-            await poll(partial(_resynced, caplog, n - 1), START_S, f"resync {n - 1}")
+            await wait_until(partial(_resynced, caplog, n - 1), f"resync {n - 1}", START_S)
             # The stream reconnects at once, with a password the server was not started with
             # (as if it had been changed behind the server's back).
-            new = ServerPassword(generate(), persistent=False)
+            new = fresh_password()
             mark = len(harness.seen)
             await strike(proxy, sessions, Cut.RESET, partial(_use_password, harness, new))
             status = await harness.connected_to_a_new_server(status)
@@ -179,7 +183,7 @@ async def test_500s_during_the_resync_are_retried(
             # a slow one may still be retrying), so the failures are all the reconnect's.
             proxy.fail(RESYNC_FAILURES)
             await recovered(harness, n)
-            await poll(partial(_resynced, caplog, n), START_S, f"resync {n}")
+            await wait_until(partial(_resynced, caplog, n), f"resync {n}", START_S)
         status = harness.engine.status()
         assert (status.state, status.pid, status.restarts) == (State.CONNECTED, first.pid, 0)
         assert status.last_gap_s is not None

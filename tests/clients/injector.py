@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.support.sse import frame
+
 HOST = "127.0.0.1"
 READ = 64 * 1024
 STREAM_PATHS = ("/event", "/global/event", "/api/event")
@@ -85,7 +87,7 @@ class InjectingProxy:
 
     async def inject(self, data: dict[str, Any], path: str = "/global/event") -> int:
         """Send `data: <json>` on every open stream of `path`; how many streams got it."""
-        text = b"data: " + json.dumps(data).encode() + b"\n\n"
+        text = frame(data)
         chunk = b"%x\r\n%s\r\n" % (len(text), text)
         sent = 0
         for link in list(self._links):

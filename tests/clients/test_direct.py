@@ -15,7 +15,7 @@ from tests.clients.sdk import SdkClient
 from tests.clients.strict import StrictClient
 from tests.clients.tui import TuiClient
 from tests.clients.web import WebClient
-from tests.engine.helpers import wait_dead
+from tests.support.processes import wait_dead
 
 pytestmark = [pytest.mark.server, pytest.mark.clients]
 

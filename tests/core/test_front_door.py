@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.core.driver import Driver
+from tests.support.sse import frame
 from tray.core import causes
 from tray.core.backoff import Backoff, restart_delay
 from tray.core.door.auth import (
@@ -46,7 +47,7 @@ from tray.core.sse import EventSplitter
 from tray.core.status import State
 from tray.core.supervisor import Policy
 from tray.generations.events import StreamFormat
-from tray.generations.v1 import V1, encode
+from tray.generations.v1 import V1
 
 A = Upstream("http://127.0.0.1:5001", Credentials("opencode", "private-a"))
 B = Upstream("http://127.0.0.1:5002", Credentials("opencode", "private-b"))
@@ -77,10 +78,6 @@ def message(refusal: Any) -> str:
     assert set(body) == {"name", "data"}
     text: str = body["data"]["message"]
     return text
-
-
-def sse(item: dict[str, Any]) -> bytes:
-    return encode(item)
 
 
 def decoded(raw: bytes) -> dict[str, Any]:
@@ -273,9 +270,9 @@ def status_event(fmt: StreamFormat, session: str, kind: str, directory: str = "/
     props: dict[str, Any] = {"sessionID": session, "status": {"type": kind}}
     if fmt is StreamFormat.GLOBAL:
         payload = {"id": "e", "type": "session.status", "properties": props}
-        return sse({"directory": directory, "project": "p1", "payload": payload})
+        return frame({"directory": directory, "project": "p1", "payload": payload})
     key = "data" if fmt is StreamFormat.API else "properties"
-    return sse({"id": "e", "type": "session.status", key: props})
+    return frame({"id": "e", "type": "session.status", key: props})
 
 
 @pytest.mark.parametrize("fmt", list(StreamFormat))
@@ -313,8 +310,8 @@ def test_session_idle_and_deleted_end_a_busy_turn_too() -> None:
     stream.subscribed(A)
     stream.relay(status_event(StreamFormat.INSTANCE, "s1", "busy"), 0.0)
     stream.relay(status_event(StreamFormat.INSTANCE, "s2", "busy"), 0.0)
-    stream.relay(sse({"type": "session.idle", "properties": {"sessionID": "s1"}}), 0.0)
-    stream.relay(sse({"type": "session.deleted", "properties": {"info": {"id": "s2"}}}), 0.0)
+    stream.relay(frame({"type": "session.idle", "properties": {"sessionID": "s1"}}), 0.0)
+    stream.relay(frame({"type": "session.deleted", "properties": {"info": {"id": "s2"}}}), 0.0)
     assert stream.turns.busy == {}
 
 
@@ -324,7 +321,7 @@ def test_every_event_of_a_block_counts(fmt: StreamFormat) -> None:
     changes what is busy as it would alone."""
     stream = HeldStream(fmt, None, token=counter())
     stream.subscribed(A)
-    delta = sse({"type": "message.part.delta", "properties": {"sessionID": "s1"}})
+    delta = frame({"type": "message.part.delta", "properties": {"sessionID": "s1"}})
     block = b"".join(
         [
             status_event(fmt, "s1", "busy"),
@@ -342,10 +339,10 @@ def test_every_event_of_a_block_counts(fmt: StreamFormat) -> None:
 def test_a_resync_goes_right_after_the_first_event_of_a_block() -> None:
     stream = HeldStream(StreamFormat.GLOBAL, "/w", token=counter())
     stream.subscribed(A)
-    first = sse({"type": "server.connected", "properties": {}})
+    first = frame({"type": "server.connected", "properties": {}})
     stream.relay(first, 0.0)
     stream.subscribed(B)
-    more = sse({"payload": {"type": "message.updated", "properties": {}}})
+    more = frame({"payload": {"type": "message.updated", "properties": {}}})
     out = stream.relay(first + more + more, 1.0)
     assert out[0] == first
     assert decoded(out[1])["payload"]["type"] == "server.instance.disposed"
@@ -355,7 +352,7 @@ def test_a_resync_goes_right_after_the_first_event_of_a_block() -> None:
 def test_a_resync_waits_for_a_whole_event_past_a_piece_of_an_oversized_one() -> None:
     stream = HeldStream(StreamFormat.GLOBAL, "/w", token=counter())
     stream.subscribed(A)
-    stream.relay(sse({"type": "server.connected", "properties": {}}), 0.0)
+    stream.relay(frame({"type": "server.connected", "properties": {}}), 0.0)
     stream.subscribed(B)
     assert stream.relay(b"data: a piece", 1.0) == [b"data: a piece"]
     out = stream.relay(b" ends\n\n", 2.0)
@@ -369,9 +366,9 @@ def test_a_resync_waits_for_a_whole_event_past_a_piece_of_an_oversized_one() -> 
         b": comment\n\n",
         b"data: not json session.status\n\n",
         b'data: ["session.status"]\n\n',
-        sse({"type": "session.status", "properties": "x"}),
-        sse({"type": "session.status", "properties": {"status": {"type": "busy"}}}),
-        sse({"payload": "session.status"}),
+        frame({"type": "session.status", "properties": "x"}),
+        frame({"type": "session.status", "properties": {"status": {"type": "busy"}}}),
+        frame({"payload": "session.status"}),
     ],
 )
 def test_garbage_is_relayed_and_changes_nothing(raw: bytes) -> None:
@@ -385,7 +382,7 @@ def test_a_new_server_is_announced_after_its_first_event() -> None:
     fmt = StreamFormat.GLOBAL
     stream = HeldStream(fmt, "/w", token=counter())
     stream.subscribed(A)
-    first = sse({"type": "server.connected", "properties": {}})
+    first = frame({"type": "server.connected", "properties": {}})
     assert stream.relay(first, 0.0) == [first]  # the first server: nothing to resync
     stream.subscribed(A)  # the same server again (its stream ended): nothing either
     assert stream.relay(first, 1.0) == [first]
@@ -405,7 +402,7 @@ def test_a_resync_stays_due_until_the_new_server_delivers() -> None:
     is sent after the first event of the one that delivers."""
     stream = HeldStream(StreamFormat.GLOBAL, "/w", token=counter())
     stream.subscribed(A)
-    first = sse({"type": "server.connected", "properties": {}})
+    first = frame({"type": "server.connected", "properties": {}})
     stream.relay(first, 0.0)
     stream.subscribed(B)  # silent: given up
     stream.subscribed(B)
@@ -417,7 +414,7 @@ def test_a_resync_stays_due_until_the_new_server_delivers() -> None:
 def test_a_stream_opened_while_down_gets_no_resync() -> None:
     stream = HeldStream(StreamFormat.INSTANCE, None, token=counter())
     stream.subscribed(B)
-    raw = sse({"type": "server.connected", "properties": {}})
+    raw = frame({"type": "server.connected", "properties": {}})
     assert stream.relay(raw, 0.0) == [raw]
 
 
@@ -426,7 +423,7 @@ def test_instance_and_v2_streams_resync_on_the_new_servers_own_event(fmt: Stream
     """The server ends `/event` after `server.instance.disposed`: not sent there."""
     stream = HeldStream(fmt, "/w", token=counter())
     stream.subscribed(A)
-    raw = sse({"type": "server.connected", "data": {}})
+    raw = frame({"type": "server.connected", "data": {}})
     stream.relay(raw, 0.0)
     stream.subscribed(B)
     assert stream.relay(raw, 1.0) == [raw]

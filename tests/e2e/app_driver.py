@@ -10,14 +10,15 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from tests.desktop import VirtualDesktop
+from tests.support.processes import alive
+from tests.support.waiting import block_until
 from tray.core.settings import Settings
 from tray.engine import keyring_helper
 from tray.settings import file as settings_file
@@ -38,30 +39,10 @@ def project_settings(
     )
 
 
-def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those of `processes` still running (a zombie has ended)."""
-    found = []
-    for proc in processes:
-        with contextlib.suppress(psutil.Error):
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-    return found
-
-
 def _cmdline(process: psutil.Process) -> list[str]:
     with contextlib.suppress(psutil.Error):
         return process.cmdline()
     return []
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class AppDriver:
@@ -138,7 +119,7 @@ class AppDriver:
         return data
 
     def wait_state(self, state: str, timeout: float = 30.0) -> dict[str, Any]:
-        found: dict[str, Any] = wait_until(
+        found: dict[str, Any] = block_until(
             lambda: (s := self.status())["state"] == state and s, f"state {state}", timeout
         )
         return found

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.desktop import VirtualDesktop, keep_for_readme
-from tests.e2e.app_driver import AppDriver, alive, project_settings, wait_until
+from tests.e2e.app_driver import AppDriver, project_settings
+from tests.support.processes import alive
+from tests.support.waiting import block_until
 from tray.core.door.auth import LOGIN_PATH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
@@ -56,8 +58,8 @@ def test_the_app_as_a_person_uses_it(
     code, _ = app.cli("status")
     assert code == 0
     # The icon is in the panel, and its menu is the app's.
-    wait_until(desk.tray_host_registered, "the tray host")
-    labels = wait_until(app.menu_labels, "the tray menu")
+    block_until(desk.tray_host_registered, "the tray host", 30.0)
+    labels = block_until(app.menu_labels, "the tray menu", 30.0)
     for label in ("Restart server", "Stop server", "Copy server URL", "Settings…", "Quit"):
         assert label in labels, labels
     status_line = next(label for label in labels if label.startswith("Connected"))
@@ -70,7 +72,7 @@ def test_the_app_as_a_person_uses_it(
     # The server dies: one notification with the cause, then the app restarts it.
     killed_at = time.monotonic()
     os.kill(status["server"]["pid"], signal.SIGKILL)
-    wait_until(lambda: desk.notification_count() >= 1, "a notification", timeout=20)
+    block_until(lambda: desk.notification_count() >= 1, "a notification", 20)
     noticed_after = time.monotonic() - killed_at
     _shot(desk, tmp_path, "notification.png")
     reconnected = app.wait_state("connected", timeout=60)
@@ -83,8 +85,8 @@ def test_the_app_as_a_person_uses_it(
 
     # A click on the notification takes the user back: no session yet, so to the session list.
     desk.click_notification()
-    opened = wait_until(
-        lambda: app.opened.exists() and app.opened.read_text().split(), "the browser"
+    opened = block_until(
+        lambda: app.opened.exists() and app.opened.read_text().split(), "the browser", 30.0
     )
     # Through the front door: a one-time sign-in URL, never the password itself.
     assert opened[-1].startswith(f"http://127.0.0.1:{free_port}{LOGIN_PATH}/")
@@ -94,8 +96,10 @@ def test_the_app_as_a_person_uses_it(
 
     # Settings… from the menu opens the dialog.
     app.click_menu("Settings…")
-    wait_until(
-        lambda: any("Settings" in title for title in app.window_titles()), "the settings dialog"
+    block_until(
+        lambda: any("Settings" in title for title in app.window_titles()),
+        "the settings dialog",
+        30.0,
     )
     time.sleep(0.3)
     desk.screenshot(tmp_path / "settings-in-the-app.png")  # README's: settings_screenshot.py

@@ -13,7 +13,9 @@ import psutil
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, alive, project_settings, wait_until
+from tests.e2e.app_driver import AppDriver, project_settings
+from tests.support.processes import alive
+from tests.support.waiting import block_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
 
@@ -31,7 +33,7 @@ def test_the_display_going_away_quits_the_app_and_its_server(
             desk.end_display()
             assert app.proc is not None
             code = app.proc.wait(30)
-            wait_until(lambda: not alive([server]), "the server to be gone", timeout=10)
+            block_until(lambda: not alive([server]), "the server to be gone", 10)
         finally:
             app.kill()
             logged = app.log.read_text(errors="replace")

@@ -21,7 +21,9 @@ import pytest
 
 from tests.conftest import REPO
 from tests.desktop import DesktopError, VirtualDesktop
-from tests.e2e.app_driver import AppDriver, alive, wait_until
+from tests.e2e.app_driver import AppDriver
+from tests.support.processes import alive
+from tests.support.waiting import block_until
 from tray.core.settings import Settings
 from tray.engine.server_password import ACCOUNT, SERVICE, USERNAME
 
@@ -55,7 +57,7 @@ class Launch:
             assert self.driver.proc.poll() is None, "the app exited"
 
     def first_icon(self) -> float:
-        wait_until(self._registered, "the tray icon", 60)
+        block_until(self._registered, "the tray icon", 60)
         return time.monotonic() - self.started
 
     def _registered(self) -> bool:
@@ -134,7 +136,7 @@ def health(url: str, password: str) -> int:
 
 
 def status_line(launch: Launch) -> str:
-    labels: dict[str, int] = wait_until(launch.driver.menu_labels, "the tray menu")
+    labels: dict[str, int] = block_until(launch.driver.menu_labels, "the tray menu", 30.0)
     return next(label for label in labels if label.startswith(("Starting", "Connected")))
 
 
@@ -147,7 +149,7 @@ def test_a_keyring_that_asks_for_its_password(
         launch.start()
         status_after, status = launch.first_status()
         icon_after = launch.first_icon()
-        wait_until(desk.keyring_prompt, "the keyring's prompt", 60)
+        block_until(desk.keyring_prompt, "the keyring's prompt", 60)
         # The prompt is up and nobody has answered it: the app answers, and says what it waits for.
         status = launch.driver.status()
         assert status["state"] == "starting"
@@ -243,7 +245,7 @@ def test_a_keyring_that_answers_after_the_timeout(
         launch.start()
         first = launch.driver.wait_state("connected", timeout=120)
         opens.touch()  # the keyring answers now, long after the timeout
-        wait_until(store.exists, "the keyring to store the password", 60)
+        block_until(store.exists, "the keyring to store the password", 60)
         stored = json.loads(store.read_text())[f"{SERVICE}/{ACCOUNT}"]
         # The running server keeps its per-run password (clients that have it keep working) ...
         time.sleep(1)
@@ -252,7 +254,7 @@ def test_a_keyring_that_answers_after_the_timeout(
         assert health(still["server"]["url"], stored) == 401
         # ... and the next start uses the keyring's.
         assert launch.driver.cli("restart")[0] == 0
-        wait_until(
+        block_until(
             lambda: (
                 (s := launch.driver.status())["state"] == "connected"
                 and s["server"]["pid"] not in (None, first["server"]["pid"])

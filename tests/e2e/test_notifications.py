@@ -24,7 +24,8 @@ import psutil
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, project_settings, wait_until
+from tests.e2e.app_driver import AppDriver, project_settings
+from tests.support.waiting import block_until
 from tray.core.notify_policy import RECOVERED_TITLE
 from tray.core.settings import Settings
 from tray.platform.identity import DISPLAY_NAME
@@ -125,8 +126,8 @@ def status(app: AppDriver) -> dict[str, Any]:
 
 
 def connected(app: AppDriver) -> dict[str, Any]:
-    found: dict[str, Any] = wait_until(
-        lambda: (s := status(app))["state"] == "connected" and s, "connected", timeout=120
+    found: dict[str, Any] = block_until(
+        lambda: (s := status(app))["state"] == "connected" and s, "connected", 120
     )
     return found
 
@@ -140,10 +141,8 @@ def incident(app: AppDriver, last_for_s: float) -> tuple[float, int]:
     os.kill(pid, signal.SIGKILL)
     killed = {pid}
     while True:
-        fresh: list[psutil.Process] = wait_until(
-            lambda: [p for p in app.servers() if p.pid not in killed],
-            "a replacement server",
-            timeout=60,
+        fresh: list[psutil.Process] = block_until(
+            lambda: [p for p in app.servers() if p.pid not in killed], "a replacement server", 60
         )
         if len(killed) >= 2 and time.monotonic() - began >= last_for_s:
             return began, len(killed)
@@ -166,14 +165,14 @@ def test_one_incident_is_one_notification_replaced_in_place(
         assert killed >= 2  # the server, and its replacement while starting
         back = connected(app)
         assert back["incidents"][-1]["recovered"]
-        wait_until(
+        block_until(
             lambda: any(c.summary == RECOVERED_TITLE for c in calls.sent()[before:]),  # noqa: B023
             "the recovery notice",
-            timeout=20,
+            20,
         )
         sent = calls.sent()[before:]
         desk.dunstctl("close-all")
-        wait_until(lambda: desk.notification_count() == 0, "dunst to close them")
+        block_until(lambda: desk.notification_count() == 0, "dunst to close them", 30.0)
         new = [item for item in desk.history() if item["id"] not in seen]
         seen |= {item["id"] for item in new}
         ours = [item for item in new if item["appname"] == DISPLAY_NAME]

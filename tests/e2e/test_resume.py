@@ -17,7 +17,8 @@ import pytest
 
 from tests.desktop import VirtualDesktop, keep_for_readme
 from tests.e2e import mock_model
-from tests.e2e.app_driver import AppDriver, project_settings, wait_until
+from tests.e2e.app_driver import AppDriver, project_settings
+from tests.support.waiting import block_until
 from tray.core.settings import ResumeTarget
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
@@ -130,8 +131,8 @@ def test_an_interrupted_turn_is_resumed_and_continued(lab: Lab) -> None:
     app.wait_state("connected", timeout=60)
     lab.mode("slow")
     session = lab.new_turn("Fix the parser")
-    wait_until(lambda: session in lab.busy() and "slow" in lab.requests(), "a busy session")
-    wait_until(
+    block_until(lambda: session in lab.busy() and "slow" in lab.requests(), "a busy session", 30.0)
+    block_until(
         lambda: any(
             p["type"] == "text"
             for m in lab.messages(session)
@@ -139,6 +140,7 @@ def test_an_interrupted_turn_is_resumed_and_continued(lab: Lab) -> None:
             if m["info"]["role"] == "assistant"
         ),
         "the reply to start streaming",
+        30.0,
     )
     sessions_before = lab.sessions()
     messages_before = [m["info"]["id"] for m in lab.messages(session)]
@@ -146,18 +148,22 @@ def test_an_interrupted_turn_is_resumed_and_continued(lab: Lab) -> None:
     os.kill(app.status()["server"]["pid"], signal.SIGKILL)
     status = app.wait_state("connected", timeout=60)
     assert status["server"]["restarts"] == 1
-    wait_until(lambda: f"active session {session} interrupted" in app.log.read_text(), "the resync")
+    block_until(
+        lambda: f"active session {session} interrupted" in app.log.read_text(), "the resync", 30.0
+    )
     assert status["sessions"]["last_active"] == session
     # The session's notice replaces the recovery notice once that has been shown its minimum
     # time (notice_pacing.MIN_SHOWN_S): click it, not the recovery notice before it.
-    wait_until(lambda: "was interrupted mid-turn" in app.log.read_text(), "the session notice")
+    block_until(
+        lambda: "was interrupted mid-turn" in app.log.read_text(), "the session notice", 30.0
+    )
     assert app.desk.notification_count() >= 1
     time.sleep(0.3)
     keep_for_readme(app.desk.screenshot(lab.workdir / "session-interrupted.png"))
 
     # One click on the notification: the terminal opens on that very session.
     app.desk.click_notification()
-    call = wait_until(lab.terminal_calls, "the terminal")[-1]
+    call = block_until(lab.terminal_calls, "the terminal", 30.0)[-1]
     assert call["argv"][1:] == [
         "attach", status["server"]["url"], "--session", session, "--dir",
         str(app.desk.home / "project"),
@@ -170,12 +176,14 @@ def test_an_interrupted_turn_is_resumed_and_continued(lab: Lab) -> None:
     # The app asks whether to continue; nothing was sent to the session by itself.
     assert lab.requests().count("fast") == 0
     lab.mode("fast")
-    wait_until(
-        lambda: any("opencode tray" in t for t in app.window_titles()), "the Continue question"
+    block_until(
+        lambda: any("opencode tray" in t for t in app.window_titles()),
+        "the Continue question",
+        30.0,
     )
     keep_for_readme(app.desk.screenshot(lab.workdir / "continue-turn.png"))
     app.desk.run("xdotool", "mousemove", "512", "384", "key", "Return")
-    wait_until(lambda: lab.finished(session), "the continued turn to complete", timeout=60)
+    block_until(lambda: lab.finished(session), "the continued turn to complete", 60)
     assert "fast" in lab.requests()
 
     # Nothing lost: the same sessions, and the old messages all still there, in order.
@@ -191,18 +199,19 @@ def test_an_idle_session_survives_a_restart_and_a_deleted_one_is_said(lab: Lab) 
     app.wait_state("connected", timeout=60)
     lab.mode("fast")
     session = lab.new_turn("Write the docs")
-    wait_until(lambda: lab.finished(session), "the turn to complete", timeout=60)
+    block_until(lambda: lab.finished(session), "the turn to complete", 60)
     pid = app.status()["server"]["pid"]
 
     assert app.cli("restart")[0] == 0
-    wait_until(
+    block_until(
         lambda: (s := app.status())["state"] == "connected" and s["server"]["pid"] != pid,
         "the restarted server",
+        30.0,
     )
     code, out = app.cli("resume", session)
     assert (code, out.strip()) == (0, f"Resumed {session} (idle) in the terminal.")
     # The app answers once the terminal is started, not once it has run.
-    assert wait_until(lab.terminal_calls, "the terminal")[-1]["argv"][4] == session
+    assert block_until(lab.terminal_calls, "the terminal", 30.0)[-1]["argv"][4] == session
 
     assert lab.client().delete(f"/session/{session}").status_code == 200
     code, out = app.cli("resume", session)

@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.desktop import VirtualDesktop
-from tests.e2e.app_driver import AppDriver, alive, project_settings, wait_until
+from tests.e2e.app_driver import AppDriver, project_settings
+from tests.support.processes import alive
+from tests.support.waiting import block_until
 from tray.shell.app import TRAY_WAIT_S
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.timeout(240)]
@@ -85,8 +87,8 @@ def test_no_keyring_and_no_tray_yet_the_server_starts_at_once(app: AppDriver) ->
 
 def test_sigterm_while_waiting_for_a_tray_quits_at_once(app: AppDriver) -> None:
     app.start("--wait-for-tray")
-    wait_until(lambda: app.cli("status", "--json")[0] != 3, "the app to answer", 60)
-    servers = wait_until(app.servers, "the server's process", CONNECTED_WITHIN_S)
+    block_until(lambda: app.cli("status", "--json")[0] != 3, "the app to answer", 60)
+    servers = block_until(app.servers, "the server's process", CONNECTED_WITHIN_S)
     code, took = sigterm(app)
     assert alive(servers) == []
     logged = assert_quit_cleanly(app, code, took)

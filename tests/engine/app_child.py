@@ -13,16 +13,16 @@ import json
 import sys
 from pathlib import Path
 
+from tests.support.credentials import fresh_password
 from tray.core.settings import Settings
 from tray.core.status import State, Status
 from tray.engine.engine import Engine
 from tray.engine.launch import ServerLaunch
-from tray.engine.server_password import ServerPassword, generate
 
 
 async def run(binary: str, port: int, state_dir: Path, working_dir: str) -> None:
     settings = Settings(opencode_path=binary, port=port, working_directory=working_dir)
-    password = ServerPassword(generate(), persistent=False)
+    password = fresh_password()
     engine = Engine(ServerLaunch(settings, password, state_dir))
     told: list[int] = []
 

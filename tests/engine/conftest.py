@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.engine.helpers import FAST, LaunchFactory
+from tests.support.credentials import fresh_password
 from tray.core.settings import Settings
 from tray.engine.launch import ServerLaunch
-from tray.engine.server_password import ServerPassword, generate
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def make_launch(
         }
         return ServerLaunch(
             settings=Settings(**chosen),
-            password=ServerPassword(generate(), persistent=False),
+            password=fresh_password(),
             state_dir=tmp_path / "state",
             base_env=server_env,
         )

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import psutil
 import pytest
 
+from tests.support.processes import kill_servers
 from tray.core.status import State, Status
 from tray.engine.engine import Engine
 from tray.engine.launch import ServerLaunch
@@ -23,7 +20,6 @@ from tray.engine.launch import ServerLaunch
 # test runs beside this one): the budget covers that.
 START_S = 60.0
 SHUTDOWN_S = 20.0
-DEATH_S = 10.0
 POLL_S = 0.05
 # A session's event comes within milliseconds; one not heard by then is taken as never sent.
 HEARD_S = 10.0
@@ -142,62 +138,3 @@ async def running(launch: ServerLaunch, start: bool = True) -> AsyncIterator[Har
         await asyncio.wait_for(harness.engine.shutdown(), SHUTDOWN_S)
         strays = kill_servers(launch)
     assert not strays, f"the engine left server processes running: {strays}"
-
-
-def server_processes(launch: ServerLaunch) -> list[psutil.Process]:
-    """Live processes whose command line names this launch's binary and port."""
-    binary = launch.binary_override or launch.settings.opencode_path
-    port = str(launch.settings.port)
-    found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        cmdline = proc.info["cmdline"] or []
-        if proc.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if binary in cmdline and port in cmdline:
-            found.append(proc)
-    return found
-
-
-def kill_servers(launch: ServerLaunch) -> list[int]:
-    """SIGKILL (after SIGCONT) what `server_processes` finds; the pids it killed."""
-    procs = server_processes(launch)
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            proc.resume()
-            proc.kill()
-    return [proc.pid for proc in procs]
-
-
-def is_dead(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-async def wait_dead(pid: int, within: float = DEATH_S) -> float:
-    """Seconds until `pid` is gone (a zombie counts as gone); fails the test after `within`."""
-    started = time.monotonic()
-    await poll(lambda: is_dead(pid), within, f"process {pid} to die")
-    return time.monotonic() - started
-
-
-async def poll(check: Callable[[], bool], within: float, what: str) -> None:
-    """For what no event announces (another process's state): look every POLL_S seconds."""
-    for _ in range(round(within / POLL_S)):
-        if check():
-            return
-        await asyncio.sleep(POLL_S)
-    if not check():
-        pytest.fail(f"no {what} within {within:.0f} s")
-
-
-@contextlib.contextmanager
-def frozen(pid: int) -> Iterator[None]:
-    """SIGSTOP `pid` for the block; SIGCONT whatever happens (a no-op once it is dead)."""
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGCONT)

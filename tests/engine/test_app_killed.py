@@ -15,15 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.engine.helpers import (
-    DEATH_S,
-    START_S,
-    LaunchFactory,
-    kill_servers,
-    poll,
-    running,
-    wait_dead,
-)
+from tests.engine.helpers import START_S, LaunchFactory, running
+from tests.support.processes import DEATH_S, kill_servers, wait_dead
+from tests.support.waiting import wait_until
 from tray.core.causes import CauseKind
 from tray.engine.launch import ServerLaunch
 from tray.engine.leftover import RecordFile, stop_leftover
@@ -113,7 +107,7 @@ async def test_a_record_whose_pid_was_reused_kills_nothing(tmp_path: Path) -> No
     )
     try:
         leader = psutil.Process(other.pid)
-        await poll(lambda: bool(leader.children()), START_S, "child of the shell")
+        await wait_until(lambda: bool(leader.children()), "child of the shell", START_S)
         path = tmp_path / "server.json"
         path.write_text(
             json.dumps(

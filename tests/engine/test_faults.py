@@ -7,10 +7,11 @@ import signal
 
 import pytest
 
-from tests.engine.helpers import START_S, LaunchFactory, frozen, running, wait_dead
+from tests.engine.helpers import START_S, LaunchFactory, running
+from tests.support.credentials import fresh_password
+from tests.support.processes import frozen, wait_dead
 from tray.core.causes import CauseKind
 from tray.core.status import State
-from tray.engine.server_password import ServerPassword, generate
 
 # Heartbeat timeouts and restarts; a start is slow on a busy machine.
 pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
@@ -85,7 +86,7 @@ async def test_a_wrong_password_restarts_the_server_with_the_right_one(
         assert first.pid is not None
         # The client now sends a password the running server was not started with (as if it had
         # been rotated behind the server's back); the next start passes it on.
-        new = ServerPassword(generate(), persistent=False)
+        new = fresh_password()
         harness.engine._passwords.use(new, now=True)
         crashed = await harness.wait_state(State.CRASHED)
         assert crashed.cause is not None

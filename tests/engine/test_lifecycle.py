@@ -11,10 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.engine.helpers import FAST, LaunchFactory, running, server_processes
+from tests.engine.helpers import FAST, LaunchFactory, running
+from tests.support.credentials import fresh_password
+from tests.support.processes import server_processes
 from tray.core.causes import CauseKind
 from tray.core.status import State, Status
-from tray.engine.server_password import USERNAME, ServerPassword, generate
+from tray.engine.server_password import USERNAME
 
 
 @pytest.mark.server
@@ -69,7 +71,7 @@ async def test_a_new_password_restarts_the_server_with_it(make_launch: LaunchFac
     async with running(launch) as harness:
         first = await harness.connected()
         assert first.url is not None
-        new = ServerPassword(generate(), persistent=False)
+        new = fresh_password()
         harness.engine.set_password(new)
         again = await harness.connected_to_a_new_server(first)
         assert again.url == first.url

@@ -6,11 +6,12 @@ import asyncio
 import re
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import is_dead
+from tests.support.waiting import wait_until
 from tray.engine.version_check import VersionCheckError, ask_version, check_binary
 from tray.generations import for_version
 
@@ -22,22 +23,6 @@ def script(tmp_path: Path, body: str, name: str = "opencode") -> str:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return str(path)
-
-
-async def eventually(check: Callable[[], bool], timeout_s: float = 5) -> bool:
-    for _ in range(int(timeout_s / 0.02)):
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
 
 
 async def test_the_real_binary_says_its_version(opencode_binary: str) -> None:
@@ -112,15 +97,19 @@ async def test_a_binary_that_hangs_is_killed_with_what_it_started(tmp_path: Path
         await ask_version(path, timeout_s=0.5)
     assert time.monotonic() - started < 5
     started_pids = [int(pid) for pid in pids.read_text().split()]
-    assert await eventually(lambda: all(gone(pid) for pid in started_pids))
+    assert await wait_until(
+        lambda: all(is_dead(pid) for pid in started_pids), "the children gone", 5, 0.02
+    )
 
 
 async def test_a_cancelled_probe_leaves_nothing_running(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     path = script(tmp_path, f"echo $$ > {pids}\nsleep 60\n")
     task = asyncio.ensure_future(ask_version(path))
-    assert await eventually(lambda: pids.exists() and pids.read_text().strip() != "")
+    assert await wait_until(
+        lambda: pids.exists() and pids.read_text().strip() != "", "the pids written", 5, 0.02
+    )
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert gone(int(pids.read_text()))
+    assert is_dead(int(pids.read_text()))

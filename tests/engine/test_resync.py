@@ -12,7 +12,8 @@ from dataclasses import replace
 import pytest
 
 from tests.chaos.proxy import ChaosProxy, Cut
-from tests.engine.helpers import LaunchFactory, poll, running
+from tests.engine.helpers import LaunchFactory, running
+from tests.support.waiting import wait_until
 from tray.core.status import State
 
 pytestmark = pytest.mark.server
@@ -46,7 +47,7 @@ async def test_a_resync_failing_more_than_3_times_is_retried_until_it_succeeds(
         # Now, not before: the first connection's resync ended with it (a slow one may still
         # have been retrying), so these failures are all the reconnect's.
         proxy.fail({"/session/status": FAILURES})
-        await poll(lambda: bool(_logged(caplog, "resynced after")), WITHIN_S, "the resync")
+        await wait_until(lambda: bool(_logged(caplog, "resynced after")), "the resync", WITHIN_S)
         status = harness.engine.status()
         assert (status.state, status.pid, status.restarts) == (State.CONNECTED, first.pid, 0)
         assert status.last_gap_s is not None

@@ -13,9 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.engine import fake_server
-from tests.engine.fake_server import FakeServer, Reply, plain, sse
+from tests.engine import fake_opencode
 from tests.engine.helpers import START_S, LaunchFactory, running
+from tests.support import fake_server
+from tests.support.fake_server import FakeServer, Reply, event_stream, plain
+from tests.support.sse import frame
 from tray.core.causes import CauseKind
 from tray.core.messages import Event, StreamClosed, StreamEvent, StreamOpened
 from tray.core.status import State
@@ -64,9 +66,9 @@ async def read_fake_stream(reply: Reply) -> list[str]:
     [
         pytest.param(plain(401), ["closed: wrong_password"], id="401"),
         pytest.param(plain(500, body="boom"), ["closed: http_error"], id="500"),
-        pytest.param(fake_server.HTML, ["closed: stream_garbage"], id="html-200"),
+        pytest.param(fake_opencode.HTML, ["closed: stream_garbage"], id="html-200"),
         pytest.param(
-            plain(200, "text/event-stream", f"data: {fake_server.CONNECTED}\n\n"),
+            plain(200, "text/event-stream", frame(fake_server.CONNECTED).decode()),
             ["opened", "closed: stream_closed"],
             id="clean-end",
         ),
@@ -78,15 +80,15 @@ async def test_stream_answers_become_causes(reply: Reply, expected: list[str]) -
 
 async def test_stream_skips_and_logs_garbage(caplog: pytest.LogCaptureFixture) -> None:
     lines = (
-        fake_server.NOT_JSON,
-        fake_server.NO_TYPE,
+        fake_opencode.NOT_JSON,
+        fake_opencode.NO_TYPE,
         fake_server.CONNECTED,
-        fake_server.UNKNOWN_TYPE,
-        fake_server.OVERSIZED,
+        fake_opencode.UNKNOWN_TYPE,
+        fake_opencode.OVERSIZED,
         fake_server.HEARTBEAT,
     )
     with caplog.at_level(logging.WARNING, logger="tray.engine.stream"):
-        seen = await read_fake_stream(sse(*lines))
+        seen = await read_fake_stream(event_stream(*lines))
     assert seen == ["opened", "some.future.event", "server.heartbeat", "closed: stream_closed"]
     skipped = [r for r in caplog.records if "skipping garbage" in r.getMessage()]
     assert len(skipped) == 3  # not JSON, no type, oversized
@@ -95,7 +97,7 @@ async def test_stream_skips_and_logs_garbage(caplog: pytest.LogCaptureFixture) -
 async def test_stream_waits_for_a_slow_first_byte() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    seen = await read_fake_stream(sse(fake_server.CONNECTED, first_byte_after_s=1.0))
+    seen = await read_fake_stream(event_stream(fake_server.CONNECTED, first_byte_after_s=1.0))
     assert seen == ["opened", "closed: stream_closed"]
     assert loop.time() - started >= 0.9  # Qt timers may fire up to 5 % early
 
@@ -116,7 +118,7 @@ async def test_stream_to_a_closed_port_is_refused() -> None:
     [
         pytest.param(plain(401), CauseKind.WRONG_PASSWORD, "401", id="401"),
         pytest.param(plain(500), CauseKind.HTTP_ERROR, "500", id="500"),
-        pytest.param(fake_server.HTML, CauseKind.HTTP_ERROR, "not JSON (text/html)", id="html"),
+        pytest.param(fake_opencode.HTML, CauseKind.HTTP_ERROR, "not JSON (text/html)", id="html"),
         pytest.param(
             plain(200, "application/json", '{"healthy": false}'),
             CauseKind.HTTP_ERROR,
@@ -142,7 +144,7 @@ async def test_requests_carry_the_current_password() -> None:
         api = ServerApi(make_client(server.url, AUTH))
         assert await api.health() == fake_server.VERSION
         await api.client.aclose()
-    assert server.requests[0][1]["authorization"] == "Basic b3BlbmNvZGU6c2VjcmV0"
+    assert server.requests[0].headers["authorization"] == "Basic b3BlbmNvZGU6c2VjcmV0"
 
 
 # -- the whole engine against a fake binary -------------------------------------------------------
@@ -150,10 +152,10 @@ async def test_requests_carry_the_current_password() -> None:
 
 @pytest.fixture
 def fake_binary(tmp_path: Path) -> str:
-    """An executable that runs fake_server.py as if it were `opencode`."""
+    """An executable that runs fake_opencode.py as if it were `opencode`."""
     path = tmp_path / "bin" / "opencode"
     path.parent.mkdir()
-    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake_server.__file__}" "$@"\n')
+    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake_opencode.__file__}" "$@"\n')
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return str(path)
 
@@ -180,7 +182,7 @@ async def test_engine_meets_stream_faults(
     launch = make_launch(
         opencode_path=fake_binary,
         heartbeat_timeout_s=2.0,
-        extra_env={fake_server.MODE_VARIABLE: mode},
+        extra_env={fake_opencode.MODE_VARIABLE: mode},
     )
     async with running(launch) as harness:
         status = await harness.wait_state(state)

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from tests.engine.helpers import LaunchFactory, poll, running
+from tests.engine.helpers import LaunchFactory, running
 from tests.health.conftest import (
     FAST_HEALTH,
     SLOW_TEST_S,
@@ -18,6 +18,7 @@ from tests.health.conftest import (
     new_turn,
     rest,
 )
+from tests.support.waiting import wait_until
 from tray.core.server_health import Notices, StuckNotice, Unstuck
 
 # Each starts the real server more than once: minutes on a loaded 2-core machine.
@@ -39,7 +40,7 @@ async def test_a_stuck_turn_is_noticed_once_left_alone_and_aborted_on_request(
             await h.wait_for(
                 "the turn to be busy", lambda s: session in s.busy_sessions, within=WAIT_S
             )
-            await poll(lambda: model.requests() == ["hang"], WAIT_S, "the model to be asked")
+            await wait_until(lambda: model.requests() == ["hang"], "the model to be asked", WAIT_S)
             asked_at = asyncio.get_running_loop().time()
             stuck = await h.wait_for(
                 "the turn to be stuck",

@@ -19,16 +19,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.engine.fake_server import (
+from tests.support.fake_server import (
     CONNECTED,
     HEALTHY,
-    FakeServer,
     Reply,
-    event,
+    Request,
+    event_stream,
     plain,
+    serve_as_opencode,
     silent,
-    sse,
 )
+from tests.support.sse import global_event, text
 
 BEAT_S = 0.2
 
@@ -36,30 +37,25 @@ BEAT_S = 0.2
 def once_then(first: Reply, then: Reply) -> Reply:
     calls = 0
 
-    async def reply(writer: asyncio.StreamWriter) -> None:
+    async def reply(request: Request, writer: asyncio.StreamWriter) -> None:
         nonlocal calls
         calls += 1
-        await (first if calls == 1 else then)(writer)
+        await (first if calls == 1 else then)(request, writer)
 
     return reply
 
 
 def routes(hang: bool, update: str | None) -> dict[str, Reply]:
-    announce = [event("installation.update-available", version=update)] if update else []
+    announce = (
+        [text(global_event("installation.update-available", version=update))] if update else []
+    )
     rest = silent if hang else plain(200, "application/json", "{}")
     return {
         "/global/health": once_then(HEALTHY, silent) if hang else HEALTHY,
-        "/global/event": sse(CONNECTED, *announce, beat_every_s=BEAT_S),
+        "/global/event": event_stream(CONNECTED, *announce, beat_every_s=BEAT_S),
         "/session/status": rest,
         "/session": silent if hang else plain(200, "application/json", json.dumps([])),
     }
-
-
-async def serve(port: int) -> None:
-    hang = os.environ.get("FAKE_HANG") == "1"
-    async with FakeServer(routes(hang, os.environ.get("FAKE_UPDATE")), port) as server:
-        print(f"opencode server listening on {server.url}", flush=True)
-        await asyncio.Event().wait()
 
 
 def main() -> None:
@@ -67,7 +63,9 @@ def main() -> None:
     parser.add_argument("command", choices=["serve"])
     parser.add_argument("--hostname", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    asyncio.run(serve(parser.parse_args().port))
+    hang = os.environ.get("FAKE_HANG") == "1"
+    served = routes(hang, os.environ.get("FAKE_UPDATE"))
+    asyncio.run(serve_as_opencode(served, parser.parse_args().port))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from tests.engine.helpers import SHUTDOWN_S, START_S, poll
+from tests.engine.helpers import SHUTDOWN_S, START_S
+from tests.support.waiting import wait_until
 from tray.cli import arguments
 from tray.core.settings import Settings
 from tray.core.status import State
@@ -52,7 +53,7 @@ async def test_without_a_tray_the_status_window_supervises(
 ) -> None:
     app = make_app()
     running = asyncio.ensure_future(app.run())
-    await poll(lambda: app.engine.status().state is State.CONNECTED, START_S, "connected")
+    await wait_until(lambda: app.engine.status().state is State.CONNECTED, "connected", START_S)
     assert app.views.tray is None
     window = app.views.window
     assert window is not None
@@ -87,13 +88,17 @@ async def test_without_a_tray_the_status_window_supervises(
     reply = await app.command_line.handle(["rotate-password"])
     assert reply.code == 1  # no keyring to keep it in: said so
     assert app.engine.launch.password.value != old
-    await poll(lambda: app.engine.status().state is State.CONNECTED, START_S, "connected, rotated")
+    await wait_until(
+        lambda: app.engine.status().state is State.CONNECTED, "connected, rotated", START_S
+    )
 
     await app.command_line.handle(["stop"])
-    await poll(lambda: app.engine.status().pid is None, SHUTDOWN_S, "the server stopped")
+    await wait_until(lambda: app.engine.status().pid is None, "the server stopped", SHUTDOWN_S)
     assert app.engine.status().state is State.STOPPED
     window.start_stop_button.click()
-    await poll(lambda: app.engine.status().state is State.CONNECTED, START_S, "connected again")
+    await wait_until(
+        lambda: app.engine.status().state is State.CONNECTED, "connected again", START_S
+    )
 
     reply = await app.command_line.handle(["quit"])
     assert reply.code == 0
@@ -108,7 +113,7 @@ async def test_the_settings_dialog_compares_with_what_the_server_runs_with(
     (killed here), it runs with it and the dialog stops asking."""
     app = make_app()
     running = asyncio.ensure_future(app.run())
-    await poll(lambda: app.engine.status().state is State.CONNECTED, START_S, "connected")
+    await wait_until(lambda: app.engine.status().state is State.CONNECTED, "connected", START_S)
     app.commands.open_settings()
     dialog = app.preferences.dialog
     assert dialog is not None
@@ -127,13 +132,13 @@ async def test_the_settings_dialog_compares_with_what_the_server_runs_with(
     pid = app.engine.status().pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    await poll(
+    await wait_until(
         lambda: (s := app.engine.status()).state is State.CONNECTED and s.pid != pid,
-        START_S,
         "restarted by the app",
+        START_S,
     )
     assert app.engine.server_settings().working_directory == str(elsewhere)
-    await poll(lambda: not restart.isVisible(), 5, "the restart note gone")
+    await wait_until(lambda: not restart.isVisible(), "the restart note gone", 5)
 
     await app.command_line.handle(["quit"])
     assert await asyncio.wait_for(running, SHUTDOWN_S) == 0

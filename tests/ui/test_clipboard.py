@@ -10,7 +10,7 @@ from typing import cast
 
 from PySide6.QtGui import QGuiApplication
 
-from tests.engine.helpers import poll
+from tests.support.waiting import wait_until
 from tray.core.door.phases import Credentials
 from tray.engine.engine import Engine
 from tray.engine.password_source import PasswordSource
@@ -35,7 +35,7 @@ async def test_a_copied_secret_is_cleared_after_the_wait() -> None:
     clipboard = SecretClipboard(SHORT_S)
     clipboard.copy("s3cret")
     assert text() == "s3cret"
-    await poll(lambda: text() == "", 10, "the clipboard cleared")
+    await wait_until(lambda: text() == "", "the clipboard cleared", 10)
 
 
 async def test_something_copied_since_is_left_alone() -> None:
@@ -53,7 +53,7 @@ async def test_copying_again_starts_the_wait_again() -> None:
     await asyncio.sleep(0.3)
     clipboard.copy("second")
     again = time.monotonic()
-    await poll(lambda: text() == "", 10, "the clipboard cleared")
+    await wait_until(lambda: text() == "", "the clipboard cleared", 10)
     # Cleared a whole wait after the second copy (Qt's coarse timers may fire 5 % early), not
     # when the first copy's wait ran out.
     assert time.monotonic() - again >= wait * 0.94

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from tests.support.waiting import wait_until
 from tray.core.setting import Kind
 from tray.core.settings import SETTINGS, ResumeTarget, Settings
 from tray.engine.version_check import VersionCheckError, check_binary
@@ -57,14 +58,6 @@ class FakeChecker:
         if path in ("", FOUND):
             return "1.18.33"
         raise VersionCheckError(f"{path}: not found")
-
-
-async def eventually(check: Callable[[], bool], timeout_s: float = 5) -> None:
-    for _ in range(int(timeout_s / 0.01)):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    assert check()
 
 
 @pytest.fixture
@@ -549,53 +542,80 @@ def binary_status(dialog: SettingsDialog) -> str:
 async def test_the_binary_check_says_found_or_why_not(make: Make) -> None:
     checker = FakeChecker()
     dialog = make(checker=checker)
-    await eventually(lambda: binary_status(dialog) == "Found opencode 1.18.33")
+    await wait_until(
+        lambda: binary_status(dialog) == "Found opencode 1.18.33",
+        "the binary status 'Found opencode 1.18.33'",
+        5,
+        0.01,
+    )
     assert checker.calls == [""]
     type_into(dialog, "opencode_path", "/nope/opencode")
     assert binary_status(dialog) == "Checking..."
-    await eventually(lambda: binary_status(dialog) == "/nope/opencode: not found")
+    await wait_until(
+        lambda: binary_status(dialog) == "/nope/opencode: not found",
+        "the binary status '/nope/opencode: not found'",
+        5,
+        0.01,
+    )
     assert "#c62828" in label(dialog, "binary_status").styleSheet()
     assert ok(dialog).isEnabled()  # a binary not installed yet is allowed, and said
     type_into(dialog, "opencode_path", FOUND)
-    await eventually(lambda: binary_status(dialog) == "Found opencode 1.18.33")
+    await wait_until(
+        lambda: binary_status(dialog) == "Found opencode 1.18.33",
+        "the binary status 'Found opencode 1.18.33'",
+        5,
+        0.01,
+    )
 
 
 async def test_a_stale_check_is_cancelled(make: Make) -> None:
     checker = FakeChecker(slow=frozenset({"/slow/opencode"}))
     dialog = make(checker=checker)
-    await eventually(lambda: checker.calls == [""])
+    await wait_until(lambda: checker.calls == [""], "the checks ['']", 5, 0.01)
     type_into(dialog, "opencode_path", "/slow/opencode")
-    await eventually(lambda: checker.calls[-1] == "/slow/opencode")
+    await wait_until(
+        lambda: checker.calls[-1] == "/slow/opencode", "a check of /slow/opencode", 5, 0.01
+    )
     type_into(dialog, "opencode_path", FOUND)
-    await eventually(lambda: binary_status(dialog) == "Found opencode 1.18.33")
+    await wait_until(
+        lambda: binary_status(dialog) == "Found opencode 1.18.33",
+        "the binary status 'Found opencode 1.18.33'",
+        5,
+        0.01,
+    )
     assert checker.cancelled == ["/slow/opencode"]
 
 
 async def test_typing_is_checked_once_it_pauses(make: Make) -> None:
     checker = FakeChecker()
     dialog = make(checker=checker, check_delay_ms=50)
-    await eventually(lambda: checker.calls == [""])
+    await wait_until(lambda: checker.calls == [""], "the checks ['']", 5, 0.01)
     for end in range(1, len(FOUND) + 1):
         type_into(dialog, "opencode_path", FOUND[:end])
-    await eventually(lambda: binary_status(dialog) == "Found opencode 1.18.33")
+    await wait_until(
+        lambda: binary_status(dialog) == "Found opencode 1.18.33",
+        "the binary status 'Found opencode 1.18.33'",
+        5,
+        0.01,
+    )
     assert checker.calls == ["", FOUND]
 
 
 async def test_closing_cancels_the_check(make: Make) -> None:
     checker = FakeChecker(slow=frozenset({""}))
     dialog = make(checker=checker)
-    await eventually(lambda: checker.calls == [""])
+    await wait_until(lambda: checker.calls == [""], "the checks ['']", 5, 0.01)
     dialog.reject()
-    await eventually(lambda: checker.cancelled == [""])
+    await wait_until(lambda: checker.cancelled == [""], "the check of '' cancelled", 5, 0.01)
 
 
 async def test_opening_again_checks_again(make: Make) -> None:
     checker = FakeChecker()
     dialog = make(checker=checker)
-    await eventually(lambda: checker.calls == [""])
+    await wait_until(lambda: checker.calls == [""], "the checks ['']", 5, 0.01)
     dialog.reject()
     dialog.show()
-    await eventually(lambda: checker.calls == ["", ""])
+    await wait_until(lambda: checker.calls == ["", ""], "the checks ['', '']", 5, 0.01)
 
 
 async def test_any_checker_failure_is_shown(make: Make) -> None:
@@ -603,7 +623,9 @@ async def test_any_checker_failure_is_shown(make: Make) -> None:
         raise RuntimeError
 
     dialog = make(checker=broken)
-    await eventually(lambda: binary_status(dialog) == "RuntimeError")
+    await wait_until(
+        lambda: binary_status(dialog) == "RuntimeError", "the binary status 'RuntimeError'", 5, 0.01
+    )
 
 
 async def test_the_real_binary_is_found(qtbot: QtBot, opencode_binary: str) -> None:
@@ -620,7 +642,12 @@ async def test_the_real_binary_is_found(qtbot: QtBot, opencode_binary: str) -> N
     dialog.show()
 
     async def answer() -> str:
-        await eventually(lambda: binary_status(dialog) != "Checking...", SLOW_PROBE_S + 5)
+        await wait_until(
+            lambda: binary_status(dialog) != "Checking...",
+            "the check to end",
+            SLOW_PROBE_S + 5,
+            0.01,
+        )
         return binary_status(dialog)
 
     assert (await answer()).startswith("Found opencode 1.")

@@ -1,0 +1,1 @@
+"""What the tests share: waiting, the server's processes, SSE, a fake server, credentials."""
