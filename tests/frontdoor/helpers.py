@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from tests.engine.helpers import Harness, running
+from tests.support.waiting import wait_until
 from tray.core.door.phases import Credentials
 from tray.core.status import State, Status
 from tray.engine.launch import ServerLaunch
@@ -132,14 +133,6 @@ def event_type(event: dict[str, Any]) -> str:
     kind = payload.get("type")
     assert isinstance(kind, str), event
     return kind
-
-
-async def wait_until(check: Any, what: str, within: float = 30.0, every: float = 0.05) -> None:
-    for _ in range(round(within / every)):
-        if check():
-            return
-        await asyncio.sleep(every)
-    raise AssertionError(f"no {what} within {within:.0f} s")
 
 
 def connected(status: Status) -> bool:

@@ -9,14 +9,14 @@ import asyncio
 import httpx
 import pytest
 
-from tests.frontdoor.helpers import wait_until
+from tests.support.credentials import PUBLIC
+from tests.support.waiting import wait_until
 from tray.core.door.phases import Credentials, ServerView, Upstream
 from tray.core.status import State
 from tray.frontdoor.door import DoorConfig, FrontDoor
 
 pytestmark = pytest.mark.timeout(60)
 
-PUBLIC = Credentials("opencode", "public-password")
 GONE = Upstream("http://127.0.0.1:9", Credentials("opencode", "private"))
 
 
@@ -38,7 +38,7 @@ async def test_closing_while_streams_are_held_through_a_crash_returns_at_once(
 
     async with httpx.AsyncClient(auth=("opencode", "public-password"), timeout=30) as client:
         holders = [asyncio.create_task(hold(client)) for _ in range(streams)]
-        await wait_until(lambda: door.stats().streams == streams, "the streams to be held")
+        await wait_until(lambda: door.stats().streams == streams, "the streams to be held", 30.0)
         async with asyncio.timeout(5):
             await door.close()
         await asyncio.gather(*holders)

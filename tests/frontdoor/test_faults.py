@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import pytest
 
 from tests.e2e.mock_model import config_content, listen
 from tests.engine.helpers import LaunchFactory
-from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_over, wait_until
+from tests.frontdoor.helpers import LOADED_S, DoorUnderTest, StrictClient, door_over
+from tests.support.waiting import wait_until
 from tray.core.causes import CauseKind
 from tray.core.door.phases import Credentials
 from tray.core.status import State, Status
@@ -74,7 +76,7 @@ async def test_sigkill(make_launch: LaunchFactory) -> None:
             answers = await held_calls(client)
             assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
             await running.back_after(old)
-            await wait_until(lambda m=marks: resynced(client, m), "the resync events")
+            await wait_until(partial(resynced, client, marks), "the resync events", 30.0)
             await client.sees_new_sessions()
         assert client.errors == []
         assert not any(client.ended.values())
@@ -101,7 +103,7 @@ async def test_sigstop_past_the_hung_limit(make_launch: LaunchFactory) -> None:
         message = refused.json()["data"]["message"]
         assert "POST /session was cut off" in message, message
         assert (await held).status_code == 200
-        await wait_until(lambda: resynced(client, marks), "the resync events")
+        await wait_until(lambda: resynced(client, marks), "the resync events", 30.0)
         await client.sees_new_sessions()
         # The door beat for the server while it was frozen.
         beats = [e for e in client.after(marks, "/event") if e["type"] == "server.heartbeat"]
@@ -118,7 +120,7 @@ async def test_restart(make_launch: LaunchFactory) -> None:
             answers = await held_calls(client)
             assert [a.status_code for a in answers] == [200, 200, 200]
             await running.back_after(old)
-            await wait_until(lambda m=marks: resynced(client, m), "the resync events")
+            await wait_until(partial(resynced, client, marks), "the resync events", 30.0)
             await client.sees_new_sessions()
         assert client.errors == []
 
@@ -150,7 +152,7 @@ async def test_a_memory_limit_restart(make_launch: LaunchFactory) -> None:
         assert [a.status_code for a in answers] == [200, 200, 200]
         back = await running.back_after(old)
         assert back.incidents[-1].cause.kind is CauseKind.MEMORY_LIMIT
-        await wait_until(lambda: resynced(client, marks), "the resync events")
+        await wait_until(lambda: resynced(client, marks), "the resync events", 30.0)
         await client.sees_new_sessions()
         assert client.errors == []
 
@@ -173,7 +175,7 @@ async def test_the_breaker_giving_up_ends_streams_and_refuses(make_launch: Launc
         message = later.json()["data"]["message"]
         assert "gave up" in message
         assert failed.cause.text in message
-        await wait_until(lambda: all(client.ended.values()), "the streams to end")
+        await wait_until(lambda: all(client.ended.values()), "the streams to end", 30.0)
         assert client.errors == []
 
 
@@ -188,7 +190,7 @@ async def test_the_app_quitting_ends_streams_cleanly(make_launch: LaunchFactory)
         refused = await held
         assert refused.status_code == 503
         assert "stopped" in refused.json()["data"]["message"]
-        await wait_until(lambda: all(client.ended.values()), "the streams to end")
+        await wait_until(lambda: all(client.ended.values()), "the streams to end", 30.0)
         assert client.errors == []
 
 
@@ -227,7 +229,7 @@ async def test_a_rotation_ends_what_the_old_password_opened(
             running.door.set_credentials(new)
         else:
             running.harness.engine.set_password(ServerPassword(new.password, persistent=False))
-        await wait_until(lambda: all(client.ended.values()), "the old streams to end")
+        await wait_until(lambda: all(client.ended.values()), "the old streams to end", 30.0)
         assert (await client.call("GET", "/session")).status_code == 401
         async with httpx.AsyncClient(
             base_url=running.url, auth=(new.username, new.password), timeout=30
@@ -292,6 +294,7 @@ async def test_a_turn_killed_by_a_crash_is_ended_for_its_clients(
                     for p in client.PATHS
                 ),
                 "the turn's end on every stream",
+                30.0,
             )
         except AssertionError as missed:
             seen = {p: ended(p) for p in client.PATHS}

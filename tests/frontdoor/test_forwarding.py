@@ -18,7 +18,8 @@ import psutil
 import pytest
 
 from tests.engine.helpers import LaunchFactory
-from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events, wait_until
+from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events
+from tests.support.waiting import wait_until
 from tray.frontdoor.config import ListenerTimings
 from tray.runtime import logs
 

@@ -18,15 +18,14 @@ import pytest
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from tests.frontdoor.helpers import wait_until
+from tests.support.credentials import PRIVATE, PUBLIC
+from tests.support.waiting import wait_until
 from tray.core.door.phases import Credentials, ServerView, Upstream
 from tray.core.status import State
 from tray.frontdoor.door import DoorConfig, FrontDoor
 
 pytestmark = pytest.mark.timeout(60)
 
-PUBLIC = Credentials("opencode", "public-password")
-PRIVATE = Credentials("opencode", "private-password")
 AUTH = f"Authorization: {PUBLIC.basic()}\r\n".encode()
 
 
@@ -169,7 +168,9 @@ async def test_a_client_that_leaves_while_held_is_let_go_at_once(
         _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n".encode() + AUTH + b"\r\n")
         await wait_until(
-            lambda: door.stats().requests_held == 1 or door.stats().streams == 1, "it to be held"
+            lambda: door.stats().requests_held == 1 or door.stats().streams == 1,
+            "it to be held",
+            30.0,
         )
         writer.close()
         await wait_until(
@@ -198,7 +199,7 @@ async def test_a_client_that_leaves_while_held_with_a_body_is_not_forwarded(sent
         _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(head + b"x" * sent)
         await writer.drain()
-        await wait_until(lambda: door.stats().requests_held == 1, "it to be held")
+        await wait_until(lambda: door.stats().requests_held == 1, "it to be held", 30.0)
         writer.close()
         await wait_until(
             lambda: door.stats().requests_held == door.stats().clients == 0,
@@ -288,7 +289,7 @@ async def test_a_client_that_breaks_off_its_body_is_let_go_quietly(
         _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(head + b"x" * 10)
         await writer.drain()
-        await wait_until(lambda: door.stats().clients == 1, "the client to be in")
+        await wait_until(lambda: door.stats().clients == 1, "the client to be in", 30.0)
         writer.close()
         await wait_until(lambda: door.stats().clients == 0, "the client to be let go", within=2)
         assert door.stats().requests_relayed == 0

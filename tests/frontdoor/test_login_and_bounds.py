@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from tests.engine.helpers import LaunchFactory
-from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events, wait_until
+from tests.frontdoor.helpers import DoorUnderTest, door_over, event_type, read_events
+from tests.support.waiting import wait_until
 from tray.core.door.auth import COOKIE_NAME
 from tray.core.door.phases import Credentials
 from tray.core.status import State
@@ -48,7 +49,7 @@ async def test_a_one_time_login_sets_a_cookie_that_opens_everything(
             # Read in a task that is cancelled, not left at a `break`: the cancellation closes
             # httpx's chain of generators under it now, not the garbage collector later.
             reader = asyncio.create_task(read_events(stream, seen))
-            await wait_until(lambda: bool(seen), "the first event")
+            await wait_until(lambda: bool(seen), "the first event", 30.0)
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             assert event_type(seen[0]) == "server.connected"

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.frontdoor.helpers import DoorUnderTest, event_type, read_events, wait_until
+from tests.frontdoor.helpers import DoorUnderTest, event_type, read_events
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 
@@ -18,7 +19,7 @@ async def test_rest_and_a_stream_through_a_sigkill(front_door: DoorUnderTest) ->
         assert (await client.get("/global/health")).json()["healthy"] is True
         async with client.stream("GET", "/global/event") as stream:
             reader = asyncio.create_task(read_events(stream, events))
-            await wait_until(lambda: events, "first event")
+            await wait_until(lambda: events, "first event", 30.0)
             old = front_door.harness.engine.status()
             front_door.kill()
             await front_door.gone(old)
@@ -29,6 +30,7 @@ async def test_rest_and_a_stream_through_a_sigkill(front_door: DoorUnderTest) ->
             await wait_until(
                 lambda: any(event_type(e) == "server.instance.disposed" for e in events),
                 "resync event",
+                30.0,
             )
             second = await client.post("/session", json={"title": "after 2"})
             await wait_until(
@@ -38,6 +40,7 @@ async def test_rest_and_a_stream_through_a_sigkill(front_door: DoorUnderTest) ->
                     for e in events
                 ),
                 "event of a session created after the restart",
+                30.0,
             )
             assert not reader.done()
             reader.cancel()

@@ -19,58 +19,56 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from aiohttp import web
 
-from tests.frontdoor.helpers import wait_until
+from tests.support.credentials import PRIVATE, PUBLIC
+from tests.support.fake_server import FakeServer, Reply, Request, head, plain
+from tests.support.sse import frame, global_event
+from tests.support.waiting import wait_until
 from tray.core.door import streams as door_streams
-from tray.core.door.phases import Credentials, ServerView, Upstream
+from tray.core.door.phases import ServerView, Upstream
 from tray.core.status import State
 from tray.frontdoor.config import DoorTimings
 from tray.frontdoor.door import DoorConfig, FrontDoor
 
 pytestmark = pytest.mark.timeout(60)
 
-PUBLIC = Credentials("opencode", "public-password")
-PRIVATE = Credentials("opencode", "private-password")
 SILENCE_S = 1.5  # the door's limits in these tests: silence on a live stream (30 s in the app)
 FIRST_EVENT_S = 0.5  # and a new subscription's first event (5 s in the app, then longer)
 
 
 @dataclass
-class FakeServer:
+class Subscriptions:
     """`/global/event` that leaves its first `stuck` subscriptions unanswered, refuses those
     with `?directory=refused`, and sends `session.created` to every open stream for each
     `POST /session`."""
 
     stuck: int = 0
     subscriptions: int = 0
-    streams: list[web.StreamResponse] = field(default_factory=list)
+    streams: list[asyncio.StreamWriter] = field(default_factory=list)
 
-    async def event(self, request: web.Request) -> web.StreamResponse:
+    def routes(self) -> dict[str, Reply]:
+        return {
+            "GET /global/event": self.event,
+            "POST /session": self.create,
+            "GET /session": plain(200, "application/json", "[]"),
+        }
+
+    async def event(self, request: Request, writer: asyncio.StreamWriter) -> None:
         self.subscriptions += 1
         if request.query.get("directory") == "refused":
-            return web.json_response({"name": "BadRequest"}, status=400)
+            await plain(400, "application/json", '{"name": "BadRequest"}')(request, writer)
+            return
         if self.subscriptions <= self.stuck:
             await asyncio.Event().wait()  # accepted, never answered
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(sse({"type": "server.connected", "properties": {}}))
-        self.streams.append(response)
+        writer.write(head(200, "text/event-stream") + frame(global_event("server.connected")))
+        self.streams.append(writer)
         await asyncio.Event().wait()
-        return response
 
-    async def create(self, request: web.Request) -> web.Response:
+    async def create(self, request: Request, writer: asyncio.StreamWriter) -> None:
         info = {"id": f"ses_{len(self.streams)}_{time.monotonic_ns()}"}
         for stream in self.streams:
-            await stream.write(sse({"type": "session.created", "properties": {"info": info}}))
-        return web.json_response(info)
-
-    async def sessions(self, request: web.Request) -> web.Response:
-        return web.json_response([])
-
-
-def sse(payload: dict[str, object]) -> bytes:
-    return f"data: {json.dumps({'payload': payload})}\n\n".encode()
+            stream.write(frame(global_event("session.created", info=info)))
+        await plain(200, "application/json", json.dumps(info))(request, writer)
 
 
 @pytest.fixture(autouse=True)
@@ -79,20 +77,9 @@ def short_limits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve(fake: FakeServer) -> AsyncIterator[Upstream]:
-    app = web.Application()
-    app.router.add_get("/global/event", fake.event)
-    app.router.add_post("/session", fake.create)
-    app.router.add_get("/session", fake.sessions)
-    runner = web.AppRunner(app, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield Upstream(f"http://127.0.0.1:{port}", PRIVATE)
-    finally:
-        await runner.cleanup()
+async def serve(fake: Subscriptions) -> AsyncIterator[Upstream]:
+    async with FakeServer(fake.routes()) as server:
+        yield Upstream(server.url, PRIVATE)
 
 
 async def created_events(response: httpx.Response, into: list[str]) -> None:
@@ -103,7 +90,7 @@ async def created_events(response: httpx.Response, into: list[str]) -> None:
 
 
 async def on_a_new_server(
-    fake: FakeServer, query: str, then: Callable[[], Awaitable[None]] | None = None
+    fake: Subscriptions, query: str, then: Callable[[], Awaitable[None]] | None = None
 ) -> tuple[list[str], httpx.Response, float]:
     """A client's stream held while the server is away, then a new server comes up and the
     client creates a session at once (and awaits `then`): what its stream got, the answer, and
@@ -121,13 +108,13 @@ async def on_a_new_server(
             client.stream("GET", f"{url}/global/event{query}") as stream,
         ):
             reader = asyncio.create_task(created_events(stream, seen))
-            await wait_until(lambda: door.stats().streams == 1, "the stream to be held")
+            await wait_until(lambda: door.stats().streams == 1, "the stream to be held", 30.0)
             door.server_changed(ServerView(State.CONNECTED, upstream))
             started = time.monotonic()
             answer = await client.post(f"{url}/session", json={})
             took = time.monotonic() - started
             if "refused" not in query:
-                await wait_until(lambda: "session.created" in seen, "session.created")
+                await wait_until(lambda: "session.created" in seen, "session.created", 30.0)
             if then is not None:
                 await then()
             reader.cancel()
@@ -137,7 +124,7 @@ async def on_a_new_server(
 
 
 async def test_a_silent_subscription_is_made_again_and_held_requests_wait_for_it() -> None:
-    fake = FakeServer(stuck=2)
+    fake = Subscriptions(stuck=2)
     seen, answer, took = await on_a_new_server(fake, "")
     assert answer.status_code == 200, answer.text
     assert fake.subscriptions >= 3  # two silent ones, then one that answered
@@ -147,7 +134,7 @@ async def test_a_silent_subscription_is_made_again_and_held_requests_wait_for_it
 
 async def test_a_stream_gone_silent_is_subscribed_again() -> None:
     """The fake sends no heartbeats: past the silence limit its stream counts as dead."""
-    fake = FakeServer()
+    fake = Subscriptions()
 
     async def subscribed_again() -> None:
         await wait_until(lambda: fake.subscriptions >= 2, "a new subscription", within=10)
@@ -158,7 +145,7 @@ async def test_a_stream_gone_silent_is_subscribed_again() -> None:
 
 
 async def test_a_refused_subscription_does_not_hold_requests() -> None:
-    fake = FakeServer()
+    fake = Subscriptions()
     _seen, answer, took = await on_a_new_server(fake, "?directory=refused")
     assert answer.status_code == 200, answer.text
     assert took < 5.0  # not the 10 s (half the hold limit) a stream not on the server may take
