@@ -8,6 +8,9 @@ import logging
 import socket
 import stat
 import sys
+import warnings
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -27,6 +30,7 @@ from tray.generations.events import Heartbeat, Other, SessionChanged
 from tray.generations.v1 import STREAM_PATH as PATH
 
 AUTH = httpx.BasicAuth("opencode", "secret")
+MISS_S = 10.0  # an event the server sends at once, not seen by then: missed
 
 
 def summary(event: Event) -> str:
@@ -207,12 +211,24 @@ class EventLog:
         self.events.append(event)
         self._news.set()
 
-    async def wait_for(self, what: str) -> None:
+    async def wait_for(self, what: str, within: float = START_S) -> None:
         """Until an event whose `summary` is `what` has been seen."""
-        async with asyncio.timeout(START_S):
+        async with asyncio.timeout(within):
             while what not in map(summary, self.events):
                 self._news.clear()
                 await self._news.wait()
+
+    async def after(self, ask: Callable[[], Awaitable[httpx.Response]], what: str) -> None:
+        """`ask` (it must answer 200), then wait for `what`. The server's event bus misses an
+        event now and then (seen once in 10 loop runs): with no `what` after 10 s, ask once more
+        and say so in the warnings summary, so that CI counts it."""
+        assert (await ask()).status_code == 200
+        try:
+            await self.wait_for(what, MISS_S)
+        except TimeoutError:
+            warnings.warn(f"the server sent no {what} within {MISS_S:g} s", stacklevel=1)
+            assert (await ask()).status_code == 200
+            await self.wait_for(what)
 
 
 @pytest.mark.server
@@ -229,10 +245,9 @@ async def test_dispose_keeps_the_global_stream_and_the_engine_connected(
             reader = asyncio.create_task(read_events(client, 1, log.emit))
             await log.wait_for("opened")
             directory = {"directory": launch.settings.working_directory}
-            assert (await client.post("/instance/dispose", params=directory)).status_code == 200
-            await log.wait_for("server.instance.disposed")
-            assert (await client.post("/global/dispose")).status_code == 200
-            await log.wait_for("global.disposed")
+            dispose = partial(client.post, "/instance/dispose", params=directory)
+            await log.after(dispose, "server.instance.disposed")
+            await log.after(partial(client.post, "/global/dispose"), "global.disposed")
             # The same connection still carries news afterwards.
             created = await client.post("/session", json={"title": "after dispose"})
             assert created.status_code == 200

@@ -1,4 +1,4 @@
-"""opencode 1.x: everything the app knows of what a 1.x server speaks (`/work/shared/OPENCODE.md`).
+"""opencode 1.x: everything the app knows of what a 1.x server speaks.
 
 Started with `opencode serve`, ready on its "listening on" line, Basic auth from
 `OPENCODE_SERVER_PASSWORD`, healthy on `GET /global/health`. Events on `/event`
