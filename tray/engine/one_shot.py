@@ -8,6 +8,22 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Mapping
+
+
+async def start_one_shot(
+    *argv: str, env: Mapping[str, str] | None = None, stderr_to_stdout: bool = False
+) -> asyncio.subprocess.Process:
+    """Start the command with no stdin, its output piped, in a session of its own (so that
+    `kill_group` reaches whatever it starts). OSError when it cannot be run."""
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        env=None if env is None else dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT if stderr_to_stdout else asyncio.subprocess.PIPE,
+        start_new_session=sys.platform != "win32",
+    )
 
 
 async def output_within(proc: asyncio.subprocess.Process, timeout_s: float) -> tuple[bytes, bytes]:

@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from tray.core.server_health import (
     MemorySample,
 )
 from tray.core.status import State, Status
-from tray.engine.one_shot import last_line, output_within
+from tray.engine.one_shot import last_line, output_within, start_one_shot
 from tray.engine.version_check import VersionCheckError, ask_version
 
 UPDATE_TIMEOUT_S = 600.0
@@ -138,16 +137,7 @@ async def run_update(
     output line (or, when it failed, a line that says how)."""
     log.info("updating opencode: %s upgrade %s", binary, version)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            binary,
-            "upgrade",
-            version,
-            env=dict(env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=sys.platform != "win32",
-        )
+        proc = await start_one_shot(binary, "upgrade", version, env=env, stderr_to_stdout=True)
     except OSError as error:
         return (
             False,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 from pathlib import Path
 
 from tray.core.causes import Cause, CauseKind
 from tray.engine import binary
-from tray.engine.one_shot import last_line, output_within
+from tray.engine.one_shot import last_line, output_within, start_one_shot
 
 _VERSION = re.compile(r"\bv?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)")
 _SHOWN_STDERR = 300
@@ -28,14 +26,7 @@ async def ask_version(path: str, timeout_s: float = 10) -> str:
     """
     target = _executable(path)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            str(target),
-            "--version",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=sys.platform != "win32",
-        )
+        proc = await start_one_shot(str(target), "--version")
     except OSError as error:
         raise VersionCheckError(f"{path}: cannot be run ({error.strerror or error})") from error
     try:
